@@ -1,0 +1,103 @@
+"""Digit Lab's engine: MNIST data, CNN models, training, evaluation and drawing preprocessing.
+
+It never imports streamlit: the pages call into it, and it reports progress through callbacks.
+"""
+
+from mnist_core import charts
+from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
+from mnist_core.data import (
+    DataFileError,
+    MnistData,
+    class_means,
+    evaluation_indices,
+    load_mnist,
+    load_sample,
+    stratified_indices,
+    to_model_input,
+    train_val_split,
+)
+from mnist_core.evaluation import Evaluation, evaluate
+from mnist_core.model import (
+    LayerInfo,
+    ModelFileError,
+    build_model,
+    feature_maps,
+    first_layer_filters,
+    load_model,
+    model_to_bytes,
+    predict,
+    read_metadata,
+    save_model,
+    summarize,
+)
+from mnist_core.preprocess import (
+    EmptyImageError,
+    ImageFileError,
+    PreprocessSteps,
+    canvas_to_mnist,
+    naive_resize,
+    preprocess_steps,
+    read_image_file,
+)
+from mnist_core.training import (
+    BatchProgress,
+    EpochProgress,
+    JobView,
+    Progress,
+    TrainingJob,
+    TrainingSlots,
+    TrainResult,
+    count_macs,
+    estimate_epoch_seconds,
+    measure_speed,
+    train,
+)
+
+__all__ = [
+    "PRESETS",
+    "BatchProgress",
+    "ConfigError",
+    "DataFileError",
+    "EmptyImageError",
+    "EpochProgress",
+    "Evaluation",
+    "ImageFileError",
+    "JobView",
+    "LayerInfo",
+    "MnistData",
+    "ModelFileError",
+    "PreprocessSteps",
+    "Progress",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingJob",
+    "TrainingSlots",
+    "build_model",
+    "canvas_to_mnist",
+    "charts",
+    "class_means",
+    "count_macs",
+    "estimate_epoch_seconds",
+    "evaluate",
+    "evaluation_indices",
+    "feature_maps",
+    "first_layer_filters",
+    "layer_shapes",
+    "load_mnist",
+    "load_model",
+    "load_sample",
+    "measure_speed",
+    "model_to_bytes",
+    "naive_resize",
+    "predict",
+    "preprocess_steps",
+    "read_image_file",
+    "read_metadata",
+    "save_model",
+    "stratified_indices",
+    "summarize",
+    "to_model_input",
+    "train",
+    "train_val_split",
+    "validate",
+]

@@ -1,0 +1,145 @@
+"""Command line: `python -m mnist_core train|evaluate|predict ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stdout
+
+from mnist_core.config import PRESETS, ConfigError
+from mnist_core.data import DataFileError, load_mnist
+from mnist_core.evaluation import evaluate
+from mnist_core.model import ModelFileError, build_model, load_model, predict, save_model
+from mnist_core.preprocess import EmptyImageError, ImageFileError, canvas_to_mnist, read_image_file
+from mnist_core.training import EpochProgress, train
+
+
+def _print_epoch(progress) -> None:
+    if isinstance(progress, EpochProgress):
+        val = (
+            f" - val_loss {progress.val_loss:.4f} - val_accuracy {progress.val_accuracy:.4f}"
+            if progress.val_loss is not None
+            else ""
+        )
+        print(
+            f"epoch {progress.epoch}/{progress.epochs} - {progress.seconds:.1f}s - "
+            f"loss {progress.loss:.4f} - accuracy {progress.accuracy:.4f}{val}",
+            flush=True,
+        )
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    """Train a preset and report final metrics and timings."""
+    overrides = {
+        name: value
+        for name in ("epochs", "train_size", "val_size", "batch_size", "seed")
+        if (value := getattr(args, name)) is not None
+    }
+    if args.dry_run:
+        overrides = {"epochs": 1, "train_size": 512, "val_size": 128, **overrides}
+    config = PRESETS[args.preset].replace(**overrides)
+    data = load_mnist(args.data)
+    print(data.describe(), file=sys.stderr)
+    model = build_model(config)
+    result = train(model, config, data, on_progress=_print_epoch)
+    start = time.perf_counter()
+    test = evaluate(model, data.x_test, data.y_test)
+    last = result.history[-1]
+    report = {
+        "preset": args.preset,
+        "data": data.source,
+        "epochs": len(result.history),
+        "loss": last.loss,
+        "accuracy": last.accuracy,
+        "val_loss": last.val_loss,
+        "val_accuracy": last.val_accuracy,
+        "test_accuracy": test.accuracy,
+        "test_images": len(test.labels),
+        "fit_seconds": round(result.fit_seconds, 3),
+        "test_seconds": round(time.perf_counter() - start, 3),
+        "images_per_s": round(result.images_per_s, 1),
+        "params": model.count_params(),
+    }
+    if args.out:
+        metadata = {"name": f"{args.preset} preset", "config": config.to_dict(), **report}
+        metadata["trained_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        report["saved"] = str(save_model(model, args.out, metadata))
+    return report
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict:
+    """Test a saved model on the test set."""
+    model = load_model(args.model)
+    data = load_mnist(args.data)
+    result = evaluate(model, data.x_test, data.y_test)
+    return {
+        "data": data.source,
+        "test_images": len(result.labels),
+        "accuracy": result.accuracy,
+        "per_class_accuracy": [row["accuracy"] for row in result.per_class()],
+        "confusion_matrix": result.confusion.tolist(),
+    }
+
+
+def cmd_predict(args: argparse.Namespace) -> dict:
+    """Predict the digit in an image file."""
+    model = load_model(args.model)
+    image = canvas_to_mnist(read_image_file(Path(args.image).read_bytes()))
+    probabilities = predict(model, image)[0]
+    return {
+        "digit": int(probabilities.argmax()),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+    }
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a preset network and print per-epoch lines and JSON")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="codelab")
+    t.add_argument("--data", help="MNIST .npz (default: $MNIST_NPZ, Keras cache, download)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--train-size", type=int)
+    t.add_argument("--val-size", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out", help="save the trained model to this .keras file")
+    t.add_argument("--dry-run", action="store_true", help="1 epoch on 512 digits, for a smoke test")
+    t.set_defaults(run=cmd_train)
+
+    e = sub.add_parser("evaluate", help="test a saved model; print one JSON line")
+    e.add_argument("model")
+    e.add_argument("--data")
+    e.set_defaults(run=cmd_evaluate)
+
+    r = sub.add_parser("predict", help="predict the digit in an image file")
+    r.add_argument("model")
+    r.add_argument("image")
+    r.set_defaults(run=cmd_predict)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors a user can fix print one line and exit 2."""
+    args = parser().parse_args(argv)
+    try:
+        report = args.run(args)
+    except (ConfigError, DataFileError, ModelFileError, ImageFileError, EmptyImageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err.strerror}: {err.filename}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

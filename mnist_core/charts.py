@@ -1,0 +1,170 @@
+"""Plotly figures and image tiles for the dashboard (plain data in, figures out; no Streamlit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from mnist_core.training import BatchProgress, EpochProgress
+
+TRAIN, VAL = "#1f77b4", "#ff7f0e"
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320)
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement, so small digits stay crisp on screen."""
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Lay (n, h, w) images out in a grid with `pad` px of gaps, each scaled to [0, 1]."""
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), 0.25, np.float32)
+    for i, image in enumerate(images.astype(np.float32)):
+        low, high = image.min(), image.max()
+        scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = scaled
+    return out
+
+
+def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
+    """Digits per class in train and test."""
+    digits = [str(d) for d in range(10)]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="train", x=digits, y=np.bincount(y_train, minlength=10), marker_color=TRAIN
+            ),
+            go.Bar(name="test", x=digits, y=np.bincount(y_test, minlength=10), marker_color=VAL),
+        ]
+    )
+    fig.update_layout(barmode="group", title="Digits per class", xaxis_title="digit", **_LAYOUT)
+    fig.update_yaxes(title="images")
+    return fig
+
+
+def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
+    """A 28x28 image as a heatmap with each pixel's value written in it."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=image,
+            text=image,
+            texttemplate="%{text}",
+            textfont=dict(size=7),
+            colorscale="gray",
+            showscale=False,
+            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10), height=560)
+    return fig
+
+
+def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -> go.Figure:
+    """Loss and accuracy: per batch (window means) and per epoch, train against validation."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    x_batch = [b.epoch - 1 + b.batch / b.batches for b in batches]
+    x_epoch = [e.epoch - (0 if not e.partial else 0.5) for e in epochs]
+    for col, key in ((1, "loss"), (2, "accuracy")):
+        show = col == 1
+        fig.add_scatter(
+            x=x_batch, y=[getattr(b, key) for b in batches], name="train (per batch)",
+            mode="lines", line=dict(color=TRAIN, width=1), opacity=0.5,
+            legendgroup="b", showlegend=show, row=1, col=col,
+        )  # fmt: skip
+        fig.add_scatter(
+            x=x_epoch, y=[getattr(e, key) for e in epochs], name="train (epoch)",
+            mode="lines+markers", line=dict(color=TRAIN), legendgroup="e", showlegend=show,
+            row=1, col=col,
+        )  # fmt: skip
+        val = [getattr(e, f"val_{key}") for e in epochs]
+        if any(v is not None for v in val):
+            fig.add_scatter(
+                x=x_epoch, y=val, name="validation (epoch)", mode="lines+markers",
+                line=dict(color=VAL), legendgroup="v", showlegend=show, row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **_LAYOUT)
+    return fig
+
+
+def runs_overlay(runs: dict[str, list[EpochProgress]]) -> go.Figure:
+    """Validation accuracy per epoch of several runs, for comparison."""
+    fig = go.Figure()
+    for name, epochs in runs.items():
+        fig.add_scatter(
+            x=[e.epoch for e in epochs],
+            y=[e.val_accuracy for e in epochs],
+            mode="lines+markers",
+            name=name,
+        )
+    fig.update_layout(title="Validation accuracy by run", **_LAYOUT)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+    return fig
+
+
+def per_class_accuracy(rows: list[dict]) -> go.Figure:
+    """Accuracy per digit as bars, with counts on hover."""
+    fig = go.Figure(
+        go.Bar(
+            x=[str(r["digit"]) for r in rows],
+            y=[r["accuracy"] for r in rows],
+            customdata=[[r["correct"], r["count"]] for r in rows],
+            hovertemplate="digit %{x}: %{y:.2%} (%{customdata[0]} of %{customdata[1]})"
+            "<extra></extra>",
+            text=[f"{r['accuracy']:.1%}" for r in rows],
+            marker_color=TRAIN,
+        )
+    )
+    low = min((r["accuracy"] for r in rows if r["count"]), default=0)
+    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title="accuracy")
+    fig.update_layout(title="Accuracy per digit", xaxis_title="digit", **_LAYOUT)
+    return fig
+
+
+def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
+    """True digit against predicted digit; clickable cells (an invisible marker sits on each)."""
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    text = [[f"{v:.1%}" if normalize else str(v) for v in row] for row in shown]
+    digits = list(range(10))
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown, x=digits, y=digits, text=text, texttemplate="%{text}",
+            colorscale="Blues", customdata=matrix, showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
+        )
+    )  # fmt: skip
+    # Plotly heatmaps cannot be selected by a click; scatter markers can.
+    ys, xs = np.mgrid[0:10, 0:10]
+    fig.add_scatter(
+        x=xs.ravel(), y=ys.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
+        marker=dict(size=28, opacity=0, symbol="square"),
+    )  # fmt: skip
+    fig.update_xaxes(title="predicted digit", dtick=1, side="top")
+    fig.update_yaxes(title="true digit", dtick=1, autorange="reversed", scaleanchor="x")
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=520, clickmode="event+select")
+    return fig
+
+
+def probability_bars(probabilities: np.ndarray, threshold: float | None = None) -> go.Figure:
+    """The ten class probabilities, the winner highlighted, with an optional threshold line."""
+    best = int(np.argmax(probabilities))
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in range(10)],
+            y=probabilities,
+            marker_color=[VAL if d == best else TRAIN for d in range(10)],
+            text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
+            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        )
+    )
+    if threshold is not None:
+        fig.add_hline(y=threshold, line_dash="dot", annotation_text="not sure below")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(xaxis_title="digit", margin=dict(l=10, r=10, t=20, b=10), height=260)
+    return fig

@@ -1,0 +1,191 @@
+"""Hyperparameters: one frozen dataclass, its presets and its checks (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine")
+POOLINGS = ("max", "average", "none")
+PADDINGS = ("valid", "same")
+INPUT_SIZE = 28
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be built or trained, with the reason."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of the network and its training."""
+
+    filters: tuple[int, ...] = (8, 16)  # one entry per conv block (1-3 blocks)
+    kernel_sizes: tuple[int, ...] = (5, 5)
+    strides: int = 1
+    padding: str = "valid"
+    pooling: str = "max"
+    activation: str = "relu"
+    batch_norm: bool = False
+    dropout: float = 0.0
+    dense_units: int = 0  # 0: no hidden dense layer
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    lr_schedule: str = "constant"  # or "cosine": decay to zero over the whole run
+    batch_size: int = 512
+    epochs: int = 10
+    train_size: int = 5500
+    val_size: int = 1000
+    shift: float = 0.0  # augmentation: random shift, as a fraction of the image size
+    rotation: float = 0.0  # augmentation: random rotation, in degrees
+    zoom: float = 0.0  # augmentation: random zoom, as a fraction
+    seed: int = 0
+
+    @property
+    def conv_blocks(self) -> int:
+        """Number of conv blocks."""
+        return len(self.filters)
+
+    @property
+    def augmented(self) -> bool:
+        """True when any random augmentation is on."""
+        return bool(self.shift or self.rotation or self.zoom)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def fit_to(self, available: int) -> TrainConfig:
+        """The same config with train and validation sizes shrunk to fit `available` digits."""
+        val = min(self.val_size, available // 5)
+        return self.replace(val_size=val, train_size=min(self.train_size, available - val))
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Inverse of to_dict; unknown keys are refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ConfigError(f"Unknown hyperparameters: {', '.join(sorted(unknown))}.")
+        tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list)}
+        return cls(**{**values, **tuples})
+
+    def summary(self) -> str:
+        """A short one-line description for run tables."""
+        blocks = " → ".join(f"{f}@{k}×{k}" for f, k in zip(self.filters, self.kernel_sizes))
+        extras = [
+            "BN" if self.batch_norm else "",
+            f"dense {self.dense_units}" if self.dense_units else "",
+            f"dropout {self.dropout:g}" if self.dropout else "",
+            "aug" if self.augmented else "",
+        ]
+        rate = f"{self.optimizer} {self.learning_rate:g}"
+        if self.lr_schedule != "constant":
+            rate += f" {self.lr_schedule}"
+        return " · ".join([f"conv {blocks}", *filter(None, extras), rate])
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The TensorFlow.js codelab's network and training, exactly.
+    "codelab": TrainConfig(),
+    # A good result in well under a minute on 2 CPU cores.
+    "fast": TrainConfig(
+        filters=(16, 32),
+        kernel_sizes=(3, 3),
+        dense_units=64,
+        dropout=0.25,
+        batch_size=128,
+        epochs=4,
+        train_size=20000,
+        val_size=5000,
+    ),
+    # The most accurate network that trains in a few minutes on 2 CPU cores.
+    "best": TrainConfig(
+        filters=(32, 64, 128),
+        kernel_sizes=(3, 3, 3),
+        padding="same",
+        batch_norm=True,
+        dropout=0.3,
+        dense_units=128,
+        lr_schedule="cosine",
+        batch_size=128,
+        epochs=15,
+        train_size=55000,
+        val_size=5000,
+        shift=0.1,
+        rotation=10.0,
+        zoom=0.1,
+    ),
+}
+
+
+def layer_shapes(config: TrainConfig) -> list[tuple[str, int]]:
+    """Spatial size after each conv and pooling layer, refusing a map that shrinks below 1x1."""
+    size, shapes = INPUT_SIZE, []
+    for i, k in enumerate(config.kernel_sizes, 1):
+        if config.padding == "valid":
+            if k > size:
+                raise ConfigError(
+                    f"Block {i} conv: a {k}×{k} kernel does not fit its {size}×{size} input "
+                    "(feature maps would shrink below 1×1). Use smaller kernels, fewer "
+                    "blocks or 'same' padding."
+                )
+            size = (size - k) // config.strides + 1
+        else:
+            size = -(-size // config.strides)
+        shapes.append((f"conv{i}", size))
+        if config.pooling != "none":
+            if size < 2:
+                raise ConfigError(
+                    f"Block {i} pooling: its {size}×{size} input is too small for 2×2 "
+                    "pooling (feature maps would shrink below 1×1). Use smaller kernels, "
+                    "stride 1, fewer blocks or no pooling."
+                )
+            size //= 2
+            shapes.append((f"pool{i}", size))
+    return shapes
+
+
+def validate(config: TrainConfig, available: int | None = None) -> None:
+    """Raise ConfigError naming the first impossible setting."""
+    c = config
+    checks = [
+        (1 <= c.conv_blocks <= 3, f"Use 1 to 3 conv blocks, not {c.conv_blocks}."),
+        (
+            len(c.kernel_sizes) == c.conv_blocks,
+            f"Give one kernel size per block: {c.conv_blocks} blocks, "
+            f"{len(c.kernel_sizes)} kernel sizes.",
+        ),
+        (all(1 <= f <= 512 for f in c.filters), "Filters per block must be 1 to 512."),
+        (all(1 <= k <= 28 for k in c.kernel_sizes), "Kernel sizes must be 1 to 28."),
+        (1 <= c.strides <= 4, "Stride must be 1 to 4."),
+        (c.padding in PADDINGS, f"Padding must be one of {PADDINGS}."),
+        (c.pooling in POOLINGS, f"Pooling must be one of {POOLINGS}."),
+        (c.activation in ACTIVATIONS, f"Activation must be one of {ACTIVATIONS}."),
+        (c.optimizer in OPTIMIZERS, f"Optimizer must be one of {OPTIMIZERS}."),
+        (0 <= c.dropout < 1, "Dropout must be at least 0 and below 1."),
+        (0 <= c.dense_units <= 4096, "Dense units must be 0 (none) to 4,096."),
+        (0 < c.learning_rate <= 1, "The learning rate must be above 0 and at most 1."),
+        (c.lr_schedule in LR_SCHEDULES, f"Learning-rate schedule must be one of {LR_SCHEDULES}."),
+        (1 <= c.batch_size <= 8192, "The batch size must be 1 to 8,192."),
+        (1 <= c.epochs <= 200, "Epochs must be 1 to 200."),
+        (c.train_size >= 10, "Train on at least 10 digits."),
+        (c.val_size >= 0, "The validation size cannot be negative."),
+        (0 <= c.shift <= 0.5, "Random shift must be 0 to 0.5 of the image."),
+        (0 <= c.rotation <= 180, "Random rotation must be 0 to 180 degrees."),
+        (0 <= c.zoom < 1, "Random zoom must be at least 0 and below 1."),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if available is not None and c.train_size + c.val_size > available:
+        raise ConfigError(
+            f"{c.train_size:,} training + {c.val_size:,} validation digits exceed the "
+            f"{available:,} training digits available."
+        )
+    layer_shapes(config)

@@ -1,0 +1,351 @@
+"""Training: Keras fit with throttled progress reports, stopping, and a worker-thread job."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+
+from mnist_core.config import TrainConfig, layer_shapes, validate
+from mnist_core.data import MnistData, to_model_input, train_val_split
+from mnist_core.evaluation import Evaluation, evaluate
+from mnist_core.model import build_model
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Progress within an epoch; loss and accuracy cover the batches since the last report."""
+
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based, within the epoch
+    batches: int
+    step: int  # batches done since training began
+    loss: float
+    accuracy: float
+    images_per_s: float
+    elapsed: float
+    eta: float
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Metrics at the end of an epoch (`partial` when it was stopped early)."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+    elapsed: float
+    eta: float
+    partial: bool
+
+
+Progress = BatchProgress | EpochProgress
+
+
+@dataclass
+class TrainResult:
+    """A trained model with its per-epoch history and timings."""
+
+    model: keras.Model
+    history: list[EpochProgress]
+    stopped: bool
+    fit_seconds: float
+    images_seen: int
+
+    @property
+    def images_per_s(self) -> float:
+        """Training throughput over the whole fit, validation included."""
+        return self.images_seen / self.fit_seconds if self.fit_seconds else 0.0
+
+
+class _Reporter(keras.callbacks.Callback):
+    """Turns Keras's running averages into throttled progress events and honours stop requests."""
+
+    def __init__(self, n_train, batch_size, epochs, on_progress, stop, report_every):
+        super().__init__()
+        self.n_train, self.batch_size, self.epochs = n_train, batch_size, epochs
+        self.batches = math.ceil(n_train / batch_size)
+        self.on_progress, self.stop, self.report_every = on_progress, stop, report_every
+        self.history: list[EpochProgress] = []
+        self.images_seen = 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.done = 0  # batches done in this epoch
+        self.reported = (0, 0.0, 0.0)  # images, summed loss, summed correct at the last report
+        self.last_report = self.epoch_start
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_training = True
+        self.done = batch + 1
+        images = min(self.done * self.batch_size, self.n_train)
+        self.images_seen += images - min(batch * self.batch_size, self.n_train)
+        now = time.perf_counter()
+        due = now - self.last_report >= self.report_every
+        if not (due or self.done == self.batches or self.model.stop_training):
+            return
+        if self.on_progress is None:
+            return
+        # Keras reports means over the epoch so far: recover the sums to get the window's mean.
+        loss_sum, correct = logs["loss"] * images, logs["accuracy"] * images
+        seen, loss_before, correct_before = self.reported
+        window = max(images - seen, 1)
+        self.reported, self.last_report = (images, loss_sum, correct), now
+        elapsed = now - self.start
+        step = len(self.history) * self.batches + self.done
+        self.on_progress(
+            BatchProgress(
+                epoch=len(self.history) + 1,
+                epochs=self.epochs,
+                batch=self.done,
+                batches=self.batches,
+                step=step,
+                loss=(loss_sum - loss_before) / window,
+                accuracy=(correct - correct_before) / window,
+                images_per_s=self.images_seen / elapsed,
+                elapsed=elapsed,
+                eta=elapsed / step * (self.epochs * self.batches - step),
+            )
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        elapsed = now - self.start
+        done_epochs = len(self.history) + 1
+        progress = EpochProgress(
+            epoch=done_epochs,
+            epochs=self.epochs,
+            loss=float(logs["loss"]),
+            accuracy=float(logs["accuracy"]),
+            val_loss=_maybe_float(logs.get("val_loss")),
+            val_accuracy=_maybe_float(logs.get("val_accuracy")),
+            seconds=now - self.epoch_start,
+            elapsed=elapsed,
+            eta=0.0
+            if self.model.stop_training
+            else elapsed / done_epochs * (self.epochs - done_epochs),
+            partial=self.done < self.batches,
+        )
+        self.history.append(progress)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+
+def _maybe_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def train(
+    model: keras.Model,
+    config: TrainConfig,
+    data: MnistData,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    report_every: float = 0.25,
+) -> TrainResult:
+    """Fit `model` on the config's train/validation split; report at most every `report_every` s."""
+    validate(config, available=len(data.y_train))
+    (x_train, y_train), (x_val, y_val) = train_val_split(
+        data, config.train_size, config.val_size, config.seed
+    )
+    x_train, y_train = to_model_input(x_train), keras.utils.to_categorical(y_train, 10)
+    validation = (
+        (to_model_input(x_val), keras.utils.to_categorical(y_val, 10)) if len(y_val) else None
+    )
+    reporter = _Reporter(
+        len(x_train), config.batch_size, config.epochs, on_progress, stop, report_every
+    )
+    keras.utils.set_random_seed(config.seed)
+    start = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=[reporter],
+        verbose=0,
+    )
+    return TrainResult(
+        model=model,
+        history=reporter.history,
+        stopped=bool(stop is not None and stop.is_set()),
+        fit_seconds=time.perf_counter() - start,
+        images_seen=reporter.images_seen,
+    )
+
+
+def count_macs(config: TrainConfig) -> int:
+    """Multiply-accumulates of one forward pass, for speed estimates."""
+    macs, channels, size = 0, 1, 28
+    shapes = dict(layer_shapes(config))
+    for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes), 1):
+        out = shapes[f"conv{i}"]
+        macs += out * out * kernel * kernel * channels * filters
+        channels, size = filters, shapes.get(f"pool{i}", out)
+    flat = size * size * channels
+    if config.dense_units:
+        macs += flat * config.dense_units
+        flat = config.dense_units
+    return macs + flat * 10
+
+
+def estimate_epoch_seconds(
+    config: TrainConfig, macs_per_second: float, step_seconds: float
+) -> float:
+    """Rough seconds per epoch from a server's measured throughput and per-batch overhead."""
+    batches = math.ceil(config.train_size / config.batch_size)
+    # Training costs about three forward passes (forward, and backward for inputs and weights).
+    compute = 3 * count_macs(config) * (config.train_size + config.val_size / 3) / macs_per_second
+    return compute + batches * step_seconds
+
+
+def measure_speed(data: MnistData) -> tuple[float, float]:
+    """This machine's training speed: (multiply-accumulates per second, seconds per batch)."""
+    from mnist_core.config import PRESETS
+
+    timings = []
+    for batch_size, images in ((512, 4096), (32, 1024)):
+        config = PRESETS["codelab"].replace(
+            batch_size=batch_size, epochs=2, train_size=images, val_size=0
+        )
+        history = train(build_model(config), config, data).history
+        timings.append((config, history[-1].seconds))  # the second epoch: no tracing
+    # Solve  seconds = 3 * macs * images / rate + batches * step  for rate and step.
+    (c1, t1), (c2, t2) = timings
+    work = [3 * count_macs(c) * c.train_size for c in (c1, c2)]
+    steps = [math.ceil(c.train_size / c.batch_size) for c in (c1, c2)]
+    step = max((t2 - t1 * work[1] / work[0]) / (steps[1] - steps[0] * work[1] / work[0]), 0.0)
+    rate = work[0] / max(t1 - steps[0] * step, 1e-3)
+    return rate, step
+
+
+class TrainingSlots:
+    """A server-wide limit on trainings running at once."""
+
+    def __init__(self, limit: int = 1):
+        self.limit = limit
+        self._free = threading.Semaphore(limit)
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def acquire(self, cancel: threading.Event) -> bool:
+        """Wait for a free slot; False if `cancel` was set while waiting."""
+        while not self._free.acquire(timeout=0.1):
+            if cancel.is_set():
+                return False
+        with self._lock:
+            self.running += 1
+        return True
+
+    def release(self) -> None:
+        """Give a slot back."""
+        with self._lock:
+            self.running -= 1
+        self._free.release()
+
+
+@dataclass
+class JobView:
+    """A consistent copy of a job's state for display."""
+
+    name: str
+    config: TrainConfig
+    state: str
+    batches: list[BatchProgress]
+    epochs: list[EpochProgress]
+    error: str | None
+
+
+@dataclass
+class TrainingJob:
+    """One run: build, train and test in a worker thread that never touches the UI."""
+
+    name: str
+    config: TrainConfig
+    data: MnistData
+    slots: TrainingSlots | None = None
+    state: str = "waiting"  # waiting, training, testing, done, stopped, cancelled, failed
+    result: TrainResult | None = None
+    evaluation: Evaluation | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    _batches: list[BatchProgress] = field(default_factory=list)
+    _epochs: list[EpochProgress] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> TrainingJob:
+        """Start the worker thread."""
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask training to stop after the current batch (or not to start, if waiting)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the worker thread."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        """True once the job will change no more."""
+        return self.state in ("done", "stopped", "cancelled", "failed")
+
+    @property
+    def stopping(self) -> bool:
+        """True when a stop was asked for and the job is still running."""
+        return self._stop.is_set() and not self.finished
+
+    def view(self) -> JobView:
+        """A copy of the progress so far, safe to read while training goes on."""
+        with self._lock:
+            return JobView(
+                self.name,
+                self.config,
+                self.state,
+                list(self._batches),
+                list(self._epochs),
+                self.error,
+            )
+
+    def _record(self, progress: Progress) -> None:
+        with self._lock:
+            (self._epochs if isinstance(progress, EpochProgress) else self._batches).append(
+                progress
+            )
+
+    def _run(self) -> None:
+        if self.slots is not None and not self.slots.acquire(self._stop):
+            self.state = "cancelled"
+            return
+        try:
+            self.state = "training"
+            model = build_model(self.config)
+            self.result = train(model, self.config, self.data, self._record, self._stop)
+            self.state = "testing"
+            self.evaluation = evaluate(model, self.data.x_test, self.data.y_test)
+            self.state = "stopped" if self.result.stopped else "done"
+        except Exception as err:  # shown to the user; the thread must not die silently
+            self.error = f"{type(err).__name__}: {err}"
+            self.state = "failed"
+        finally:
+            if self.slots is not None:
+                self.slots.release()

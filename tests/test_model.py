@@ -1,0 +1,181 @@
+"""Configurations, presets, the codelab network, model summaries and model files."""
+
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
+from mnist_core.model import (
+    ModelFileError,
+    build_model,
+    feature_maps,
+    first_layer_filters,
+    load_model,
+    model_to_bytes,
+    predict,
+    read_metadata,
+    save_model,
+    summarize,
+)
+from mnist_core.training import count_macs
+
+
+def test_codelab_preset_is_the_codelab_network():
+    config = PRESETS["codelab"]
+    assert (config.batch_size, config.epochs, config.train_size, config.val_size) == (
+        512,
+        10,
+        5500,
+        1000,
+    )
+    model = build_model(config)
+    rows = [(r.kind, r.output_shape[1:], r.params) for r in summarize(model)]
+    assert rows == [
+        ("InputLayer", (28, 28, 1), 0),
+        ("Conv2D", (24, 24, 8), 208),
+        ("MaxPooling2D", (12, 12, 8), 0),
+        ("Conv2D", (8, 8, 16), 3216),
+        ("MaxPooling2D", (4, 4, 16), 0),
+        ("Flatten", (256,), 0),
+        ("Dense", (10,), 2570),
+    ]
+    assert model.count_params() == 5994
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.loss == "categorical_crossentropy"
+    conv = model.get_layer("conv1")
+    assert conv.strides == (1, 1) and conv.activation.__name__ == "relu"
+    assert isinstance(conv.kernel_initializer, keras.initializers.VarianceScaling)
+    assert model.get_layer("pool1").strides == (2, 2)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_and_gives_probabilities(name):
+    model = build_model(PRESETS[name])
+    probs = predict(model, np.random.default_rng(0).random((3, 28, 28)))
+    assert probs.shape == (3, 10)
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert sum(r.params for r in summarize(model)) == model.count_params()
+
+
+def test_feature_maps_that_would_vanish_are_refused_naming_the_layer():
+    config = TrainConfig(filters=(8, 16, 32), kernel_sizes=(7, 7, 7))
+    with pytest.raises(ConfigError, match=r"Block 3 conv: a 7×7 kernel does not fit its 2×2 input"):
+        validate(config)
+    with pytest.raises(ConfigError, match="Block 3"):
+        build_model(config)
+    strided = TrainConfig(filters=(8, 8), kernel_sizes=(5, 5), strides=2)
+    with pytest.raises(ConfigError, match=r"Block 2 pooling: its 1×1 input"):
+        validate(strided)
+    # The same kernels fit with 'same' padding.
+    same = config.replace(padding="same")
+    assert layer_shapes(same)[-1] == ("pool3", 3)
+    assert build_model(same).output_shape == (None, 10)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"filters": (), "kernel_sizes": ()}, "1 to 3 conv blocks"),
+        ({"filters": (8, 8, 8, 8), "kernel_sizes": (3, 3, 3, 3)}, "1 to 3 conv blocks"),
+        ({"kernel_sizes": (5,)}, "one kernel size per block"),
+        ({"dropout": 1.0}, "Dropout"),
+        ({"learning_rate": 0.0}, "learning rate"),
+        ({"epochs": 0}, "Epochs"),
+        ({"batch_size": 0}, "batch size"),
+        ({"optimizer": "lbfgs"}, "Optimizer"),
+        ({"rotation": 400.0}, "rotation"),
+    ],
+)
+def test_impossible_hyperparameters_get_a_clear_message(change, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(TrainConfig().replace(**change))
+
+
+def test_training_sizes_are_checked_against_the_data():
+    with pytest.raises(ConfigError, match="exceed the 4,000 training digits"):
+        validate(TrainConfig(train_size=3500, val_size=1000), available=4000)
+
+
+def test_config_round_trips_through_plain_data():
+    config = PRESETS["best"]
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="Unknown hyperparameters: colour"):
+        TrainConfig.from_dict({"colour": "red"})
+    assert "conv 32@3×3 → 64@3×3 → 128@3×3" in config.summary()
+
+
+def test_macs_of_the_codelab_network_match_a_hand_count():
+    # conv1 24·24·5·5·1·8, conv2 8·8·5·5·8·16, dense 256·10
+    assert count_macs(PRESETS["codelab"]) == 115200 + 204800 + 2560
+
+
+def test_predict_accepts_one_image_or_a_batch():
+    model = build_model(PRESETS["codelab"])
+    one = np.zeros((28, 28), np.float32)
+    assert predict(model, one).shape == (1, 10)
+    assert predict(model, np.zeros((2500, 28, 28, 1))).shape == (2500, 10)
+    with pytest.raises(ValueError, match="28×28"):
+        predict(model, np.zeros((2, 32, 32)))
+
+
+def test_look_inside_gives_a_map_per_conv_layer_and_the_first_filters():
+    model = build_model(PRESETS["best"])
+    maps = feature_maps(model, np.random.default_rng(0).random((28, 28)))
+    assert [(name, m.shape) for name, m in maps] == [
+        ("act1", (28, 28, 32)),
+        ("act2", (14, 14, 64)),
+        ("act3", (7, 7, 128)),
+    ]
+    assert all(m.min() >= 0 for _, m in maps)  # after the ReLU
+    assert first_layer_filters(model).shape == (32, 3, 3)
+    codelab = build_model(PRESETS["codelab"])
+    assert [n for n, _ in feature_maps(codelab, np.zeros((28, 28)))] == ["conv1", "conv2"]
+
+
+def test_saved_models_load_with_the_same_predictions_and_metadata(tmp_path):
+    model = build_model(PRESETS["fast"])
+    x = np.random.default_rng(1).random((4, 28, 28)).astype(np.float32)
+    path = save_model(model, tmp_path / "run", {"name": "fast run"})
+    assert path.name == "run.keras"
+    assert read_metadata(path) == {"name": "fast run"}
+    assert np.allclose(predict(load_model(path), x), predict(model, x), atol=1e-6)
+    assert np.allclose(predict(load_model(model_to_bytes(model)), x), predict(model, x), atol=1e-6)
+
+
+def _keras_file(tmp_path, inputs, outputs):
+    x = keras.Input(inputs)
+    y = keras.layers.Dense(outputs)(keras.layers.Flatten()(x))
+    path = tmp_path / f"m{outputs}.keras"
+    keras.Model(x, y).save(path)
+    return path
+
+
+def test_files_that_are_not_digit_models_are_refused(tmp_path):
+    text = tmp_path / "notes.keras"
+    text.write_text("hello")
+    with pytest.raises(ModelFileError, match=r"not a Keras model: a \.keras file is a zip"):
+        load_model(text)
+    with pytest.raises(ModelFileError, match="not a Keras model"):
+        load_model(b"\x89PNG\r\n\x1a\n not a model")
+    other_zip = tmp_path / "photos.keras"
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("photo.txt", "x")
+    with pytest.raises(ModelFileError, match="not a loadable Keras model"):
+        load_model(other_zip)
+    with pytest.raises(ModelFileError, match="expects inputs of shape"):
+        load_model(_keras_file(tmp_path, (32, 32, 3), 10))
+    with pytest.raises(ModelFileError, match="not 10 digit classes"):
+        load_model(_keras_file(tmp_path, (28, 28, 1), 5))
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model(tmp_path / "absent.keras")
+
+
+def test_safe_mode_refuses_a_model_carrying_code(tmp_path):
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Dense(10)(keras.layers.Lambda(lambda t: keras.ops.reshape(t, (-1, 784)))(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(x, y).save(path)
+    with pytest.raises(ModelFileError, match="not a loadable Keras model"):
+        load_model(path)

@@ -1,0 +1,138 @@
+"""Training learns, reports throttled progress, stops on request, repeats itself, runs as a job."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mnist_core.config import ConfigError
+from mnist_core.evaluation import evaluate
+from mnist_core.model import build_model, load_model, predict, save_model
+from mnist_core.training import (
+    BatchProgress,
+    EpochProgress,
+    TrainingJob,
+    TrainingSlots,
+    estimate_epoch_seconds,
+    train,
+)
+
+
+def _run(config, data, **kwargs):
+    events = []
+    result = train(build_model(config), config, data, on_progress=events.append, **kwargs)
+    return result, events
+
+
+def test_a_tiny_run_learns_far_above_chance(mnist, tiny_config):
+    result, events = _run(tiny_config, mnist)
+    accuracy = evaluate(result.model, mnist.x_test[:1000], mnist.y_test[:1000]).accuracy
+    assert accuracy > 0.75, accuracy  # chance is 0.10
+    epochs = [e for e in events if isinstance(e, EpochProgress)]
+    assert [e.epoch for e in epochs] == [1, 2] and epochs[-1].eta == 0
+    assert epochs[-1].val_accuracy > 0.7 and epochs[-1].loss < epochs[0].loss
+    assert not result.stopped and result.images_seen == 2 * tiny_config.train_size
+    assert result.history == epochs
+
+
+def test_progress_is_throttled_but_always_closes_each_epoch(mnist, tiny_config):
+    _, every = _run(tiny_config, mnist, report_every=0.0)
+    batches = [e for e in every if isinstance(e, BatchProgress)]
+    per_epoch = -(-tiny_config.train_size // tiny_config.batch_size)
+    assert len(batches) == 2 * per_epoch
+    assert [b.step for b in batches] == list(range(1, 2 * per_epoch + 1))
+    first = batches[0]
+    assert (first.epoch, first.batch, first.batches) == (1, 1, per_epoch)
+    assert first.images_per_s > 0 and first.eta > 0 and batches[-1].eta == 0
+    # Window means over a whole epoch add back up to Keras's epoch mean.
+    sizes = np.minimum(tiny_config.batch_size, tiny_config.train_size - np.arange(per_epoch) * 64)
+    epoch1 = next(e for e in every if isinstance(e, EpochProgress))
+    mean = np.average([b.loss for b in batches[:per_epoch]], weights=sizes)
+    assert mean == pytest.approx(epoch1.loss, rel=1e-3)
+
+    _, throttled = _run(tiny_config, mnist, report_every=3600)
+    ends = [(e.epoch, e.batch) for e in throttled if isinstance(e, BatchProgress)]
+    assert ends == [(1, per_epoch), (2, per_epoch)]
+
+
+def test_stopping_mid_epoch_keeps_a_usable_model_and_the_partial_history(
+    mnist, tiny_config, tmp_path
+):
+    stop = threading.Event()
+    config = tiny_config.replace(epochs=5)
+
+    def on_progress(event):
+        if isinstance(event, BatchProgress) and event.epoch == 2 and event.batch >= 5:
+            stop.set()
+
+    result = train(build_model(config), config, mnist, on_progress, stop, report_every=0.0)
+    assert result.stopped
+    assert [h.epoch for h in result.history] == [1, 2]
+    assert not result.history[0].partial and result.history[1].partial
+    assert result.history[1].val_accuracy is not None
+    # The model trained for 1.2 epochs is kept, and it works: it predicts, saves and loads.
+    test = evaluate(result.model, mnist.x_test[:500], mnist.y_test[:500])
+    assert test.accuracy > 0.5
+    path = save_model(result.model, tmp_path / "stopped.keras")
+    x = mnist.x_test[:5].astype(np.float32) / 255
+    assert np.allclose(predict(load_model(path), x), predict(result.model, x), atol=1e-6)
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(mnist, tiny_config):
+    config = tiny_config.replace(epochs=1)
+    first = _run(config, mnist)[0].history[0]
+    again = _run(config, mnist)[0].history[0]
+    other = _run(config.replace(seed=1), mnist)[0].history[0]
+    assert again.loss == pytest.approx(first.loss, rel=1e-4)
+    assert again.val_accuracy == pytest.approx(first.val_accuracy, abs=1e-6)
+    assert other.loss != pytest.approx(first.loss, rel=1e-4)
+
+
+def test_sizes_beyond_the_data_are_refused_before_training(mnist, tiny_config):
+    config = tiny_config.replace(train_size=len(mnist.y_train))
+    with pytest.raises(ConfigError, match="exceed"):
+        train(build_model(tiny_config), config, mnist)
+
+
+def test_a_job_trains_in_a_thread_and_tests_the_model(mnist, tiny_config):
+    job = TrainingJob("run 1", tiny_config.replace(epochs=1), mnist).start()
+    job.join(120)
+    assert job.state == "done", job.error
+    view = job.view()
+    assert len(view.epochs) == 1 and view.batches[-1].batch == view.batches[-1].batches
+    assert job.evaluation.labels.shape == (len(mnist.y_test),)
+    assert job.evaluation.accuracy > 0.5
+
+
+def test_slots_make_a_second_job_wait_and_a_waiting_job_can_be_cancelled(mnist, tiny_config):
+    slots = TrainingSlots(1)
+    first = TrainingJob("first", tiny_config.replace(epochs=20), mnist, slots).start()
+    while first.state == "waiting":
+        time.sleep(0.01)
+    second = TrainingJob("second", tiny_config.replace(epochs=1), mnist, slots).start()
+    third = TrainingJob("third", tiny_config.replace(epochs=1), mnist, slots).start()
+    time.sleep(0.5)
+    assert (second.state, third.state, slots.running) == ("waiting", "waiting", 1)
+    third.stop()
+    third.join(5)
+    assert third.state == "cancelled"
+    first.stop()
+    first.join(60)
+    second.join(120)
+    assert first.state == "stopped" and second.state == "done"
+    assert slots.running == 0
+
+
+def test_a_failing_job_reports_its_error(mnist, tiny_config):
+    job = TrainingJob("bad", tiny_config.replace(train_size=10**7), mnist).start()
+    job.join(60)
+    assert job.state == "failed" and "exceed" in job.error
+
+
+def test_epoch_estimate_grows_with_the_work():
+    from mnist_core.config import PRESETS
+
+    small = estimate_epoch_seconds(PRESETS["codelab"], 1e9, 0.01)
+    assert small > 0
+    assert estimate_epoch_seconds(PRESETS["best"], 1e9, 0.01) > 10 * small
