@@ -138,19 +138,31 @@ def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
 
 
+_probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _feature_probe(model: keras.Model) -> tuple[keras.Model, list[str]]:
+    """A model giving every conv layer's output after its activation, and their names (cached)."""
+    probe = _probes.get(model)
+    if probe is None:
+        names = {layer.name for layer in model.layers}
+        picked = []
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Conv2D):
+                act = "act" + layer.name.removeprefix("conv")
+                picked.append(model.get_layer(act) if act in names else layer)
+        probe = keras.Model(model.inputs, [layer.output for layer in picked])
+        probe = _probes[model] = (probe, [layer.name for layer in picked])
+    return probe
+
+
 def feature_maps(model: keras.Model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """(layer name, maps of shape (h, w, channels)) for every conv layer, after its activation."""
-    names = [layer.name for layer in model.layers]
-    picked = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            act = "act" + layer.name.removeprefix("conv")
-            picked.append(model.get_layer(act) if act in names else layer)
-    probe = keras.Model(model.inputs, [layer.output for layer in picked])
+    probe, names = _feature_probe(model)
     outputs = probe([np.asarray(image, np.float32).reshape(1, *INPUT_SHAPE)], training=False)
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
-    return [(layer.name, np.asarray(out)[0]) for layer, out in zip(picked, outputs)]
+    return [(name, np.asarray(out)[0]) for name, out in zip(names, outputs)]
 
 
 def first_layer_filters(model: keras.Model) -> np.ndarray:

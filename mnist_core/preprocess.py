@@ -8,6 +8,7 @@ from PIL import Image, ImageOps
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4000
+WORKING_SIDE = 1024
 
 _MNIST_SIDE = 28
 _DIGIT_BOX = 20
@@ -98,9 +99,12 @@ def _open_image(data: bytes) -> Image.Image:
 
 
 def _decode(image: Image.Image) -> np.ndarray:
-    """Decode the pixels upright, as uint8 RGB or RGBA."""
+    """Decode the pixels upright, as uint8 RGB or RGBA, at most WORKING_SIDE px a side."""
     try:
-        return np.asarray(_to_rgb_or_rgba(ImageOps.exif_transpose(image)))
+        upright = _to_rgb_or_rgba(ImageOps.exif_transpose(image))
+        # The digit ends up 20 px tall: a 12-megapixel photo only costs time and memory.
+        upright.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
+        return np.asarray(upright)
     except _DECODE_ERRORS as error:
         raise ImageFileError(_NOT_AN_IMAGE_MESSAGE) from error
 

@@ -1,4 +1,4 @@
-"""What every page shares: the data, the default model, this session's runs and the current model."""
+"""What the pages share: the data, the default model, this session's runs, the current model."""
 
 from __future__ import annotations
 

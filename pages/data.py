@@ -42,6 +42,7 @@ with chart:
         [mc.charts.upscale(m / 255, 3) for m in means],
         caption=[str(d) for d in range(10)],
         width=84,
+        output_format="PNG",
     )
 with closeup:
     index = st.selectbox(

@@ -24,8 +24,8 @@ def widget_values(config: mc.TrainConfig) -> dict:
     values = {f"hp_{name}": value for name, value in config.to_dict().items()}
     values["hp_blocks"] = config.conv_blocks
     for i in range(3):
-        values[f"hp_filters{i}"] = (config.filters + (32, 64, 128))[i]
-        values[f"hp_kernel{i}"] = (config.kernel_sizes + (3, 3, 3))[i]
+        values[f"hp_filters{i}"] = (*config.filters, 32, 64, 128)[i]
+        values[f"hp_kernel{i}"] = (*config.kernel_sizes, 3, 3, 3)[i]
     del values["hp_filters"], values["hp_kernel_sizes"]
     return values
 
@@ -78,7 +78,11 @@ with settings:
             with column:
                 off = i >= st.session_state.hp_blocks
                 st.select_slider(
-                    f"Block {i + 1} filters", FILTERS, key=f"hp_filters{i}", disabled=off, **widget()
+                    f"Block {i + 1} filters",
+                    FILTERS,
+                    key=f"hp_filters{i}",
+                    disabled=off,
+                    **widget(),
                 )
                 st.select_slider(
                     f"Block {i + 1} kernel", KERNELS, key=f"hp_kernel{i}", disabled=off,
@@ -234,9 +238,7 @@ def live(job: mc.TrainingJob, was_running: bool) -> None:
         stop.button("Stop", icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
     else:
         outcome(job)
-    st.plotly_chart(
-        mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}"
-    )
+    st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
     if view.epochs:
         st.dataframe(epoch_table(view), hide_index=True, width="stretch")
 

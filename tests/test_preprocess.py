@@ -1,10 +1,8 @@
 """Tests for the drawing and upload preprocessing that turns user images into MNIST digits."""
 
 import io
-import os
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from PIL import Image, ImageDraw
 from mnist_core.preprocess import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_SIDE,
+    WORKING_SIDE,
     EmptyImageError,
     ImageFileError,
     canvas_to_mnist,
@@ -279,19 +278,9 @@ def test_naive_resize_keeps_a_small_corner_digit_small_and_off_centre():
 
 
 @pytest.fixture(scope="module")
-def mnist_digits() -> np.ndarray:
-    """Fifty real MNIST test digits, or a skip when MNIST_NPZ does not point at the data."""
-    path = os.environ.get("MNIST_NPZ")
-    if not path:
-        pytest.skip(
-            "MNIST_NPZ is not set: point it at an mnist.npz (keys x_test, y_test) "
-            "to compare with real MNIST digits"
-        )
-    if not Path(path).is_file():
-        pytest.skip(f"MNIST_NPZ={path} is not a file")
-    with np.load(path) as data:
-        digits = data["x_test"]
-    return digits[np.random.default_rng(2).choice(len(digits), 50, replace=False)]
+def mnist_digits(mnist) -> np.ndarray:
+    """Fifty real MNIST test digits (the full set, or the offline sample)."""
+    return mnist.x_test[np.random.default_rng(2).choice(len(mnist.x_test), 50, replace=False)]
 
 
 def best_shifted_correlation(result: np.ndarray, digit: np.ndarray) -> float:
@@ -377,10 +366,10 @@ def test_too_large_side_is_rejected_from_the_header_before_decoding(size):
         read_image_file(png_header_only(*size))
 
 
-def test_side_at_the_limit_is_accepted():
-    decoded = read_image_file(encode(Image.new("1", (MAX_UPLOAD_SIDE, 10), 1)))
+def test_side_at_the_limit_is_accepted_and_shrunk_to_the_working_size():
+    decoded = read_image_file(encode(Image.new("1", (MAX_UPLOAD_SIDE, 400), 1)))
 
-    assert decoded.shape == (10, MAX_UPLOAD_SIDE, 3)
+    assert decoded.shape == (WORKING_SIDE // 10, WORKING_SIDE, 3)
     assert decoded.min() == 255
 
 

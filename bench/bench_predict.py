@@ -1,0 +1,56 @@
+"""Single-image prediction latency: `mnist_core.predict` against Keras's `model.predict`.
+
+python bench/bench_predict.py [--model models/default.keras] [--calls 200]
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+import mnist_core as mc
+
+
+def latencies(fn, image: np.ndarray, calls: int) -> list[float]:
+    """Milliseconds per call, after three warm-up calls."""
+    for _ in range(3):
+        fn(image)
+    out = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn(image)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def describe(name: str, ms: list[float]) -> float:
+    median, p95 = statistics.median(ms), float(np.percentile(ms, 95))
+    print(f"{name:28s} median {median:7.2f} ms   p95 {p95:7.2f} ms")
+    return median
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="models/default.keras")
+    p.add_argument("--calls", type=int, default=200)
+    args = p.parse_args()
+    model = mc.load_model(args.model)
+    image = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)
+    print(f"{args.model}: {model.count_params():,} parameters, {args.calls} calls of one image")
+    keras_ms = describe("model.predict (baseline)", latencies(
+        lambda x: model.predict(x, verbose=0), image, args.calls))  # fmt: skip
+    ours_ms = describe("mnist_core.predict", latencies(
+        lambda x: mc.predict(model, x), image, args.calls))  # fmt: skip
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    canvas[60:220, 130:150, :3] = 255  # a "1"
+    describe("canvas_to_mnist (280×280)", latencies(mc.canvas_to_mnist, canvas, args.calls))
+    print(f"ratio model.predict / mnist_core.predict: {keras_ms / ours_ms:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Cost of progress reporting: `mnist_core.train` against bare `model.fit`, same model and data.
+
+    python bench/bench_training.py --data ../shared/data/mnist.npz [--preset codelab] [--repeats 3]
+
+Both run in this process, interleaved, so machine noise hits both alike; the ratio is the figure.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+
+import mnist_core as mc
+
+
+def bare_fit(config: mc.TrainConfig, data: mc.MnistData) -> float:
+    """Seconds for plain model.fit on the same split, no callbacks."""
+    (x, y), (x_val, y_val) = mc.train_val_split(
+        data, config.train_size, config.val_size, config.seed
+    )
+    model = mc.build_model(config)
+    x, y = mc.to_model_input(x), keras.utils.to_categorical(y, 10)
+    val = (mc.to_model_input(x_val), keras.utils.to_categorical(y_val, 10))
+    keras.utils.set_random_seed(config.seed)
+    start = time.perf_counter()
+    model.fit(
+        x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=val, verbose=0
+    )
+    return time.perf_counter() - start
+
+
+def reported_fit(config: mc.TrainConfig, data: mc.MnistData) -> tuple[float, int]:
+    """Seconds for mnist_core.train with a progress consumer, and how many reports it got."""
+    events = []
+    result = mc.train(mc.build_model(config), config, data, on_progress=events.append)
+    return result.fit_seconds, len(events)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p.add_argument("--preset", default="codelab", choices=sorted(mc.PRESETS))
+    p.add_argument("--batch-size", type=int, help="override, e.g. 32 for many small batches")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    data = mc.load_mnist(args.data)
+    config = mc.PRESETS[args.preset].fit_to(len(data.y_train))
+    if args.batch_size:
+        config = config.replace(batch_size=args.batch_size)
+    reported_fit(config.replace(epochs=1), data)  # warm-up: imports, kernels, first traces
+    bare, ours, reports = [], [], 0
+    for _ in range(args.repeats):
+        bare.append(bare_fit(config, data))
+        seconds, reports = reported_fit(config, data)
+        ours.append(seconds)
+    b, o = statistics.median(bare), statistics.median(ours)
+    print(f"preset {args.preset}, batch {config.batch_size}, {config.train_size:,} images, "
+          f"{config.epochs} epochs, {args.repeats} repeats")  # fmt: skip
+    print(f"bare model.fit          median {b:7.2f} s   runs {[round(t, 2) for t in bare]}")
+    print(f"mnist_core.train        median {o:7.2f} s   runs {[round(t, 2) for t in ours]}")
+    print(f"progress reports per run: {reports}")
+    print(f"ratio train / bare fit: {o / b:.3f}  (target: under 1.05)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""The pages, rendered and driven through Streamlit's AppTest."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/draw.py"]
+
+
+@pytest.fixture(autouse=True)
+def _navigation_only(monkeypatch):
+    """AppTest takes a pages/ folder for Streamlit's legacy multipage layout on every run.
+
+    The real server stops doing so as soon as app.py calls st.navigation; this makes AppTest
+    behave the same (Streamlit 1.67).
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def _wait_for_runs(at: AppTest, count: int, timeout: float = 120) -> None:
+    """Rerun the page until `count` runs are finished (the worker thread trains meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = at.session_state["jobs"]
+        if len(jobs) >= count and all(job.finished for job in jobs):
+            at.run()
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"runs did not finish: {[j.state for j in at.session_state['jobs']]}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_an_exception(page):
+    at = _app(page)
+    assert not at.exception, at.exception
+    assert at.title, "each page has a title"
+
+
+def test_sidebar_says_where_the_data_came_from():
+    at = _app()
+    texts = [c.value for c in at.sidebar.caption] + [w.value for w in at.sidebar.warning]
+    assert any("Full MNIST" in t or "Offline sample" in t for t in texts), texts
+
+
+def test_home_links_to_the_four_steps():
+    at = _app()
+    labels = [link.label for link in at.get("page_link")]
+    assert labels == ["1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw"]
+
+
+def test_data_page_shows_the_chosen_digit_only():
+    at = _app("pages/data.py")
+    at.selectbox(key="data_digit").select(7).run()
+    at.slider(key="data_count").set_value(20).run()
+    captions = at.get("image")[0].proto.imgs
+    labels = [img.caption.split()[0] for img in captions]
+    assert len(labels) == 20 and set(labels) == {"7"}
+
+
+def test_choosing_a_preset_sets_the_widgets_and_touching_one_makes_it_custom():
+    at = _app("pages/train.py")
+    assert at.slider(key="hp_epochs").value == 10  # codelab
+    at.segmented_control(key="preset").set_value("best").run()
+    assert at.slider(key="hp_blocks").value == 3
+    assert at.toggle(key="hp_batch_norm").value is True
+    assert at.select_slider(key="hp_filters2").value == 128
+    at.slider(key="hp_epochs").set_value(3).run()
+    assert at.segmented_control(key="preset").value == "custom"
+    assert at.slider(key="hp_epochs").value == 3
+
+
+def test_an_impossible_configuration_names_the_layer_and_disables_train():
+    at = _app("pages/train.py")
+    at.slider(key="hp_blocks").set_value(3).run()
+    for i in range(3):
+        at.select_slider(key=f"hp_kernel{i}").set_value(7).run()
+    assert "Block 3 conv" in at.error[0].value
+    train = next(b for b in at.button if b.label == "Train")
+    assert train.disabled
+
+
+def _tiny(at: AppTest, epochs: int = 2) -> None:
+    at.select_slider(key="hp_filters0").set_value(4)
+    at.select_slider(key="hp_filters1").set_value(8)
+    at.slider(key="hp_train_size").set_value(1000)
+    at.slider(key="hp_val_size").set_value(200)
+    at.select_slider(key="hp_batch_size").set_value(64)
+    at.slider(key="hp_epochs").set_value(epochs).run()
+
+
+def test_training_runs_to_completion_and_is_recorded():
+    at = _app("pages/train.py")
+    _tiny(at)
+    next(b for b in at.button if b.label == "Train").click().run()
+    _wait_for_runs(at, 1)
+    assert not at.exception
+    job = at.session_state["jobs"][0]
+    assert job.state == "done" and len(job.result.history) == 2
+    assert "Run history" in [h.value for h in at.subheader]
+    history = at.dataframe[-1].value
+    assert history["run"].tolist() == [job.name] and history["test accuracy"][0] > 0.3
+    # The new run is now the current model for Evaluate and Draw.
+    assert at.sidebar.selectbox(key="current_model").value == job.name
+
+
+def test_training_goes_on_while_the_user_visits_other_pages():
+    at = _app("pages/train.py")
+    _tiny(at, epochs=4)
+    next(b for b in at.button if b.label == "Train").click().run()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.slider(key="hp_epochs").value == 4, "settings survive the visit"
+    _wait_for_runs(at, 1)
+    assert at.session_state["jobs"][0].state == "done"
+    assert len(at.session_state["jobs"][0].result.history) == 4
+
+
+def test_evaluate_page_scores_the_current_model_and_opens_a_confusion_cell():
+    at = _app("pages/evaluate.py")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"].endswith("%") and float(metrics["Test accuracy"][:-1]) > 80
+    assert at.select_slider(key="eval_n").value == 500
+    per_digit = at.dataframe[0].value
+    assert per_digit["count"].sum() == 500 and list(per_digit["digit"]) == list(range(10))
+    # A click on the confusion matrix (true 4, predicted 9) chooses that cell.
+    at.session_state["confusion"] = {
+        "selection": {"points": [{"x": 9, "y": 4}], "point_indices": [94], "box": [], "lasso": []}
+    }
+    at.run()
+    assert (at.selectbox(key="eval_true").value, at.selectbox(key="eval_pred").value) == (4, 9)
+    assert any("of a 4 predicted as 9" in m.value for m in at.markdown)
+    at.select_slider(key="eval_n").set_value(1000).run()
+    assert at.dataframe[0].value["count"].sum() == 1000
+
+
+def _png(image) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _canvas_with(digit: int, mnist) -> np.ndarray:
+    """A 280×280 opaque RGBA canvas, white ink on black, holding a real test digit drawn large."""
+    from PIL import Image
+
+    index = int(np.flatnonzero(mnist.y_test == digit)[0])
+    big = np.asarray(
+        Image.fromarray(mnist.x_test[index]).resize((200, 200), Image.Resampling.BILINEAR)
+    )
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    canvas[50:250, 20:220, :3] = big[..., None]
+    return canvas
+
+
+def _inject_drawing(at: AppTest, canvas: np.ndarray) -> None:
+    import base64
+
+    url = "data:image/png;base64," + base64.b64encode(_png(canvas)).decode()
+    at.session_state["canvas_0"] = {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url},
+        "backgroundFit": None,
+    }
+
+
+def test_draw_page_hints_on_a_blank_canvas_and_reads_a_drawing(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    assert any("Draw a digit on the black square" in i.value for i in at.info)
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    _inject_drawing(at, _canvas_with(3, mnist))
+    at.run()
+    assert not at.exception, at.exception
+    prediction = next(m for m in at.metric if m.label == "Prediction")
+    assert prediction.value == "3"
+    at.toggle(key="draw_naive").set_value(True).run()
+    assert any("A naive resize would predict" in m.value for m in at.markdown)
+
+
+def test_draw_page_refuses_a_bad_upload_and_reads_a_photo(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    at.file_uploader(key="draw_upload").set_value(("notes.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    index = int(np.flatnonzero(mnist.y_test == 7)[0])
+    paper = np.full((300, 260), 235, np.uint8)
+    paper[40:208, 50:218] = 255 - np.kron(mnist.x_test[index], np.ones((6, 6), np.uint8))
+    at.file_uploader(key="draw_upload").set_value(("seven.png", _png(paper), "image/png")).run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "7"
