@@ -64,6 +64,15 @@ def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
     return fig
 
 
+def smooth(values: list[float], weight: float = 0.6) -> list[float]:
+    """Exponential moving average, as TensorBoard smooths noisy curves."""
+    out, last = [], None
+    for v in values:
+        last = v if last is None else weight * last + (1 - weight) * v
+        out.append(last)
+    return out
+
+
 def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -> go.Figure:
     """Loss and accuracy: per batch (window means) and per epoch, train against validation."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
@@ -71,10 +80,16 @@ def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -
     x_epoch = [e.epoch - (0 if not e.partial else 0.5) for e in epochs]
     for col, key in ((1, "loss"), (2, "accuracy")):
         show = col == 1
+        raw = [getattr(b, key) for b in batches]
         fig.add_scatter(
-            x=x_batch, y=[getattr(b, key) for b in batches], name="train (per batch)",
-            mode="lines", line=dict(color=TRAIN, width=1), opacity=0.5,
-            legendgroup="b", showlegend=show, row=1, col=col,
+            x=x_batch, y=raw, name="train (per batch)", mode="lines",
+            line=dict(color=TRAIN, width=1), opacity=0.25, legendgroup="r", showlegend=False,
+            hoverinfo="skip", row=1, col=col,
+        )  # fmt: skip
+        fig.add_scatter(
+            x=x_batch, y=smooth(raw), name="train (per batch, smoothed)", mode="lines",
+            line=dict(color=TRAIN, width=1.5, dash="dot"), legendgroup="b", showlegend=show,
+            row=1, col=col,
         )  # fmt: skip
         fig.add_scatter(
             x=x_epoch, y=[getattr(e, key) for e in epochs], name="train (epoch)",

@@ -141,7 +141,7 @@ def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
 _probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _feature_probe(model: keras.Model) -> tuple[keras.Model, list[str]]:
+def _feature_probe(model: keras.Model) -> tuple[keras.Model | None, list[str]]:
     """A model giving every conv layer's output after its activation, and their names (cached)."""
     probe = _probes.get(model)
     if probe is None:
@@ -151,7 +151,8 @@ def _feature_probe(model: keras.Model) -> tuple[keras.Model, list[str]]:
             if isinstance(layer, keras.layers.Conv2D):
                 act = "act" + layer.name.removeprefix("conv")
                 picked.append(model.get_layer(act) if act in names else layer)
-        probe = keras.Model(model.inputs, [layer.output for layer in picked])
+        outputs = [layer.output for layer in picked]
+        probe = keras.Model(model.inputs, outputs) if outputs else None
         probe = _probes[model] = (probe, [layer.name for layer in picked])
     return probe
 
@@ -159,15 +160,19 @@ def _feature_probe(model: keras.Model) -> tuple[keras.Model, list[str]]:
 def feature_maps(model: keras.Model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """(layer name, maps of shape (h, w, channels)) for every conv layer, after its activation."""
     probe, names = _feature_probe(model)
+    if not names:
+        return []
     outputs = probe([np.asarray(image, np.float32).reshape(1, *INPUT_SHAPE)], training=False)
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
     return [(name, np.asarray(out)[0]) for name, out in zip(names, outputs)]
 
 
-def first_layer_filters(model: keras.Model) -> np.ndarray:
-    """The first conv layer's learned kernels, shaped (filters, k, k)."""
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+def first_layer_filters(model: keras.Model) -> np.ndarray | None:
+    """The first conv layer's learned kernels, shaped (filters, k, k); None without conv layers."""
+    conv = next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)), None)
+    if conv is None:
+        return None
     kernel = np.asarray(conv.kernel)  # (k, k, 1, filters)
     return np.moveaxis(kernel[:, :, 0, :], -1, 0)
 

@@ -98,6 +98,15 @@ def model_entries() -> dict[str, ModelEntry]:
     return entries
 
 
+def add_upload(name: str, content: bytes) -> ModelEntry:
+    """Load an uploaded .keras file as a model entry (ModelFileError if it is not a digit model)."""
+    model = mc.load_model(content)
+    entry = ModelEntry(f"{name} (uploaded)", model, None, "", time.strftime("%H:%M"))
+    st.session_state.uploads[entry.name] = entry
+    st.session_state.announced.discard(entry.name)
+    return entry
+
+
 def current_model() -> ModelEntry | None:
     """The model the Evaluate and Draw pages use."""
     entries = model_entries()
@@ -107,11 +116,11 @@ def current_model() -> ModelEntry | None:
 def sidebar_status() -> None:
     """The sidebar: where the data came from and which model is current."""
     entries = model_entries()
-    # A run that just finished becomes the current model, once.
-    for job in jobs():
-        if job.name in entries and job.name not in st.session_state.announced:
-            st.session_state.announced.add(job.name)
-            st.session_state.current_model = job.name
+    # A run that just finished, or a model just uploaded, becomes the current model, once.
+    for name in [job.name for job in jobs()] + list(st.session_state.uploads):
+        if name in entries and name not in st.session_state.announced:
+            st.session_state.announced.add(name)
+            st.session_state.current_model = name
     if st.session_state.get("current_model") not in entries:
         st.session_state.current_model = next(iter(entries), None)
 
@@ -133,5 +142,13 @@ def sidebar_status() -> None:
         )
         if entry.summary:
             st.caption(entry.summary)
+        st.download_button(
+            "Download this model",
+            data=lambda: mc.model_to_bytes(entry.model),
+            file_name=f"{entry.name.lower().replace(' ', '-').strip('()')}.keras",
+            mime="application/zip",
+            icon=":material/download:",
+            on_click="ignore",
+        )
         if (job := active_job()) is not None:
             st.caption(f":orange[●] {job.name} is {job.state}…")

@@ -7,6 +7,16 @@ import mnist_core as mc
 from pages import common
 
 data = common.data()
+
+
+@st.cache_resource(show_spinner=False)
+def class_means(split: str):
+    """Mean image per digit, computed once per server."""
+    return mc.class_means(
+        *((data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test))
+    )
+
+
 st.title("Look at the data")
 st.caption(data.describe())
 
@@ -37,7 +47,7 @@ chart, closeup = st.columns(2)
 with chart:
     st.plotly_chart(mc.charts.class_distribution(data.y_train, data.y_test), width="stretch")
     st.subheader("The average of each digit")
-    means = mc.class_means(x, y)
+    means = class_means(split)
     st.image(
         [mc.charts.upscale(m / 255, 3) for m in means],
         caption=[str(d) for d in range(10)],

@@ -125,9 +125,12 @@ with st.expander("Look inside the network", icon=":material/visibility:"):
             output_format="PNG",
         )
     filters = mc.first_layer_filters(entry.model)
-    k = filters.shape[1]
-    st.image(
-        mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
-        caption=f"First layer: {len(filters)} learned {k}×{k} filters",
-        output_format="PNG",
-    )
+    if filters is None:
+        st.caption("This model has no conv layers to look inside.")
+    else:
+        k = filters.shape[1]
+        st.image(
+            mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
+            caption=f"First layer: {len(filters)} learned {k}×{k} filters",
+            output_format="PNG",
+        )

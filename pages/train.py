@@ -280,3 +280,22 @@ if finished:
     if curves:
         st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
     st.caption("Pick the model that Evaluate and Draw use in the sidebar.")
+
+with st.expander("Load a saved model (.keras)", icon=":material/upload:"):
+    upload = st.file_uploader(
+        "A model downloaded from Digit Lab, or any Keras model taking 28×28×1 digits and "
+        "giving 10 classes",
+        type=["keras"],
+        max_upload_size=50,
+        key="model_upload",
+    )
+    if upload is not None and upload.file_id != st.session_state.get("model_upload_done"):
+        try:
+            common.add_upload(upload.name, upload.getvalue())
+        except mc.ModelFileError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            st.session_state.model_upload_done = upload.file_id
+            st.rerun()  # the sidebar shows the new current model
+    elif upload is not None:
+        st.success(f"Loaded {upload.name}: it is in the sidebar's model list.")

@@ -179,3 +179,9 @@ def test_safe_mode_refuses_a_model_carrying_code(tmp_path):
     keras.Model(x, y).save(path)
     with pytest.raises(ModelFileError, match="not a loadable Keras model"):
         load_model(path)
+
+
+def test_a_model_without_conv_layers_has_nothing_to_look_inside(tmp_path):
+    model = load_model(_keras_file(tmp_path, (28, 28, 1), 10))
+    assert feature_maps(model, np.zeros((28, 28))) == []
+    assert first_layer_filters(model) is None

@@ -212,3 +212,19 @@ def test_draw_page_refuses_a_bad_upload_and_reads_a_photo(mnist):
     paper[40:208, 50:218] = 255 - np.kron(mnist.x_test[index], np.ones((6, 6), np.uint8))
     at.file_uploader(key="draw_upload").set_value(("seven.png", _png(paper), "image/png")).run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "7"
+
+
+def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):
+    import mnist_core as mc
+
+    at = _app("pages/train.py")
+    uploader = at.file_uploader(key="model_upload")
+    uploader.set_value(("weights.keras", b"not a zip", "application/octet-stream")).run()
+    assert not at.exception
+    assert any("is not a Keras model" in e.value for e in at.error)
+    model = mc.build_model(mc.PRESETS["codelab"])
+    content = mc.model_to_bytes(model)
+    at.file_uploader(key="model_upload").set_value(("mine.keras", content, "application/zip"))
+    at.run()
+    assert at.sidebar.selectbox(key="current_model").value == "mine.keras (uploaded)"
+    assert "Default model" in at.sidebar.selectbox(key="current_model").options
