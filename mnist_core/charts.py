@@ -41,6 +41,7 @@ def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
             go.Bar(name="test", x=digits, y=np.bincount(y_test, minlength=10), marker_color=VAL),
         ]
     )
+    fig.update_xaxes(type="category")
     fig.update_layout(barmode="group", title="Digits per class", xaxis_title="digit", **_LAYOUT)
     fig.update_yaxes(title="images")
     return fig
@@ -138,6 +139,7 @@ def per_class_accuracy(rows: list[dict]) -> go.Figure:
     )
     low = min((r["accuracy"] for r in rows if r["count"]), default=0)
     fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title="accuracy")
+    fig.update_xaxes(type="category")
     fig.update_layout(title="Accuracy per digit", xaxis_title="digit", **_LAYOUT)
     return fig
 
@@ -181,5 +183,6 @@ def probability_bars(probabilities: np.ndarray, threshold: float | None = None) 
     if threshold is not None:
         fig.add_hline(y=threshold, line_dash="dot", annotation_text="not sure below")
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(type="category")
     fig.update_layout(xaxis_title="digit", margin=dict(l=10, r=10, t=20, b=10), height=260)
     return fig

@@ -50,8 +50,8 @@ def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
 def build_model(config: TrainConfig) -> keras.Model:
     """A compiled Keras CNN for `config` (ConfigError if it cannot be built)."""
     validate(config)
-    keras.utils.set_random_seed(config.seed)
-    # The codelab's tf.js 'varianceScaling' initializer.
+    # Every random layer gets the config's seed, so building never touches global seeds (a
+    # training in another thread relies on them). The codelab's tf.js 'varianceScaling'.
     init = keras.initializers.VarianceScaling(distribution="truncated_normal", seed=config.seed)
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import keras
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 import mnist_core as mc
+
+# app.py routes with st.navigation, but Streamlit 1.67 treats a folder named pages/ as its
+# legacy multipage layout until app.py has run once: a first visitor arriving at /train would
+# get the page without app.py and a wrong menu. Switch that off and start the run again.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 DEFAULT_NAME = "Default model"

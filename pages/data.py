@@ -21,7 +21,7 @@ st.title("Look at the data")
 st.caption(data.describe())
 
 st.session_state.setdefault("sample_seed", 0)
-left, middle, right, button = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+left, middle, right, button = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
 split = left.segmented_control(
     "Set", ["train", "test"], default="train", required=True, key="data_split",
     persist_state="session",

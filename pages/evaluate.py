@@ -36,7 +36,10 @@ a, b, c = st.columns(3)
 a.metric("Test accuracy", f"{ev.accuracy:.2%}", border=True)
 b.metric("Mistakes", f"{len(ev.mistakes()):,} of {len(ev.labels):,}", border=True)
 worst = min(ev.per_class(), key=lambda r: r["accuracy"])
-c.metric("Hardest digit", worst["digit"], f"{worst['accuracy']:.1%} right", border=True)
+c.metric(
+    "Hardest digit", worst["digit"], f"{worst['accuracy']:.1%} right", border=True,
+    delta_color="off", delta_arrow="off",
+)  # fmt: skip
 
 st.subheader("Per digit")
 chart, table = st.columns([3, 2])

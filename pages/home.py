@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages import common
+
 st.title("✍️ Digit Lab")
 st.markdown(
     "Digit Lab teaches a computer to read handwritten digits, and lets you watch it learn. "
@@ -25,7 +27,8 @@ for column, (page, label, icon, text) in zip(st.columns(4), steps):
         st.page_link(page, label=label, icon=icon)
         st.caption(text)
 
-st.info(
-    "No time to train? A network trained on all of MNIST is ready: go straight to **Draw**.",
-    icon=":material/bolt:",
-)
+if common.default_model() is not None:
+    st.info(
+        "No time to train? A network trained on all of MNIST is ready: go straight to **Draw**.",
+        icon=":material/bolt:",
+    )

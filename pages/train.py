@@ -93,7 +93,10 @@ with settings:
         b.selectbox("Padding", mc.config.PADDINGS, key="hp_padding", **widget())
         c.selectbox("Pooling (2×2)", mc.config.POOLINGS, key="hp_pooling", **widget())
         a.selectbox("Activation", mc.config.ACTIVATIONS, key="hp_activation", **widget())
-        b.select_slider("Hidden dense units", DENSE, key="hp_dense_units", **widget())
+        b.select_slider(
+            "Hidden dense units", DENSE, key="hp_dense_units",
+            format_func=lambda units: units or "none", **widget(),
+        )  # fmt: skip
         c.slider("Dropout", 0.0, 0.7, step=0.05, key="hp_dropout", **widget())
         st.toggle("Batch normalisation", key="hp_batch_norm", **widget())
     with training:
