@@ -95,7 +95,7 @@ with settings:
         a.selectbox("Activation", mc.config.ACTIVATIONS, key="hp_activation", **widget())
         b.select_slider(
             "Hidden dense units", DENSE, key="hp_dense_units",
-            format_func=lambda units: units or "none", **widget(),
+            format_func=lambda units: str(units) if units else "none", **widget(),
         )  # fmt: skip
         c.slider("Dropout", 0.0, 0.7, step=0.05, key="hp_dropout", **widget())
         st.toggle("Batch normalisation", key="hp_batch_norm", **widget())

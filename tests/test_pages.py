@@ -228,3 +228,22 @@ def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):
     at.run()
     assert at.sidebar.selectbox(key="current_model").value == "mine.keras (uploaded)"
     assert "Default model" in at.sidebar.selectbox(key="current_model").options
+
+
+def test_a_second_session_waits_for_the_training_slot_with_a_message():
+    first, second = _app("pages/train.py"), _app("pages/train.py")
+    _tiny(first, epochs=50)
+    next(b for b in first.button if b.label == "Train").click().run()
+    _tiny(second, epochs=1)
+    next(b for b in second.button if b.label == "Train").click().run()
+    assert not second.exception
+    assert any("Waiting for a free training slot" in i.value for i in second.info)
+    waiting = second.session_state["jobs"][0]
+    assert waiting.state == "waiting"
+    first.session_state["jobs"][0].stop()  # as the Stop button does
+    _wait_for_runs(first, 1)
+    _wait_for_runs(second, 1)
+    assert first.session_state["jobs"][0].state == "stopped"
+    assert waiting.state == "done"
+    assert [j.name for j in first.session_state["jobs"]] == ["Run 1 (custom)"]
+    assert [j.name for j in second.session_state["jobs"]] == ["Run 1 (custom)"]
