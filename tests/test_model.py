@@ -185,3 +185,10 @@ def test_a_model_without_conv_layers_has_nothing_to_look_inside(tmp_path):
     model = load_model(_keras_file(tmp_path, (28, 28, 1), 10))
     assert feature_maps(model, np.zeros((28, 28))) == []
     assert first_layer_filters(model) is None
+
+
+def test_presets_shrink_to_fit_the_offline_sample():
+    assert PRESETS["codelab"].fit_to(60000) == PRESETS["codelab"]
+    small = PRESETS["best"].fit_to(4000)
+    assert (small.train_size, small.val_size) == (3200, 800)
+    validate(small, available=4000)
