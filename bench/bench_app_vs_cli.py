@@ -1,6 +1,6 @@
 """The codelab preset trained in the app (driven by a real browser) against the CLI.
 
-    python bench/bench_app_vs_cli.py --data ../shared/data/mnist.npz [--repeats 3]
+    python -m bench.bench_app_vs_cli --data ../shared/data/mnist.npz [--repeats 3]
 
 Runs alternate in one go, so machine noise hits both alike; both report the same figure
 (seconds inside `mnist_core.train`), and the ratio app / CLI is the result (target < 1.10).

@@ -1,6 +1,6 @@
 """Cost of progress reporting: `mnist_core.train` against bare `model.fit`, same model and data.
 
-    python bench/bench_training.py --data ../shared/data/mnist.npz [--preset codelab] [--repeats 3]
+    python -m bench.bench_training --data ../shared/data/mnist.npz [--preset codelab] [--repeats 3]
 
 Both run in this process, interleaved, so machine noise hits both alike; the ratio is the figure.
 """

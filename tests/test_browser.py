@@ -1,0 +1,539 @@
+"""The real app in a real browser: `streamlit run app.py` driven through Chromium by Playwright.
+
+Screenshots, and the Draw page's readings as JSON, go to $DIGIT_LAB_SCREENSHOTS when it is set
+(else to the test's tmp_path). Run: MNIST_NPZ=/path/to/mnist.npz pytest tests/test_browser.py -s
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+expect = sync_api.expect
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+SLOW = 120_000  # ms: the first TensorFlow import, training, and another job hogging the CPU
+PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw"]
+
+# Counts finished script runs: [data-test-script-state] on stApp goes running -> notRunning.
+WATCH_SCRIPT_RUNS = """
+(() => {
+  window.__digitLabRuns = 0;
+  let last = null;
+  const check = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.dataset.testScriptState : null;
+    if (state === last) return;
+    if (state === "notRunning" && last !== null) window.__digitLabRuns += 1;
+    last = state;
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"],
+  });
+})();
+"""
+
+
+# --- the server and the browser -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_env() -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
+    if Path(npz).is_file():
+        env["MNIST_NPZ"] = npz
+    else:  # the app then falls back to the Keras cache or its offline sample
+        env.pop("MNIST_NPZ", None)
+    return env
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End the server and everything it started (it leads its own process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> str:
+    """`streamlit run app.py` on a free port; its base URL once /_stcore/health says ok."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=_server_env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit not healthy after 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass(frozen=True)
+class FirstVisit:
+    """What the very first visitor of the server saw, arriving straight at /train."""
+
+    nav: list[str]
+    sidebar: str
+
+
+@pytest.fixture(scope="module")
+def first_visit(server, browser) -> FirstVisit:
+    """Open /train before anyone opened /: also warms the server up (TensorFlow, MNIST, speed)."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=server)
+    try:
+        page = context.new_page()
+        page.goto("/train")
+        expect(page.get_by_role("button", name="Train")).to_be_visible(timeout=SLOW)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar).to_contain_text("MNIST", timeout=SLOW)
+        nav = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+        names = [text.strip().splitlines()[-1] for text in nav.all_inner_texts()]  # after the icon
+        return FirstVisit(names, sidebar.inner_text())
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, server, first_visit) -> Page:
+    """A fresh browser context, so a fresh Streamlit session, per test."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=server)
+    context.add_init_script(WATCH_SCRIPT_RUNS)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: $DIGIT_LAB_SCREENSHOTS if set, else tmp_path."""
+    folder = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def runs_done(page: Page) -> int:
+    """Script runs finished so far in this page."""
+    return page.evaluate("window.__digitLabRuns")
+
+
+def wait_idle(page: Page, timeout: float = SLOW) -> None:
+    """Until no script run is going on."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.dataset.testScriptState === 'notRunning'",
+        timeout=timeout,
+    )
+
+
+def wait_for_run_after(page: Page, before: int, timeout: float = SLOW) -> None:
+    """Until a script run that started after `before` runs were done has finished."""
+    page.wait_for_function(
+        "n => window.__digitLabRuns > n && document.querySelector('[data-testid=\"stApp\"]')"
+        ".dataset.testScriptState === 'notRunning'",
+        arg=before,
+        timeout=timeout,
+    )
+
+
+def nav_link(page: Page, name: str) -> Locator:
+    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
+
+
+def go_via_sidebar(page: Page, name: str, title: str) -> None:
+    nav_link(page, name).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=SLOW)
+
+
+def dataframe_text(frame: Locator) -> str:
+    """The cells of an st.dataframe (a canvas grid; its accessible table holds the text)."""
+    return " | ".join(frame.locator("td, th, [role=gridcell]").all_inner_texts())
+
+
+# --- the Train page ---------------------------------------------------------------------------
+
+TRAIN_TITLE = "Build and train a network"
+
+
+def progress(page: Page) -> Locator:
+    return page.get_by_test_id("stProgress")
+
+
+def curve_points(page: Page) -> int:
+    """Points in the first trace of the first Plotly chart (the live training curves)."""
+    return page.evaluate(
+        "() => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data && plot.data.length ? (plot.data[0].x || []).length : 0; }"
+    )
+
+
+def configure_training(page: Page, epochs: int, train_digits: int, batch_size: int = 0) -> None:
+    """Set the Epochs and Training digits sliders (and optionally Batch size) with the keyboard.
+
+    The first change is made alone and waited for: until the server has turned the preset to
+    "custom", further quick changes can be undone (see the report on the preset callback).
+    """
+    expect(page.get_by_role("button", name="Train")).to_be_enabled(timeout=SLOW)
+    wait_idle(page)
+    page.get_by_role("tab", name="Training").click()
+    epochs_slider = page.get_by_role("slider", name="Epochs")
+    digits_slider = page.get_by_role("slider", name="Training digits")
+    checked_preset = page.get_by_test_id("stButtonGroup").locator("button[aria-checked=true]")
+
+    before = runs_done(page)
+    epochs_slider.focus()
+    epochs_slider.press("Home")  # 1 epoch
+    wait_for_run_after(page, before)
+    expect(checked_preset).to_have_text("custom")
+
+    for _ in range(epochs - 1):
+        epochs_slider.press("ArrowRight")
+    digits_slider.focus()
+    digits_slider.press("Home")  # 100 digits, in steps of 100
+    for _ in range((train_digits - 100) // 100):
+        digits_slider.press("ArrowRight")
+    if batch_size:
+        batch_slider = page.get_by_role("slider", name="Batch size")
+        batch_slider.focus()
+        batch_slider.press("Home")  # 16, then doubling
+        for _ in range(round(math.log2(batch_size / 16))):
+            batch_slider.press("ArrowRight")
+        expect(batch_slider).to_have_attribute("aria-valuetext", str(batch_size))
+
+    expect(epochs_slider).to_have_value(str(epochs))
+    expect(digits_slider).to_have_value(str(train_digits))
+    estimate = page.locator("p", has_text="s per epoch")
+    expect(estimate).to_contain_text(f"for {epochs} epochs", timeout=SLOW)
+    wait_idle(page)
+    expect(estimate).to_contain_text(f"for {epochs} epochs")
+    expect(checked_preset).to_have_text("custom")
+
+
+def train_and_wait(page: Page, epochs: int, train_digits: int, batch_size: int = 0) -> None:
+    """A whole run from the Train page, until it is in the run history."""
+    configure_training(page, epochs, train_digits, batch_size)
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_role("heading", name="Run history")).to_be_visible(timeout=3 * SLOW)
+    expect(page.get_by_text("It is now the current model")).to_be_visible(timeout=SLOW)
+
+
+# --- the Draw page ----------------------------------------------------------------------------
+
+DRAW_TITLE = "Draw a digit"
+DRAW_HINT = "Draw a digit on the black square"
+NAIVE_TOGGLE = "Compare with a naive resize of the whole canvas"
+NAIVE_TEXT = re.compile(
+    r"A naive resize would predict (\d) \((\d+)%\), against (\d) with MNIST-style centring"
+)
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 30) -> list[tuple]:
+    return [
+        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
+        for i in range(n + 1)
+    ]
+
+
+# One stroke per digit, as a human would write it, in a unit box: (0, 0) top left, (1, 1)
+# bottom right. One stroke means one rerun, so the first prediction shown is the final one.
+DIGITS: dict[str, list[tuple[float, float]]] = {
+    "1": [(0.42, 0.12), (0.55, 0.0), (0.55, 1.0)],
+    "7": [(0.15, 0.0), (0.85, 0.0), (0.4, 1.0)],
+    "0": _ellipse(0.5, 0.5, 0.32, 0.5),
+    "4": [(0.68, 1.0), (0.68, 0.0), (0.12, 0.66), (0.9, 0.66)],
+    "3": [
+        (0.18, 0.1), (0.45, 0.0), (0.75, 0.1), (0.72, 0.32), (0.45, 0.47), (0.75, 0.6),
+        (0.8, 0.85), (0.5, 1.0), (0.18, 0.9),
+    ],
+    "2": [(0.2, 0.2), (0.4, 0.02), (0.7, 0.05), (0.78, 0.3), (0.2, 1.0), (0.85, 1.0)],
+}  # fmt: skip
+LARGE = (0.2, 0.2, 0.6)  # left, top, size as fractions of the canvas: 60 % of it
+SMALL = (0.05, 0.05, 0.25)  # a quarter of the canvas, in the top-left corner
+
+
+def canvas(page: Page) -> Locator:
+    """Fabric.js's drawing layer of the current canvas (in the component's shadow root)."""
+    return page.locator("canvas.upper-canvas:not([data-old])")
+
+
+def draw_stroke(page: Page, stroke: list[tuple[float, float]], where: tuple) -> None:
+    box = canvas(page).bounding_box()
+    left, top, size = where
+
+    def point(u: float, v: float) -> tuple[float, float]:
+        return (
+            box["x"] + box["width"] * (left + u * size),
+            box["y"] + box["height"] * (top + v * size),
+        )
+
+    page.mouse.move(*point(*stroke[0]))
+    page.mouse.down()
+    for u, v in stroke[1:]:
+        page.mouse.move(*point(u, v), steps=6)
+    page.mouse.up()
+
+
+def draw_digit(page: Page, digit: str, where: tuple) -> None:
+    """Draw on a blank canvas until the app has read the drawing (a stroke can be lost when
+    the freshly mounted canvas is not listening yet: then draw it again)."""
+    for _attempt in range(3):
+        expect(canvas(page)).to_be_visible(timeout=SLOW)
+        before = runs_done(page)
+        draw_stroke(page, DIGITS[digit], where)
+        try:
+            page.wait_for_function("n => window.__digitLabRuns > n", arg=before, timeout=20_000)
+        except sync_api.TimeoutError:
+            if page.get_by_text(DRAW_HINT).is_visible():
+                print(f"  (the stroke of {digit} was lost: drawing it again)")
+                clear_canvas(page)
+                continue
+        wait_idle(page)
+        if not page.get_by_text(DRAW_HINT).is_visible():
+            return
+    pytest.fail(f"the app never read the drawing of {digit}")
+
+
+def clear_canvas(page: Page) -> None:
+    """The app's Clear button: a new canvas key, so a freshly mounted, blank canvas."""
+    canvas(page).evaluate("c => c.setAttribute('data-old', '')")
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(canvas(page)).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(DRAW_HINT)).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+
+
+def metric(page: Page, label: str) -> str:
+    value = page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+    return value.inner_text().strip()
+
+
+def read_prediction(page: Page) -> dict:
+    """The Prediction metric, and the best guess (the metric says "not sure" below threshold)."""
+    shown = metric(page, "Prediction")
+    best = shown
+    if shown == "not sure":
+        warning = page.get_by_text(re.compile(r"the best guess is \d")).inner_text()
+        best = re.search(r"the best guess is (\d)", warning).group(1)
+    return {"shown": shown, "best": best, "confidence": metric(page, "Confidence")}
+
+
+def ensure_a_model(page: Page) -> str:
+    """On the Draw page: the current model's name, training a small run first if there is none."""
+    expect(page.get_by_text(DRAW_HINT).or_(page.get_by_text("There is no model yet"))).to_be_visible(
+        timeout=SLOW
+    )
+    if page.get_by_text("There is no model yet").is_visible():
+        print("\nno model yet: training one on the Train page first")
+        go_via_sidebar(page, "Train", TRAIN_TITLE)
+        train_and_wait(page, epochs=3, train_digits=5000, batch_size=64)
+        go_via_sidebar(page, "Draw", DRAW_TITLE)
+        expect(page.get_by_text(DRAW_HINT)).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    return page.get_by_text(re.compile(r"^Read by ")).inner_text()
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def test_first_visit_to_a_page_url_gets_the_apps_navigation(first_visit):
+    """A pages/ folder next to app.py is Streamlit's legacy multipage layout until app.py has run:
+    the server's very first visitor, arriving at /train, must still get app.py's menu and sidebar.
+    """
+    assert first_visit.nav == PAGE_NAMES
+    assert "Current model" in first_visit.sidebar or "No model yet" in first_visit.sidebar
+
+
+def test_training_updates_live_and_survives_leaving_the_page(page, shots):
+    epochs, digits = 12, 2000
+    page.goto("/train")
+    expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
+    configure_training(page, epochs, digits)
+    page.get_by_role("button", name="Train").click()
+
+    expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
+    first_text, first_points = progress(page).inner_text(), curve_points(page)
+    assert "Epoch" in first_text
+    batches = math.ceil(digits / 512)
+    assert f"/{epochs} · batch " in first_text and f"/{batches} · " in first_text, first_text
+    page.screenshot(path=shots / "train-live.png", full_page=True)
+
+    # The charts grow while training goes on (or, for a very fast run, once it is done).
+    history = page.get_by_role("heading", name="Run history")
+    page.wait_for_function(
+        "n => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data && (plot.data[0].x || []).length > n; }",
+        arg=first_points,
+        timeout=SLOW,
+    )
+    second_text, second_points = (
+        progress(page).inner_text() if progress(page).is_visible() else "",
+        curve_points(page),
+    )
+    assert second_points > first_points
+    print(f"\nlive: {first_text!r} ({first_points} points) -> {second_text!r} ({second_points})")
+
+    # Leave the page during training, then come back: the run is still there.
+    still_training = page.get_by_test_id("stMain").get_by_role("button", name="Stop").is_visible()
+    go_via_sidebar(page, "Data", "Look at the data")
+    page.wait_for_timeout(1000)
+    go_via_sidebar(page, "Train", TRAIN_TITLE)
+    expect(page.get_by_role("heading", name=re.compile(r"^Run 1"))).to_be_visible()
+    expect(progress(page).or_(history)).to_be_visible(timeout=SLOW)
+    print(f"left the page while training: {still_training}")
+
+    expect(history).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("It is now the current model")).to_contain_text("finished")
+    frames = page.get_by_test_id("stDataFrame")
+    expect(frames.last).to_contain_text("Run 1", timeout=10_000)
+    assert "done" in dataframe_text(frames.last)
+    current = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox")
+    expect(current).to_contain_text("Run 1")
+    wait_idle(page)
+    page.screenshot(path=shots / "train-done.png", full_page=True)
+
+
+def test_stop_ends_a_long_run_early(page, shots):
+    page.goto("/train")
+    expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
+    configure_training(page, epochs=30, train_digits=2000)
+    page.get_by_role("button", name="Train").click()
+    expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
+    page.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
+
+    outcome = page.get_by_text("It is now the current model")
+    expect(outcome).to_contain_text("stopped after", timeout=SLOW)
+    print(f"\n{outcome.inner_text()}")
+    assert not re.search(r"stopped after 30 full epoch", outcome.inner_text())
+    expect(page.get_by_role("heading", name="Run history")).to_be_visible()
+    frames = page.get_by_test_id("stDataFrame")
+    expect(frames.last).to_contain_text("Run 1", timeout=10_000)
+    assert "stopped" in dataframe_text(frames.last)
+    wait_idle(page)
+    page.screenshot(path=shots / "train-stopped.png", full_page=True)
+
+
+def test_draw_recognises_drawn_digits(page, shots):
+    page.goto("/draw")
+    expect(page.get_by_role("heading", name=DRAW_TITLE)).to_be_visible(timeout=SLOW)
+    model = ensure_a_model(page)
+    expect(page.get_by_text(DRAW_HINT)).to_be_visible()
+
+    results = {digit: {"digit": digit} for digit in DIGITS}
+    for digit in DIGITS:
+        draw_digit(page, digit, LARGE)
+        results[digit].update(read_prediction(page))
+        page.screenshot(path=shots / f"draw-{digit}.png")
+        clear_canvas(page)
+
+    page.get_by_role("switch", name=NAIVE_TOGGLE).click()
+    wait_idle(page)
+    expect(page.get_by_role("switch", name=NAIVE_TOGGLE)).to_be_checked()
+    naive_texts = []
+    for digit in DIGITS:
+        draw_digit(page, digit, SMALL)
+        text = page.get_by_text("A naive resize would predict")
+        expect(text).to_be_visible(timeout=SLOW)
+        naive_texts.append(text.inner_text())
+        found = NAIVE_TEXT.search(text.inner_text())
+        assert found, text.inner_text()
+        results[digit].update(
+            small_centred=found.group(3), small_naive=found.group(1), naive_confidence=found.group(2)
+        )
+        page.screenshot(path=shots / f"draw-small-{digit}.png")
+        clear_canvas(page)
+
+    rows = list(results.values())
+    print(f"\n{model}")
+    print("digit | 60 % of the canvas: shown (best, confidence) | 25 % in a corner: centred, naive")
+    for r in rows:
+        print(
+            f"  {r['digit']}   | {r['shown']:>8} ({r['best']}, {r['confidence']:>4})"
+            f"              | {r['small_centred']}, {r['small_naive']} ({r['naive_confidence']}%)"
+        )
+    if os.environ.get("DIGIT_LAB_SCREENSHOTS"):
+        (shots / "draw_results.json").write_text(json.dumps({"model": model, "digits": rows}))
+
+    right = [r["digit"] for r in rows if r["best"] == r["digit"]]
+    for digit in ("1", "7", "0"):
+        assert results[digit]["best"] == digit, rows
+    assert len(right) >= len(rows) - 1, rows
+    assert len(naive_texts) == len(DIGITS)
