@@ -214,7 +214,7 @@ def outcome(job: mc.TrainingJob) -> None:
 shown = job or (common.jobs()[-1] if common.jobs() else None)
 
 
-@st.fragment(run_every=0.5 if job is not None else None)
+@st.fragment(run_every=1.0 if job is not None else None)
 def live(job: mc.TrainingJob, was_running: bool) -> None:
     """Progress, live charts and the epoch table, redrawn on a timer, never from training."""
     if job.finished and was_running:
