@@ -162,8 +162,10 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
         x=xs.ravel(), y=ys.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
         marker=dict(size=28, opacity=0, symbol="square"),
     )  # fmt: skip
-    fig.update_xaxes(title="predicted digit", dtick=1, side="top")
-    fig.update_yaxes(title="true digit", dtick=1, autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(title="predicted digit", dtick=1, side="top", range=[-0.5, 9.5])
+    fig.update_xaxes(constrain="domain")
+    fig.update_yaxes(title="true digit", dtick=1, range=[9.5, -0.5], scaleanchor="x")
+    fig.update_yaxes(constrain="domain")
     fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=520, clickmode="event+select")
     return fig
 

@@ -103,8 +103,11 @@ if cell_clicked != st.session_state.get("eval_clicked"):
 
 digits = list(range(10))
 a, b, _ = st.columns([1, 1, 4])
-st.session_state.setdefault("eval_true", 3)
-st.session_state.setdefault("eval_pred", 5)
+# Start on the most frequent confusion.
+off_diagonal = ev.confusion - np.diag(np.diag(ev.confusion))
+busiest = np.unravel_index(off_diagonal.argmax(), off_diagonal.shape)
+st.session_state.setdefault("eval_true", int(busiest[0]))
+st.session_state.setdefault("eval_pred", int(busiest[1]))
 true = a.selectbox("True digit", digits, key="eval_true")
 pred = b.selectbox("Predicted as", digits, key="eval_pred")
 cell = ev.cell(true, pred)

@@ -441,7 +441,7 @@ def test_first_visit_to_a_page_url_gets_the_apps_navigation(first_visit):
 
 
 def test_training_updates_live_and_survives_leaving_the_page(page, shots):
-    epochs, digits = 8, 2000
+    epochs, digits = 10, 2000
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
     configure_training(page, epochs, digits)
@@ -452,7 +452,7 @@ def test_training_updates_live_and_survives_leaving_the_page(page, shots):
     assert "Epoch" in first_text
     batches = math.ceil(digits / 512)
     assert f"/{epochs} · batch " in first_text and f"/{batches} · " in first_text, first_text
-    page.screenshot(path=shots / "train-live.png")
+    screenshot(page, shots / "train-live.png")
 
     # The charts grow while training goes on (or, for a very fast run, once it is done).
     history = page.get_by_role("heading", name="Run history")
@@ -479,7 +479,9 @@ def test_training_updates_live_and_survives_leaving_the_page(page, shots):
     print(f"left the page while training: {still_training}")
 
     expect(history).to_be_visible(timeout=SLOW)
-    expect(page.get_by_text("It is now the current model")).to_contain_text("finished")
+    outcome = page.get_by_text("It is now the current model")
+    expect(outcome).to_contain_text(f"finished {epochs} full epoch(s)")
+    print(outcome.inner_text())
     frames = page.get_by_test_id("stDataFrame")
     expect(frames.last).to_contain_text("Run 1", timeout=10_000)
     assert "done" in dataframe_text(frames.last)
@@ -538,7 +540,7 @@ def test_draw_recognises_drawn_digits(page, shots):
         results[digit].update(
             small_centred=centred, small_naive=naive, naive_confidence=naive_confidence
         )
-        page.screenshot(path=shots / f"draw-small-{digit}.png")
+        screenshot(page, shots / f"draw-small-{digit}.png")
         clear_canvas(page)
 
     rows = list(results.values())
