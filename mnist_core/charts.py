@@ -17,6 +17,16 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
 
 
+def pad_square(image: np.ndarray) -> np.ndarray:
+    """Centre an image on a black square, so tiles of different shapes line up."""
+    h, w = image.shape
+    side = max(h, w)
+    out = np.zeros((side, side), image.dtype)
+    top, left = (side - h) // 2, (side - w) // 2
+    out[top : top + h, left : left + w] = image
+    return out
+
+
 def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
     """Lay (n, h, w) images out in a grid with `pad` px of gaps, each scaled to [0, 1]."""
     n, h, w = images.shape

@@ -204,33 +204,34 @@ def count_macs(config: TrainConfig) -> int:
 
 
 def estimate_epoch_seconds(
-    config: TrainConfig, macs_per_second: float, step_seconds: float
+    config: TrainConfig, macs_per_second: float, step_seconds: float, epoch_seconds: float = 0.0
 ) -> float:
-    """Rough seconds per epoch from a server's measured throughput and per-batch overhead."""
+    """Rough seconds per epoch from a server's throughput and its per-batch and per-epoch costs."""
     batches = math.ceil(config.train_size / config.batch_size)
     # Training costs about three forward passes (forward, and backward for inputs and weights).
     compute = 3 * count_macs(config) * (config.train_size + config.val_size / 3) / macs_per_second
-    return compute + batches * step_seconds
+    return compute + batches * step_seconds + epoch_seconds
 
 
-def measure_speed(data: MnistData) -> tuple[float, float]:
-    """This machine's training speed: (multiply-accumulates per second, seconds per batch)."""
+def measure_speed(data: MnistData) -> tuple[float, float, float]:
+    """This machine's training speed: (MACs per second, seconds per batch, seconds per epoch)."""
     from mnist_core.config import PRESETS
 
     timings = []
-    for batch_size, images in ((512, 4096), (32, 1024)):
+    for batch_size, images, val in ((512, 4096, 0), (32, 1024, 0), (512, 1024, 512)):
         config = PRESETS["codelab"].replace(
-            batch_size=batch_size, epochs=2, train_size=images, val_size=0
+            batch_size=batch_size, epochs=2, train_size=images, val_size=val
         )
         history = train(build_model(config), config, data).history
         timings.append((config, history[-1].seconds))  # the second epoch: no tracing
-    # Solve  seconds = 3 * macs * images / rate + batches * step  for rate and step.
-    (c1, t1), (c2, t2) = timings
+    # Solve  seconds = 3 * macs * images / rate + batches * step  for rate and step ...
+    (c1, t1), (c2, t2), (c3, t3) = timings
     work = [3 * count_macs(c) * c.train_size for c in (c1, c2)]
     steps = [math.ceil(c.train_size / c.batch_size) for c in (c1, c2)]
     step = max((t2 - t1 * work[1] / work[0]) / (steps[1] - steps[0] * work[1] / work[0]), 0.0)
     rate = work[0] / max(t1 - steps[0] * step, 1e-3)
-    return rate, step
+    # ... then the fixed cost of an epoch with validation is what the third run adds.
+    return rate, step, max(t3 - estimate_epoch_seconds(c3, rate, step), 0.0)
 
 
 class TrainingSlots:

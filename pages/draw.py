@@ -93,7 +93,7 @@ with result:
     st.markdown(f"**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)")
     shown = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
     st.image(
-        [np.clip(s, 0, 1) for s in shown],
+        [mc.charts.pad_square(np.clip(s, 0, 1)) for s in shown],
         caption=["input", "cropped to the ink", "longer side 20 px", "centred: 28×28"],
         width=112,
         output_format="PNG",

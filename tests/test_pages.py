@@ -78,13 +78,17 @@ def test_data_page_shows_the_chosen_digit_only():
 def test_choosing_a_preset_sets_the_widgets_and_touching_one_makes_it_custom():
     at = _app("pages/train.py")
     assert at.slider(key="hp_epochs").value == 10  # codelab
-    at.segmented_control(key="preset").set_value("best").run()
+    assert any("The **codelab** preset" in c.value for c in at.caption)
+    at.button(key="preset_best").click().run()
     assert at.slider(key="hp_blocks").value == 3
     assert at.toggle(key="hp_batch_norm").value is True
     assert at.select_slider(key="hp_filters2").value == 128
+    assert at.button(key="preset_best").proto.type == "primary"
     at.slider(key="hp_epochs").set_value(3).run()
-    assert at.segmented_control(key="preset").value == "custom"
+    assert any(c.value == "Custom settings" for c in at.caption)
     assert at.slider(key="hp_epochs").value == 3
+    at.slider(key="hp_epochs").set_value(20).run()  # back to the preset's value
+    assert any("The **best** preset" in c.value for c in at.caption)
 
 
 def test_an_impossible_configuration_names_the_layer_and_disables_train():
