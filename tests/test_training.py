@@ -136,3 +136,11 @@ def test_epoch_estimate_grows_with_the_work():
     small = estimate_epoch_seconds(PRESETS["codelab"], 1e9, 0.01)
     assert small > 0
     assert estimate_epoch_seconds(PRESETS["best"], 1e9, 0.01) > 10 * small
+
+
+def test_speed_measurement_runs_on_the_offline_sample():
+    from mnist_core.data import load_sample
+    from mnist_core.training import measure_speed
+
+    rate, step, epoch = measure_speed(load_sample())
+    assert rate > 1e6 and step >= 0 and epoch >= 0
