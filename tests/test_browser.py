@@ -525,10 +525,9 @@ def test_draw_recognises_drawn_digits(page, shots):
         page.screenshot(path=shots / f"draw-{digit}.png")
         clear_canvas(page)
 
-    before = runs_done(page)
     page.get_by_text(NAIVE_TOGGLE, exact=True).click()  # the label: the switch itself is hidden
-    wait_for_run_after(page, before)
-    expect(page.get_by_role("switch", name=NAIVE_TOGGLE)).to_be_checked()
+    expect(page.get_by_role("switch", name=NAIVE_TOGGLE)).to_be_checked(timeout=SLOW)
+    wait_idle(page)
     naive_texts = []
     for digit in DIGITS:
         draw_digit(page, digit, SMALL)
