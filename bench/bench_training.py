@@ -15,16 +15,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 import mnist_core as mc
+from mnist_core.training import fit_arrays
 
 
 def bare_fit(config: mc.TrainConfig, data: mc.MnistData) -> float:
     """Seconds for plain model.fit on the same split, no callbacks."""
-    (x, y), (x_val, y_val) = mc.train_val_split(
-        data, config.train_size, config.val_size, config.seed
-    )
+    (x, y), val = fit_arrays(config, data)
     model = mc.build_model(config)
-    x, y = mc.to_model_input(x), keras.utils.to_categorical(y, 10)
-    val = (mc.to_model_input(x_val), keras.utils.to_categorical(y_val, 10))
     keras.utils.set_random_seed(config.seed)
     start = time.perf_counter()
     model.fit(

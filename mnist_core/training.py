@@ -148,6 +148,19 @@ def _maybe_float(value) -> float | None:
     return None if value is None else float(value)
 
 
+def fit_arrays(config: TrainConfig, data: MnistData) -> tuple[tuple, tuple | None]:
+    """The config's training and validation split as Keras fit inputs (one-hot labels)."""
+    validate(config, available=len(data.y_train))
+    (x_train, y_train), (x_val, y_val) = train_val_split(
+        data, config.train_size, config.val_size, config.seed
+    )
+    training = (to_model_input(x_train), keras.utils.to_categorical(y_train, 10))
+    validation = (
+        (to_model_input(x_val), keras.utils.to_categorical(y_val, 10)) if len(y_val) else None
+    )
+    return training, validation
+
+
 def train(
     model: keras.Model,
     config: TrainConfig,
@@ -157,14 +170,7 @@ def train(
     report_every: float = 0.25,
 ) -> TrainResult:
     """Fit `model` on the config's train/validation split; report at most every `report_every` s."""
-    validate(config, available=len(data.y_train))
-    (x_train, y_train), (x_val, y_val) = train_val_split(
-        data, config.train_size, config.val_size, config.seed
-    )
-    x_train, y_train = to_model_input(x_train), keras.utils.to_categorical(y_train, 10)
-    validation = (
-        (to_model_input(x_val), keras.utils.to_categorical(y_val, 10)) if len(y_val) else None
-    )
+    (x_train, y_train), validation = fit_arrays(config, data)
     reporter = _Reporter(
         len(x_train), config.batch_size, config.epochs, on_progress, stop, report_every
     )
