@@ -11,47 +11,14 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def start_app(env: dict) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free loopback port; returns the process and its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit("the app did not start")
+from bench.browser import ROOT, launch_chromium, start_app, stop_app
 
 
 def app_run(browser, url: str) -> float:
@@ -85,14 +52,13 @@ def main() -> None:
     app, cli = [], []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             for _ in range(args.repeats):
                 app.append(app_run(browser, url))
                 cli.append(cli_run(args.data, env))
             browser.close()
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_app(server)
     a, c = statistics.median(app), statistics.median(cli)
     print(f"codelab preset, {args.repeats} runs each, alternating")
     print(f"app (browser-driven)  median {a:6.2f} s   runs {app}")

@@ -1,14 +1,11 @@
 """Single-image prediction latency: `mnist_core.predict` against Keras's `model.predict`.
 
-python bench/bench_predict.py [--model models/default.keras] [--calls 200]
+python -m bench.bench_predict [--model models/default.keras] [--calls 200]
 """
 
 import argparse
-import os
 import statistics
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
@@ -48,7 +45,7 @@ def main() -> None:
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255
     canvas[60:220, 130:150, :3] = 255  # a "1"
-    describe("canvas_to_mnist (280×280)", latencies(mc.canvas_to_mnist, canvas, args.calls))
+    describe("image_to_mnist (280×280)", latencies(mc.image_to_mnist, canvas, args.calls))
     print(f"ratio model.predict / mnist_core.predict: {keras_ms / ours_ms:.1f}x")
 
 

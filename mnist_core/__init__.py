@@ -3,9 +3,17 @@
 It never imports streamlit: the pages call into it, and it reports progress through callbacks.
 """
 
+import os
+
+# Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from mnist_core import charts
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
+    IMAGE_SIDE,
+    INPUT_SHAPE,
+    NUM_CLASSES,
     DataFileError,
     MnistData,
     class_means,
@@ -31,10 +39,13 @@ from mnist_core.model import (
     summarize,
 )
 from mnist_core.preprocess import (
+    MAX_UPLOAD_BYTES,
+    DigitTooSmallError,
     EmptyImageError,
+    ImageError,
     ImageFileError,
     PreprocessSteps,
-    canvas_to_mnist,
+    image_to_mnist,
     naive_resize,
     preprocess_steps,
     read_image_file,
@@ -42,8 +53,11 @@ from mnist_core.preprocess import (
 from mnist_core.training import (
     BatchProgress,
     EpochProgress,
+    JobState,
     JobView,
     Progress,
+    RunLimits,
+    StopReason,
     TrainingJob,
     TrainingSlots,
     TrainResult,
@@ -52,28 +66,40 @@ from mnist_core.training import (
     measure_speed,
     train,
 )
+from mnist_core.workspaces import ModelEntry, Workspace, Workspaces
 
 __all__ = [
+    "IMAGE_SIDE",
+    "INPUT_SHAPE",
+    "MAX_UPLOAD_BYTES",
+    "NUM_CLASSES",
     "PRESETS",
     "BatchProgress",
     "ConfigError",
     "DataFileError",
+    "DigitTooSmallError",
     "EmptyImageError",
     "EpochProgress",
     "Evaluation",
+    "ImageError",
     "ImageFileError",
+    "JobState",
     "JobView",
     "LayerInfo",
     "MnistData",
+    "ModelEntry",
     "ModelFileError",
     "PreprocessSteps",
     "Progress",
+    "RunLimits",
+    "StopReason",
     "TrainConfig",
     "TrainResult",
     "TrainingJob",
     "TrainingSlots",
+    "Workspace",
+    "Workspaces",
     "build_model",
-    "canvas_to_mnist",
     "charts",
     "class_means",
     "count_macs",
@@ -82,6 +108,7 @@ __all__ = [
     "evaluation_indices",
     "feature_maps",
     "first_layer_filters",
+    "image_to_mnist",
     "layer_shapes",
     "load_mnist",
     "load_model",

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stdout
 
 from mnist_core.config import PRESETS, ConfigError
 from mnist_core.data import DataFileError, load_mnist
 from mnist_core.evaluation import evaluate
 from mnist_core.model import ModelFileError, build_model, load_model, predict, save_model
-from mnist_core.preprocess import EmptyImageError, ImageFileError, canvas_to_mnist, read_image_file
+from mnist_core.preprocess import ImageError, image_to_mnist, read_image_file
 from mnist_core.training import EpochProgress, train
 
 
@@ -89,7 +86,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 def cmd_predict(args: argparse.Namespace) -> dict:
     """Predict the digit in an image file."""
     model = load_model(args.model)
-    image = canvas_to_mnist(read_image_file(Path(args.image).read_bytes()))
+    image = image_to_mnist(read_image_file(Path(args.image).read_bytes()))
     probabilities = predict(model, image)[0]
     return {
         "digit": int(probabilities.argmax()),
@@ -131,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = args.run(args)
-    except (ConfigError, DataFileError, ModelFileError, ImageFileError, EmptyImageError) as err:
+    except (ConfigError, DataFileError, ModelFileError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:

@@ -6,10 +6,22 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from mnist_core.data import NUM_CLASSES
 from mnist_core.training import BatchProgress, EpochProgress
 
-TRAIN, VAL = "#1f77b4", "#ff7f0e"
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320)
+BLUE, ORANGE = "#1f77b4", "#ff7f0e"  # Plotly's first two colours
+TRAINING_COLOUR = BLUE  # digits the model learns from
+HELD_OUT_COLOUR = ORANGE  # digits it never learns from: validation and test
+BAR_COLOUR, HIGHLIGHT_COLOUR = BLUE, ORANGE  # plain bars, and the one that wins
+DIGITS = [str(d) for d in range(NUM_CLASSES)]  # category labels for the x axes
+
+
+def _margin(top: int = 40) -> dict:
+    """Tight margins, with room for a title of `top` px."""
+    return dict(l=10, r=10, t=top, b=10)
+
+
+_LAYOUT = dict(margin=_margin(), height=320)
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -42,13 +54,20 @@ def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
 
 def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
     """Digits per class in train and test."""
-    digits = [str(d) for d in range(10)]
     fig = go.Figure(
         [
             go.Bar(
-                name="train", x=digits, y=np.bincount(y_train, minlength=10), marker_color=TRAIN
+                name="train",
+                x=DIGITS,
+                y=np.bincount(y_train, minlength=NUM_CLASSES),
+                marker_color=TRAINING_COLOUR,
             ),
-            go.Bar(name="test", x=digits, y=np.bincount(y_test, minlength=10), marker_color=VAL),
+            go.Bar(
+                name="test",
+                x=DIGITS,
+                y=np.bincount(y_test, minlength=NUM_CLASSES),
+                marker_color=HELD_OUT_COLOUR,
+            ),
         ]
     )
     fig.update_xaxes(type="category")
@@ -71,7 +90,7 @@ def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10), height=560)
+    fig.update_layout(title=title, margin=_margin(), height=560)
     return fig
 
 
@@ -89,29 +108,30 @@ def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     x_batch = [b.epoch - 1 + b.batch / b.batches for b in batches]
     x_epoch = [e.epoch - (0 if not e.partial else 0.5) for e in epochs]
+    train_line = dict(color=TRAINING_COLOUR)
     for col, key in ((1, "loss"), (2, "accuracy")):
         show = col == 1
         raw = [getattr(b, key) for b in batches]
         fig.add_scatter(
             x=x_batch, y=raw, name="train (per batch)", mode="lines",
-            line=dict(color=TRAIN, width=1), opacity=0.25, legendgroup="r", showlegend=False,
+            line=train_line | dict(width=1), opacity=0.25, legendgroup="r", showlegend=False,
             hoverinfo="skip", row=1, col=col,
         )  # fmt: skip
         fig.add_scatter(
             x=x_batch, y=smooth(raw), name="train (per batch, smoothed)", mode="lines",
-            line=dict(color=TRAIN, width=1.5, dash="dot"), legendgroup="b", showlegend=show,
+            line=train_line | dict(width=1.5, dash="dot"), legendgroup="b", showlegend=show,
             row=1, col=col,
         )  # fmt: skip
         fig.add_scatter(
             x=x_epoch, y=[getattr(e, key) for e in epochs], name="train (epoch)",
-            mode="lines+markers", line=dict(color=TRAIN), legendgroup="e", showlegend=show,
+            mode="lines+markers", line=train_line, legendgroup="e", showlegend=show,
             row=1, col=col,
         )  # fmt: skip
         val = [getattr(e, f"val_{key}") for e in epochs]
         if any(v is not None for v in val):
             fig.add_scatter(
                 x=x_epoch, y=val, name="validation (epoch)", mode="lines+markers",
-                line=dict(color=VAL), legendgroup="v", showlegend=show, row=1, col=col,
+                line=dict(color=HELD_OUT_COLOUR), legendgroup="v", showlegend=show, row=1, col=col,
             )  # fmt: skip
     fig.update_xaxes(title="epoch", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **_LAYOUT)
@@ -144,7 +164,7 @@ def per_class_accuracy(rows: list[dict]) -> go.Figure:
             hovertemplate="digit %{x}: %{y:.2%} (%{customdata[0]} of %{customdata[1]})"
             "<extra></extra>",
             text=[f"{r['accuracy']:.1%}" for r in rows],
-            marker_color=TRAIN,
+            marker_color=BAR_COLOUR,
         )
     )
     low = min((r["accuracy"] for r in rows if r["count"]), default=0)
@@ -156,18 +176,18 @@ def per_class_accuracy(rows: list[dict]) -> go.Figure:
 
 def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
     """True digit against predicted digit; clickable cells (an invisible marker sits on each)."""
-    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
-    text = [[f"{v:.1%}" if normalize else str(v) for v in row] for row in shown]
-    digits = list(range(10))
+    values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    text = [[f"{v:.1%}" if normalize else str(v) for v in row] for row in values]
+    digits = list(range(NUM_CLASSES))
     fig = go.Figure(
         go.Heatmap(
-            z=shown, x=digits, y=digits, text=text, texttemplate="%{text}",
+            z=values, x=digits, y=digits, text=text, texttemplate="%{text}",
             colorscale="Blues", customdata=matrix, showscale=False,
             hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
         )
     )  # fmt: skip
     # Plotly heatmaps cannot be selected by a click; scatter markers can.
-    ys, xs = np.mgrid[0:10, 0:10]
+    ys, xs = np.mgrid[0:NUM_CLASSES, 0:NUM_CLASSES]
     fig.add_scatter(
         x=xs.ravel(), y=ys.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
         marker=dict(size=28, opacity=0, symbol="square"),
@@ -176,7 +196,7 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
     fig.update_xaxes(constrain="domain")
     fig.update_yaxes(title="true digit", dtick=1, range=[9.5, -0.5], scaleanchor="x")
     fig.update_yaxes(constrain="domain")
-    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=520, clickmode="event+select")
+    fig.update_layout(margin=_margin(top=60), height=520, clickmode="event+select")
     return fig
 
 
@@ -185,9 +205,11 @@ def probability_bars(probabilities: np.ndarray, threshold: float | None = None) 
     best = int(np.argmax(probabilities))
     fig = go.Figure(
         go.Bar(
-            x=[str(d) for d in range(10)],
+            x=DIGITS,
             y=probabilities,
-            marker_color=[VAL if d == best else TRAIN for d in range(10)],
+            marker_color=[
+                HIGHLIGHT_COLOUR if d == best else BAR_COLOUR for d in range(NUM_CLASSES)
+            ],
             text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
             hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
         )
@@ -196,5 +218,5 @@ def probability_bars(probabilities: np.ndarray, threshold: float | None = None) 
         fig.add_hline(y=threshold, line_dash="dot", annotation_text="not sure below")
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     fig.update_xaxes(type="category")
-    fig.update_layout(xaxis_title="digit", margin=dict(l=10, r=10, t=20, b=10), height=260)
+    fig.update_layout(xaxis_title="digit", margin=_margin(top=20), height=260)
     return fig

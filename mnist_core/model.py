@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import weakref
@@ -16,9 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core.config import TrainConfig, validate
+from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
 PREDICT_CHUNK = 1024
 
 
@@ -39,7 +37,7 @@ class LayerInfo:
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     rate = config.learning_rate
     if config.lr_schedule == "cosine":
-        steps = math.ceil(config.train_size / config.batch_size) * config.epochs
+        steps = config.batches_per_epoch * config.epochs
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9)
@@ -132,7 +130,9 @@ def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.shape[1:] != INPUT_SHAPE:
-        raise ValueError(f"Expected 28×28 images, got an array of shape {np.shape(images)}.")
+        raise ValueError(
+            f"Expected {IMAGE_SIDE}×{IMAGE_SIDE} images, got an array of shape {np.shape(images)}."
+        )
     fn = _inference_fn(model)
     chunks = [fn(x[i : i + PREDICT_CHUNK]).numpy() for i in range(0, len(x), PREDICT_CHUNK)]
     return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
@@ -224,9 +224,20 @@ def _load(path: Path, label: str) -> keras.Model:
         raise ModelFileError(f"{label} is not a loadable Keras model: {err}") from err
     if not isinstance(model, keras.Model):
         raise ModelFileError(f"{label} holds a {type(model).__name__}, not a Keras model.")
+    if len(model.inputs) != 1:
+        raise ModelFileError(
+            f"{label} takes {len(model.inputs)} inputs; a digit model takes one 28×28×1 image."
+        )
+    if len(model.outputs) != 1:
+        raise ModelFileError(
+            f"{label} gives {len(model.outputs)} outputs; a digit model gives one output of "
+            f"{NUM_CLASSES} class probabilities."
+        )
     inputs, outputs = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
-    if len(model.inputs) != 1 or inputs != INPUT_SHAPE:
-        raise ModelFileError(f"{label} expects inputs of shape {inputs}, not 28×28×1 digits.")
-    if len(model.outputs) != 1 or outputs != (NUM_CLASSES,):
-        raise ModelFileError(f"{label} outputs shape {outputs}, not 10 digit classes.")
+    if inputs != INPUT_SHAPE:
+        raise ModelFileError(
+            f"{label} expects inputs of shape {inputs}, not {IMAGE_SIDE}×{IMAGE_SIDE}×1 digits."
+        )
+    if outputs != (NUM_CLASSES,):
+        raise ModelFileError(f"{label} outputs shape {outputs}, not {NUM_CLASSES} digit classes.")
     return model

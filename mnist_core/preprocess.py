@@ -6,11 +6,12 @@ from io import BytesIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from mnist_core.data import IMAGE_SIDE
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4000
 WORKING_SIDE = 1024
 
-_MNIST_SIDE = 28
 _DIGIT_BOX = 20
 # MNIST puts the centre of mass at pixel index 14 (measured on the test set: 13.99, 14.00).
 _MNIST_CENTRE = 14.0
@@ -22,10 +23,18 @@ _NOISE_SIGMAS = 6
 _MIN_INK_FRACTION = 1e-4
 # On smaller images the frame is mostly the drawing, so it tells nothing of lighting or noise.
 _MIN_FRAME_SIDE = 40
+# Ink smaller than this cannot hold a readable digit: MNIST's own are 20 px tall. On a canvas, a
+# digit must also span a tenth of it (a pen's dot is not a digit).
+_MIN_DIGIT_PX = 8
+_MIN_DRAWING_FRACTION = 0.1
 _RESAMPLING = Image.Resampling.LANCZOS
 
 _MEBIBYTE = 1024 * 1024
 _EMPTY_MESSAGE = "The image is blank: draw or upload a digit first."
+_TOO_SMALL_MESSAGE = (
+    "The ink is only {size} px across: too small to read as a digit. Draw it larger (or upload "
+    "a picture where the digit is at least {least} px tall)."
+)
 _NOT_AN_IMAGE_MESSAGE = (
     "The file is not an image that can be read (PNG, JPEG, GIF, BMP, WebP, ...) or it is damaged."
 )
@@ -34,11 +43,19 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
-class EmptyImageError(ValueError):
-    """The image holds no ink (blank or near-blank)."""
+class ImageError(ValueError):
+    """An image that cannot be read as a digit; the message says why."""
 
 
-class ImageFileError(ValueError):
+class EmptyImageError(ImageError):
+    """The image holds nothing to read: no ink (blank or near-blank)."""
+
+
+class DigitTooSmallError(EmptyImageError):
+    """The image holds ink, but too little of it to be a digit (a dot, a tiny picture)."""
+
+
+class ImageFileError(ImageError):
     """An uploaded file is not a usable image (not an image, corrupt, too large)."""
 
 
@@ -53,23 +70,38 @@ class PreprocessSteps:
     inverted: bool
 
 
-def preprocess_steps(image: np.ndarray) -> PreprocessSteps:
-    """Run the MNIST preprocessing on a grey, RGB or RGBA image and keep every step."""
-    ink, inverted = _extract_ink(_grey(image))
+def preprocess_steps(image: np.ndarray, *, drawing: bool = False) -> PreprocessSteps:
+    """Run the MNIST preprocessing on a grey, RGB or RGBA image and keep every step.
+
+    `drawing` is for the canvas, whose background is known to be black: its ink is read as it
+    is. Anything else is taken for a photo or scan: paper or ink may be the brighter, lighting
+    may grade across the page, and there may be noise (the photo heuristics).
+    """
+    ink, inverted = _ink(image, drawing)
     cropped = _crop_to_ink(ink)
+    least = _MIN_DIGIT_PX
+    if drawing:
+        least = max(least, round(_MIN_DRAWING_FRACTION * min(ink.shape)))
+    if max(cropped.shape) < least:
+        raise DigitTooSmallError(_TOO_SMALL_MESSAGE.format(size=max(cropped.shape), least=least))
     scaled = _scale_to_box(cropped)
     return PreprocessSteps(ink, cropped, scaled, _centre_by_mass(scaled), inverted)
 
 
-def canvas_to_mnist(image: np.ndarray) -> np.ndarray:
+def image_to_mnist(image: np.ndarray, *, drawing: bool = False) -> np.ndarray:
     """Return the 28x28 float32 MNIST-style version of a grey, RGB or RGBA image."""
-    return preprocess_steps(image).centred
+    return preprocess_steps(image, drawing=drawing).centred
 
 
-def naive_resize(image: np.ndarray) -> np.ndarray:
+def naive_resize(image: np.ndarray, *, drawing: bool = False) -> np.ndarray:
     """Resize the whole ink image to 28x28 without cropping or centring, as a naive app would."""
-    ink, _ = _extract_ink(_grey(image))
-    return _resize(ink, _MNIST_SIDE, _MNIST_SIDE)
+    return _resize(_ink(image, drawing)[0], IMAGE_SIDE, IMAGE_SIDE)
+
+
+def _ink(image: np.ndarray, drawing: bool) -> tuple[np.ndarray, bool]:
+    """The ink, bright on zero, of a drawing or a photo; and whether it was inverted."""
+    grey = _grey(image)
+    return _drawing_ink(grey) if drawing else _extract_ink(grey)
 
 
 def read_image_file(data: bytes) -> np.ndarray:
@@ -146,23 +178,23 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def _checked_pixels(image: np.ndarray) -> np.ndarray:
-    """Return the image as (H, W, C) uint8 or float in [0, 1], or raise ValueError."""
+    """Return the image as (H, W, C) uint8 or float in [0, 1], or raise ImageError."""
     pixels = np.asarray(image)
     if pixels.ndim == 2:
         pixels = pixels[..., np.newaxis]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
-        raise ValueError(
+        raise ImageError(
             "Expected a grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) image, "
             f"got an array of shape {pixels.shape}."
         )
     if pixels.size == 0:
-        raise ValueError(f"The image has no pixels (shape {pixels.shape}).")
+        raise ImageError(f"The image has no pixels (shape {pixels.shape}).")
     if pixels.dtype == np.uint8:
         return pixels
     if not np.issubdtype(pixels.dtype, np.floating):
-        raise ValueError(f"Expected uint8 or float pixels, got {pixels.dtype}.")
+        raise ImageError(f"Expected uint8 or float pixels, got {pixels.dtype}.")
     if not (np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 1):
-        raise ValueError("Float images must hold finite values in [0, 1].")
+        raise ImageError("Float images must hold finite values in [0, 1].")
     return pixels
 
 
@@ -179,6 +211,16 @@ def _composite(luminance: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     bright_ink = not opaque.any() or float(luminance[opaque].mean()) >= 0.5
     background = 0.0 if bright_ink else 1.0
     return luminance * alpha + background * (1 - alpha)
+
+
+def _drawing_ink(grey: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The ink of a drawing, bright on its known black background (never inverted)."""
+    peak = float(grey.max())
+    if peak < _MIN_CONTRAST:
+        raise EmptyImageError(_EMPTY_MESSAGE)
+    ink = grey / peak
+    ink[ink < _INK_THRESHOLD] = 0
+    return ink.astype(np.float32), False
 
 
 def _extract_ink(grey: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -262,9 +304,9 @@ def _centre_by_mass(scaled: np.ndarray) -> np.ndarray:
     mass = scaled.sum()
     com_row = (scaled.sum(axis=1) @ np.arange(height)) / mass
     com_col = (scaled.sum(axis=0) @ np.arange(width)) / mass
-    top = _offset(com_row, _MNIST_SIDE - height)
-    left = _offset(com_col, _MNIST_SIDE - width)
-    centred = np.zeros((_MNIST_SIDE, _MNIST_SIDE), dtype=np.float32)
+    top = _offset(com_row, IMAGE_SIDE - height)
+    left = _offset(com_col, IMAGE_SIDE - width)
+    centred = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     centred[top : top + height, left : left + width] = scaled
     return centred
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import keras
 
-from mnist_core.config import TrainConfig, layer_shapes, validate
-from mnist_core.data import MnistData, to_model_input, train_val_split
+from mnist_core.config import PRESETS, TrainConfig, layer_shapes, validate
+from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
 from mnist_core.model import build_model
 
@@ -70,10 +70,14 @@ class TrainResult:
 class _Reporter(keras.callbacks.Callback):
     """Turns Keras's running averages into throttled progress events and honours stop requests."""
 
-    def __init__(self, n_train, batch_size, epochs, on_progress, stop, report_every):
+    def __init__(self, config: TrainConfig, on_progress, stop, report_every):
         super().__init__()
-        self.n_train, self.batch_size, self.epochs = n_train, batch_size, epochs
-        self.batches = math.ceil(n_train / batch_size)
+        self.n_train, self.batch_size, self.epochs = (
+            config.train_size,
+            config.batch_size,
+            config.epochs,
+        )
+        self.batches = config.batches_per_epoch
         self.on_progress, self.stop, self.report_every = on_progress, stop, report_every
         self.history: list[EpochProgress] = []
         self.images_seen = 0
@@ -154,9 +158,11 @@ def fit_arrays(config: TrainConfig, data: MnistData) -> tuple[tuple, tuple | Non
     (x_train, y_train), (x_val, y_val) = train_val_split(
         data, config.train_size, config.val_size, config.seed
     )
-    training = (to_model_input(x_train), keras.utils.to_categorical(y_train, 10))
+    training = (to_model_input(x_train), keras.utils.to_categorical(y_train, NUM_CLASSES))
     validation = (
-        (to_model_input(x_val), keras.utils.to_categorical(y_val, 10)) if len(y_val) else None
+        (to_model_input(x_val), keras.utils.to_categorical(y_val, NUM_CLASSES))
+        if len(y_val)
+        else None
     )
     return training, validation
 
@@ -171,9 +177,7 @@ def train(
 ) -> TrainResult:
     """Fit `model` on the config's train/validation split; report at most every `report_every` s."""
     (x_train, y_train), validation = fit_arrays(config, data)
-    reporter = _Reporter(
-        len(x_train), config.batch_size, config.epochs, on_progress, stop, report_every
-    )
+    reporter = _Reporter(config, on_progress, stop, report_every)
     keras.utils.set_random_seed(config.seed)
     start = time.perf_counter()
     model.fit(
@@ -196,7 +200,7 @@ def train(
 
 def count_macs(config: TrainConfig) -> int:
     """Multiply-accumulates of one forward pass, for speed estimates."""
-    macs, channels, size = 0, 1, 28
+    macs, channels, size = 0, 1, IMAGE_SIDE
     shapes = dict(layer_shapes(config))
     for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes), 1):
         out = shapes[f"conv{i}"]
@@ -206,14 +210,14 @@ def count_macs(config: TrainConfig) -> int:
     if config.dense_units:
         macs += flat * config.dense_units
         flat = config.dense_units
-    return macs + flat * 10
+    return macs + flat * NUM_CLASSES
 
 
 def estimate_epoch_seconds(
     config: TrainConfig, macs_per_second: float, step_seconds: float, epoch_seconds: float = 0.0
 ) -> float:
     """Rough seconds per epoch from a server's throughput and its per-batch and per-epoch costs."""
-    batches = math.ceil(config.train_size / config.batch_size)
+    batches = config.batches_per_epoch
     # Training costs about three forward passes (forward, and backward for inputs and weights).
     compute = 3 * count_macs(config) * (config.train_size + config.val_size / 3) / macs_per_second
     return compute + batches * step_seconds + epoch_seconds
@@ -221,8 +225,6 @@ def estimate_epoch_seconds(
 
 def measure_speed(data: MnistData) -> tuple[float, float, float]:
     """This machine's training speed: (MACs per second, seconds per batch, seconds per epoch)."""
-    from mnist_core.config import PRESETS
-
     timings = []
     # Sizes that fit the offline sample (4,000 training digits) too.
     for batch_size, images, val in ((512, 3072, 0), (32, 1024, 0), (512, 1024, 512)):
@@ -234,7 +236,7 @@ def measure_speed(data: MnistData) -> tuple[float, float, float]:
     # Solve  seconds = 3 * macs * images / rate + batches * step  for rate and step ...
     (c1, t1), (c2, t2), (c3, t3) = timings
     work = [3 * count_macs(c) * c.train_size for c in (c1, c2)]
-    steps = [math.ceil(c.train_size / c.batch_size) for c in (c1, c2)]
+    steps = [c.batches_per_epoch for c in (c1, c2)]
     step = max((t2 - t1 * work[1] / work[0]) / (steps[1] - steps[0] * work[1] / work[0]), 0.0)
     rate = work[0] / max(t1 - steps[0] * step, 1e-3)
     # ... then the fixed cost of an epoch with validation is what the third run adds.
@@ -242,28 +244,86 @@ def measure_speed(data: MnistData) -> tuple[float, float, float]:
 
 
 class TrainingSlots:
-    """A server-wide limit on trainings running at once."""
+    """A server-wide limit on trainings running at once, served first come, first served."""
 
     def __init__(self, limit: int = 1):
         self.limit = limit
-        self._free = threading.Semaphore(limit)
-        self._lock = threading.Lock()
-        self.running = 0
+        self._changed = threading.Condition()
+        self._waiting: list[object] = []  # holders in arrival order
+        self._running: list[object] = []
 
-    def acquire(self, cancel: threading.Event) -> bool:
-        """Wait for a free slot; False if `cancel` was set while waiting."""
-        while not self._free.acquire(timeout=0.1):
-            if cancel.is_set():
-                return False
-        with self._lock:
-            self.running += 1
-        return True
+    @property
+    def running(self) -> int:
+        """How many slots are in use."""
+        with self._changed:
+            return len(self._running)
 
-    def release(self) -> None:
-        """Give a slot back."""
-        with self._lock:
-            self.running -= 1
-        self._free.release()
+    def acquire(self, holder: object, cancelled: Callable[[], bool]) -> bool:
+        """Queue `holder` and wait for its turn; False if `cancelled()` turned true meanwhile."""
+        with self._changed:
+            self._waiting.append(holder)
+            try:
+                while self._waiting[0] is not holder or len(self._running) >= self.limit:
+                    if cancelled():
+                        return False
+                    self._changed.wait(timeout=0.1)
+                self._running.append(holder)
+                return True
+            finally:
+                self._waiting.remove(holder)
+                self._changed.notify_all()
+
+    def release(self, holder: object) -> None:
+        """Give `holder`'s slot back."""
+        with self._changed:
+            self._running.remove(holder)
+            self._changed.notify_all()
+
+    def place(self, holder: object) -> int | None:
+        """`holder`'s place in the queue (1 is next), or None when it is not waiting."""
+        with self._changed:
+            return self._waiting.index(holder) + 1 if holder in self._waiting else None
+
+    def ahead_of(self, holder: object) -> list:
+        """The holders running, and those waiting before `holder`."""
+        with self._changed:
+            waiting = (
+                self._waiting[: self._waiting.index(holder)] if holder in self._waiting else []
+            )
+            return [*self._running, *waiting]
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When a run stops by itself: nobody watching it, or too long for a shared server."""
+
+    abandon_after: float | None = 60.0  # seconds without job.seen(); None: never
+    max_seconds: float | None = None  # of training; None: no limit
+
+
+class StopReason(StrEnum):
+    """Why a run stopped before its last epoch."""
+
+    USER = "user"  # Stop or Cancel
+    ABANDONED = "abandoned"  # no page showed it for `abandon_after` seconds
+    TIME_LIMIT = "time limit"  # it trained for `max_seconds`
+
+
+class JobState(StrEnum):
+    """Where a training job is in its life."""
+
+    WAITING = "waiting"  # for a free training slot
+    TRAINING = "training"
+    TESTING = "testing"
+    DONE = "done"
+    STOPPED = "stopped"  # by the user: the partly trained model is kept
+    CANCELLED = "cancelled"  # stopped while waiting: nothing was trained
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """True for the states a job never leaves."""
+        return self in (JobState.DONE, JobState.STOPPED, JobState.CANCELLED, JobState.FAILED)
 
 
 @dataclass
@@ -272,13 +332,13 @@ class JobView:
 
     name: str
     config: TrainConfig
-    state: str
+    state: JobState
     batches: list[BatchProgress]
     epochs: list[EpochProgress]
     error: str | None
 
 
-@dataclass
+@dataclass(eq=False)
 class TrainingJob:
     """One run: build, train and test in a worker thread that never touches the UI."""
 
@@ -286,16 +346,21 @@ class TrainingJob:
     config: TrainConfig
     data: MnistData
     slots: TrainingSlots | None = None
-    state: str = "waiting"  # waiting, training, testing, done, stopped, cancelled, failed
-    result: TrainResult | None = None
-    evaluation: Evaluation | None = None
-    error: str | None = None
-    started: float = field(default_factory=time.time)
-    _batches: list[BatchProgress] = field(default_factory=list)
-    _epochs: list[EpochProgress] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _thread: threading.Thread | None = None
+    limits: RunLimits = RunLimits(abandon_after=None)
+    estimated_seconds: float | None = None  # of training, for the wait of those queued after it
+    state: JobState = field(default=JobState.WAITING, init=False)
+    stop_reason: StopReason | None = field(default=None, init=False)
+    result: TrainResult | None = field(default=None, init=False)
+    evaluation: Evaluation | None = field(default=None, init=False)
+    error: str | None = field(default=None, init=False)
+    started: float = field(default_factory=time.time, init=False)
+    _batches: list[BatchProgress] = field(default_factory=list, init=False, repr=False)
+    _epochs: list[EpochProgress] = field(default_factory=list, init=False, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _last_seen: float = field(default_factory=time.monotonic, init=False, repr=False)
+    _training_since: float | None = field(default=None, init=False, repr=False)
 
     def start(self) -> TrainingJob:
         """Start the worker thread."""
@@ -303,9 +368,39 @@ class TrainingJob:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, reason: StopReason = StopReason.USER) -> None:
         """Ask training to stop after the current batch (or not to start, if waiting)."""
+        with self._lock:
+            if self.stop_reason is None and not self.state.finished:
+                self.stop_reason = reason
         self._stop.set()
+
+    def seen(self) -> None:
+        """A page is showing this run: it is not abandoned."""
+        self._last_seen = time.monotonic()
+
+    def remaining_seconds(self) -> float | None:
+        """Rough seconds until this run frees its slot (None when unknown)."""
+        if self.finished:
+            return 0.0
+        with self._lock:
+            last = self._batches[-1] if self._batches else None
+        return last.eta if last is not None else self.estimated_seconds
+
+    def _should_stop(self) -> bool:
+        """True once stopped; stops the run itself when abandoned or over its time limit."""
+        now = time.monotonic()
+        limits = self.limits
+        if limits.abandon_after is not None and now - self._last_seen > limits.abandon_after:
+            self.stop(StopReason.ABANDONED)
+        since = self._training_since
+        if (
+            limits.max_seconds is not None
+            and since is not None
+            and now - since > limits.max_seconds
+        ):
+            self.stop(StopReason.TIME_LIMIT)
+        return self._stop.is_set()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the worker thread."""
@@ -315,7 +410,7 @@ class TrainingJob:
     @property
     def finished(self) -> bool:
         """True once the job will change no more."""
-        return self.state in ("done", "stopped", "cancelled", "failed")
+        return self.state.finished
 
     @property
     def stopping(self) -> bool:
@@ -334,26 +429,33 @@ class TrainingJob:
                 self.error,
             )
 
+    def _set_state(self, state: JobState) -> None:
+        with self._lock:
+            self.state = state
+
     def _record(self, progress: Progress) -> None:
         with self._lock:
             (self._epochs if isinstance(progress, EpochProgress) else self._batches).append(
                 progress
             )
+        self._should_stop()  # sets the event that training checks after every batch
 
     def _run(self) -> None:
-        if self.slots is not None and not self.slots.acquire(self._stop):
-            self.state = "cancelled"
+        if self.slots is not None and not self.slots.acquire(self, self._should_stop):
+            self._set_state(JobState.CANCELLED)
             return
         try:
-            self.state = "training"
+            self._training_since = time.monotonic()
+            self._set_state(JobState.TRAINING)
             model = build_model(self.config)
             self.result = train(model, self.config, self.data, self._record, self._stop)
-            self.state = "testing"
+            self._set_state(JobState.TESTING)
             self.evaluation = evaluate(model, self.data.x_test, self.data.y_test)
-            self.state = "stopped" if self.result.stopped else "done"
+            self._set_state(JobState.STOPPED if self.result.stopped else JobState.DONE)
         except Exception as err:  # shown to the user; the thread must not die silently
-            self.error = f"{type(err).__name__}: {err}"
-            self.state = "failed"
+            with self._lock:
+                self.error = f"{type(err).__name__}: {err}"
+                self.state = JobState.FAILED
         finally:
             if self.slots is not None:
-                self.slots.release()
+                self.slots.release(self)

@@ -5,16 +5,10 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
-from pages import common
+from ui import streamlit_workarounds, widgets
 
-st.title("Draw a digit")
-entry = common.current_model()
-if entry is None:
-    st.info("There is no model yet: train one on the Train page.", icon=":material/info:")
-    st.stop()
-st.caption(f"Read by {entry.name} ({entry.params:,} parameters). Change it in the sidebar.")
-
-st.session_state.setdefault("canvas_generation", 0)
+streamlit_workarounds.reroute_direct_page_run()
+TILE = 112  # px: a 28×28 image shown 4× larger
 
 
 def clear() -> None:
@@ -22,102 +16,129 @@ def clear() -> None:
     st.session_state.canvas_generation += 1
 
 
-source, result = st.columns([2, 3], gap="large")
-with source:
-    draw, upload = st.tabs(["Draw", "Upload a picture"])
-    with draw:
-        stroke = st.slider("Pen width", 8, 40, 20, key="draw_stroke", persist_state="session")
-        canvas = st_canvas(
-            stroke_width=stroke,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            height=280,
-            width=280,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"canvas_{st.session_state.canvas_generation}",
-        )
-        st.button("Clear", icon=":material/delete:", on_click=clear)
-    with upload:
-        file = st.file_uploader(
-            "A PNG or JPEG of one digit: white on black, or a photo of dark ink on paper",
-            type=["png", "jpg", "jpeg"],
-            max_upload_size=10,
-            key="draw_upload",
-        )
-    threshold = st.slider(
-        "Say “not sure” below", 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
-        persist_state="session", help="The top probability a prediction needs to be trusted.",
-    )  # fmt: skip
-    naive = st.toggle(
-        "Compare with a naive resize of the whole canvas", key="draw_naive",
-        persist_state="session",
-    )  # fmt: skip
+def canvas() -> np.ndarray | None:
+    """The drawing canvas with its pen width and Clear button; the RGBA image, if any."""
+    stroke = st.slider("Pen width", 8, 40, 20, key="draw_stroke", persist_state="session")
+    st.session_state.setdefault("canvas_generation", 0)
+    drawn = st_canvas(
+        stroke_width=stroke,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=280,
+        width=280,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas_{st.session_state.canvas_generation}",
+    )
+    st.button("Clear", icon=":material/delete:", on_click=clear)
+    return drawn.image_data
 
-image, origin = None, "drawing"
-if file is not None:
+
+def upload() -> tuple[np.ndarray | None, str]:
+    """A picture to read instead of the drawing: (image or None, its file name).
+
+    Any file is taken and checked here, so a refused one is explained and clears the result
+    (the widget would silently keep the previous file if it refused one by its extension).
+    """
+    file = st.file_uploader(
+        "A picture of one digit (PNG, JPEG, GIF, BMP, WebP…): white on black, or a photo of "
+        "dark ink on paper",
+        max_upload_size=widgets.MAX_UPLOAD_MB,
+        key="draw_upload",
+    )
+    if file is None:
+        return None, ""
     try:
-        image, origin = mc.read_image_file(file.getvalue()), f"upload {file.name}"
+        return mc.read_image_file(file.getvalue()), file.name
     except mc.ImageFileError as err:
-        result.error(str(err), icon=":material/broken_image:")
-if image is None and canvas.image_data is not None:
-    image = canvas.image_data
+        st.error(f"{file.name}: {err}", icon=":material/broken_image:")
+        return None, file.name
 
-try:
-    steps = mc.preprocess_steps(image) if image is not None else None
-except mc.EmptyImageError:
-    steps = None
 
-with result:
-    if steps is None:
-        st.info(
-            "Draw a digit on the black square (or upload a picture): the prediction appears "
-            "after each stroke.",
-            icon=":material/draw:",
-        )
-        st.stop()
+def digit_to_read(
+    drawing: np.ndarray | None, picture: np.ndarray | None, name: str
+) -> tuple[mc.PreprocessSteps, np.ndarray, bool] | None:
+    """The upload if there is one, else the drawing: (its preprocessing steps, the image, whether
+    it is the drawing). None, having said why, when there is nothing to read."""
+    if name and picture is None:
+        return None  # a refused upload: its error is on screen, and no older result stays
+    drawn = picture is None
+    image = drawing if drawn else picture
+    try:
+        if image is not None:
+            return mc.preprocess_steps(image, drawing=drawn), image, drawn
+    except mc.DigitTooSmallError as err:
+        st.warning(str(err), icon=":material/zoom_in:")
+        return None
+    except mc.EmptyImageError:
+        if not drawn:
+            st.warning(
+                f"Nothing to read in {name}: it looks blank (no ink stands out from the paper).",
+                icon=":material/hide_image:",
+            )
+            return None
+    st.info(
+        "Draw a digit on the black square (or upload a picture): the prediction appears "
+        "after each stroke.",
+        icon=":material/draw:",
+    )
+    return None
+
+
+def prediction(entry: mc.ModelEntry, steps: mc.PreprocessSteps, threshold: float) -> int:
+    """The predicted digit (or "not sure"), its confidence and the ten probabilities."""
     probs = mc.predict(entry.model, steps.centred)[0]
     digit, confidence = int(probs.argmax()), float(probs.max())
-    a, b = st.columns(2)
-    a.metric("Prediction", digit if confidence >= threshold else "not sure", border=True)
-    b.metric(
+    sure = confidence >= threshold
+    digit_column, confidence_column = st.columns(2)
+    digit_column.metric("Prediction", digit if sure else "not sure", border=True)
+    confidence_column.metric(
         "Confidence", f"{confidence:.0%}", border=True,
-        help=None if confidence >= threshold else f"Best guess {digit}, below {threshold:.0%}",
+        help=None if sure else f"Best guess {digit}, below {threshold:.0%}",
     )  # fmt: skip
-    if confidence < threshold:
+    if not sure:
         st.warning(
             f"Not sure: the best guess is {digit}, at {confidence:.0%}.", icon=":material/help:"
         )
     st.plotly_chart(mc.charts.probability_bars(probs, threshold), width="stretch")
+    return digit
 
+
+def preprocessing(steps: mc.PreprocessSteps, origin: str) -> None:
+    """Each step from the input to the 28×28 image the model sees."""
     st.markdown(f"**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)")
-    shown = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
+    images = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
     st.image(
-        [mc.charts.pad_square(np.clip(s, 0, 1)) for s in shown],
+        [mc.charts.pad_square(np.clip(image, 0, 1)) for image in images],
         caption=["input", "cropped to the ink", "longer side 20 px", "centred: 28×28"],
-        width=112,
+        width=TILE,
         output_format="PNG",
     )
-    if naive:
-        plain = mc.naive_resize(image)
-        plain_probs = mc.predict(entry.model, plain)[0]
-        st.image(
-            mc.charts.upscale(plain, 4),
-            caption="naive: the whole canvas squeezed to 28×28",
-            width=112,
-            output_format="PNG",
-        )
-        st.markdown(
-            f"A naive resize would predict **{int(plain_probs.argmax())}** "
-            f"({plain_probs.max():.0%}), against **{digit}** with MNIST-style centring."
-        )
 
-with st.expander("Look inside the network", icon=":material/visibility:"):
+
+def naive_comparison(entry: mc.ModelEntry, image: np.ndarray, digit: int, drawing: bool) -> None:
+    """What squeezing the whole canvas to 28×28, without centring, would have predicted."""
+    plain = mc.naive_resize(image, drawing=drawing)
+    plain_probs = mc.predict(entry.model, plain)[0]
+    st.image(
+        mc.charts.upscale(plain, 4),
+        caption="naive: the whole canvas squeezed to 28×28",
+        width=TILE,
+        output_format="PNG",
+    )
+    st.markdown(
+        f"A naive resize would predict **{int(plain_probs.argmax())}** "
+        f"({plain_probs.max():.0%}), against **{digit}** with MNIST-style centring."
+    )
+
+
+def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
+    """Feature maps of every conv layer for this input, and the first layer's filters."""
     st.markdown(
         "Each conv layer turns the image into *feature maps*: one per filter, bright where "
         "the filter found its pattern. The first layer's filters are small stroke detectors."
     )
-    for name, maps in mc.feature_maps(entry.model, steps.centred):
+    for name, maps in mc.feature_maps(entry.model, centred):
         channels = np.moveaxis(maps, -1, 0)
         st.image(
             mc.charts.upscale(mc.charts.tile(channels, cols=16), 3 if maps.shape[0] > 14 else 6),
@@ -127,10 +148,44 @@ with st.expander("Look inside the network", icon=":material/visibility:"):
     filters = mc.first_layer_filters(entry.model)
     if filters is None:
         st.caption("This model has no conv layers to look inside.")
-    else:
-        k = filters.shape[1]
-        st.image(
-            mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
-            caption=f"First layer: {len(filters)} learned {k}×{k} filters",
-            output_format="PNG",
-        )
+        return
+    k = filters.shape[1]
+    st.image(
+        mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
+        caption=f"First layer: {len(filters)} learned {k}×{k} filters",
+        output_format="PNG",
+    )
+
+
+st.title("Draw a digit")
+entry = widgets.require_model()
+st.caption(f"Read by {entry.name} ({entry.params:,} parameters). Change it in the sidebar.")
+
+source, result = st.columns([2, 3], gap="large")
+with source:
+    draw_tab, upload_tab = st.tabs(["Draw", "Upload a picture"])
+    with draw_tab:
+        drawing = canvas()
+    with upload_tab:
+        picture, name = upload()
+    threshold = st.slider(
+        "Say “not sure” below", 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
+        persist_state="session", help="The top probability a prediction needs to be trusted.",
+    )  # fmt: skip
+    naive = st.toggle(
+        "Compare with a naive resize of the whole canvas", key="draw_naive",
+        persist_state="session",
+    )  # fmt: skip
+
+with result:
+    to_read = digit_to_read(drawing, picture, name)
+    if to_read is None:
+        st.stop()
+    steps, image, drawn = to_read
+    digit = prediction(entry, steps, threshold)
+    preprocessing(steps, "drawing" if drawn else f"upload {name}")
+    if naive:
+        naive_comparison(entry, image, digit, drawing=drawn)
+
+with st.expander("Look inside the network", icon=":material/visibility:"):
+    inside_the_network(entry, steps.centred)

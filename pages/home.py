@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from pages import common
+from ui import navigation, state, streamlit_workarounds
+
+streamlit_workarounds.reroute_direct_page_run()
 
 st.title("✍️ Digit Lab")
 st.markdown(
@@ -11,23 +13,12 @@ st.markdown(
     "and shapes in pictures, train it on thousands of real handwritten digits, and see how "
     "often it is right. Then you draw your own digits and see what it makes of them."
 )
-
-steps = [
-    ("pages/data.py", "1. Look at the data", ":material/grid_view:",
-     "Browse the 70,000 handwritten digits of MNIST, pixel by pixel."),
-    ("pages/train.py", "2. Build and train", ":material/model_training:",
-     "Pick a network with sliders, train it, and watch its accuracy climb live."),
-    ("pages/evaluate.py", "3. Evaluate", ":material/fact_check:",
-     "See which digits it gets wrong, and which it mistakes for which."),
-    ("pages/draw.py", "4. Draw", ":material/draw:",
-     "Draw a digit with the mouse and see the network recognise it at once."),
-]  # fmt: skip
-for column, (page, label, icon, text) in zip(st.columns(4), steps):
+for column, step in zip(st.columns(len(navigation.STEPS)), navigation.STEPS):
     with column.container(border=True, height="stretch"):
-        st.page_link(page, label=label, icon=icon)
-        st.caption(text)
+        navigation.link(step, step.step)
+        st.caption(step.blurb)
 
-if common.default_model() is not None:
+if state.default_model() is not None:
     st.info(
         "No time to train? A network trained on all of MNIST is ready: go straight to **Draw**.",
         icon=":material/bolt:",

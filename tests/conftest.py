@@ -4,8 +4,6 @@ import os
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, load_mnist, load_sample
 

@@ -10,21 +10,17 @@ import json
 import math
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
@@ -34,15 +30,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
 REPO = Path(__file__).resolve().parents[1]
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 1000}
 SLOW = 120_000  # ms: the first TensorFlow import, training, and another job hogging the CPU
 PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw"]
@@ -73,14 +60,15 @@ WATCH_SCRIPT_RUNS = """
 # --- the server and the browser -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ABANDON_SECONDS = 15  # a run no page shows stops after this long (60 s on a real server)
 
 
 def _server_env() -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "DIGIT_LAB_ABANDON_SECONDS": str(ABANDON_SECONDS),
+    }
     npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
     if Path(npz).is_file():
         env["MNIST_NPZ"] = npz
@@ -89,61 +77,30 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """End the server and everything it started (it leads its own process group)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
+@pytest.fixture(scope="module")
+def server_log(tmp_path_factory) -> Path:
+    """Where the shared server writes its log."""
+    return tmp_path_factory.mktemp("streamlit") / "server.log"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
+def server(server_log) -> str:
     """`streamlit run app.py` on a free port; its base URL once /_stcore/health says ok."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=_server_env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    log_path = server_log
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
+        process, url = start_app(_server_env(), log=log_path)
+    except RuntimeError as err:
+        pytest.fail(f"{err}:\n{log_path.read_text()[-3000:]}")
+    try:
         yield url
     finally:
-        _stop(process)
+        stop_app(process)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Browser:
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
@@ -173,15 +130,21 @@ def first_visit(server, browser) -> FirstVisit:
         context.close()
 
 
-@pytest.fixture
-def page(browser, server, first_visit) -> Page:
-    """A fresh browser context, so a fresh Streamlit session, per test."""
+def new_user(browser: Browser, server: str) -> Page:
+    """A page in a fresh browser context: a user of their own, with no cookies yet."""
     context = browser.new_context(viewport=VIEWPORT, base_url=server)
     context.add_init_script(WATCH_SCRIPT_RUNS)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, server, first_visit) -> Page:
+    """A fresh browser context, so a fresh Streamlit session and user, per test."""
+    page = new_user(browser, server)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture
@@ -559,3 +522,120 @@ def test_draw_recognises_drawn_digits(page, shots):
         assert results[digit]["best"] == digit, rows
     assert len(right) >= 4, rows  # most of the six, even for a small model trained just now
     assert len(naive_texts) == len(DIGITS)
+
+
+def test_a_drawing_as_large_as_the_canvas_is_read(page):
+    """Children draw edge to edge: such a drawing is read, never called blank."""
+    page.goto("/draw")
+    ensure_a_model(page)
+    draw_digit(page, "7", (0.0, 0.0, 1.0))  # from corner to corner, touching the edges
+    assert read_prediction(page)["best"] == "7"
+    expect(page.get_by_text(DRAW_HINT)).not_to_be_visible()
+
+
+# --- users who reload, open tabs and leave ---------------------------------------------------
+
+
+def run_heading(page: Page) -> Locator:
+    return page.get_by_role("heading", name=re.compile(r"^Run 1"))
+
+
+def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
+    browser, server, first_visit
+):
+    page = new_user(browser, server)
+    try:
+        page.goto("/train")
+        configure_training(page, epochs=40, train_digits=2000)
+        page.get_by_role("button", name="Train").click()
+        expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
+
+        page.reload()  # a new Streamlit session: the run is found again, still live
+        expect(run_heading(page)).to_be_visible(timeout=SLOW)
+        expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
+        before = progress(page).inner_text()
+        expect(progress(page)).not_to_have_text(before, timeout=SLOW)  # it moves on
+        expect(page.get_by_role("button", name="Train")).to_be_disabled()
+
+        tab = page.context.new_page()  # the app's URL again, in another tab of this browser
+        tab.goto("/train")
+        expect(run_heading(tab)).to_be_visible(timeout=SLOW)
+        expect(progress(tab)).to_contain_text("images/s", timeout=SLOW)
+        assert "digit_lab_workspace" not in tab.url and "digit_lab_workspace" not in page.url
+
+        stranger = new_user(browser, server)
+        stranger.goto("/train")
+        expect(stranger.get_by_role("button", name="Train")).to_be_enabled(timeout=SLOW)
+        wait_idle(stranger)
+        expect(run_heading(stranger)).to_have_count(0)
+        stranger.context.close()
+
+        tab.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
+        expect(page.get_by_text("It is now the current model")).to_contain_text(
+            "stopped after", timeout=SLOW
+        )
+    finally:
+        page.context.close()
+
+
+def test_a_closed_tab_frees_the_training_slot_for_the_next_user(browser, server, first_visit):
+    leaver, next_user = new_user(browser, server), new_user(browser, server)
+    try:
+        leaver.goto("/train")
+        configure_training(leaver, epochs=50, train_digits=5000)
+        leaver.get_by_role("button", name="Train").click()
+        expect(progress(leaver)).to_contain_text("images/s", timeout=SLOW)
+
+        next_user.goto("/train")
+        configure_training(next_user, epochs=1, train_digits=1000)
+        next_user.get_by_role("button", name="Train").click()
+        queued = next_user.get_by_text("you are number 1 in the queue")
+        expect(queued).to_be_visible(timeout=SLOW)
+        print(f"\n{queued.inner_text()}")
+
+        closed = time.monotonic()
+        leaver.context.close()  # the tab closes mid-run: nobody will come back for it
+        expect(next_user.get_by_text("It is now the current model")).to_contain_text(
+            "finished 1 full epoch", timeout=(ABANDON_SECONDS + 90) * 1000
+        )
+        freed = time.monotonic() - closed
+        print(f"slot freed and the next run trained {freed:.1f} s after the tab closed")
+        assert freed < ABANDON_SECONDS + 60
+    finally:
+        next_user.context.close()
+
+
+# --- a freshly started server -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["/evaluate", "click Draw at once"])
+def test_a_fresh_servers_first_visitor_gets_the_page_and_the_menu(browser, tmp_path, first):
+    log = tmp_path / "server.log"
+    process, url = start_app(_server_env(), log=log)
+    context = browser.new_context(viewport=VIEWPORT, base_url=url)
+    try:
+        page = context.new_page()
+        if first == "/evaluate":
+            page.goto("/evaluate")
+            expect(page.get_by_role("heading", name="Evaluate the model")).to_be_visible(
+                timeout=SLOW
+            )
+        else:
+            page.goto("/")
+            nav_link(page, "Draw").click(timeout=SLOW)  # the moment the menu appears
+            expect(page.get_by_role("heading", name=DRAW_TITLE)).to_be_visible(timeout=SLOW)
+            expect(canvas(page)).to_be_visible(timeout=SLOW)
+        nav = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+        names = [text.strip().splitlines()[-1] for text in nav.all_inner_texts()]
+        assert names == PAGE_NAMES
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        context.close()
+        stop_app(process)
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def test_normal_use_writes_no_traceback_to_the_server_log(server_log):
+    """Runs last: everything above (training, Stop, reloads, drawing) happened on this server."""
+    log = server_log.read_text()
+    assert "Traceback" not in log and "Error" not in log, log[-3000:]

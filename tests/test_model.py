@@ -172,6 +172,16 @@ def test_files_that_are_not_digit_models_are_refused(tmp_path):
         load_model(tmp_path / "absent.keras")
 
 
+def test_a_model_with_two_outputs_is_told_so(tmp_path):
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    heads = [keras.layers.Dense(10, name=f"head{i}")(flat) for i in range(2)]
+    path = tmp_path / "two_heads.keras"
+    keras.Model(inputs, heads).save(path)
+    with pytest.raises(ModelFileError, match="gives 2 outputs; a digit model gives one output"):
+        load_model(path)
+
+
 def test_safe_mode_refuses_a_model_carrying_code(tmp_path):
     x = keras.Input((28, 28, 1))
     y = keras.layers.Dense(10)(keras.layers.Lambda(lambda t: keras.ops.reshape(t, (-1, 784)))(x))

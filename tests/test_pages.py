@@ -8,22 +8,23 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from ui import streamlit_workarounds
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/draw.py"]
 
 
 @pytest.fixture(autouse=True)
-def _navigation_only(monkeypatch):
-    """AppTest takes a pages/ folder for Streamlit's legacy multipage layout on every run.
-
-    The real server stops doing so as soon as app.py calls st.navigation; this makes AppTest
-    behave the same (Streamlit 1.67).
-    """
+def _navigation_as_on_a_running_server(monkeypatch):
+    """AppTest switches Streamlit's legacy pages/ layout back on before every run; a real server
+    does so once, before its first run (tests/test_workarounds.py covers that first run). Keep
+    it off here as on a running server, or every run would start over through app.py and lose
+    its button clicks. monkeypatch restores PagesManager after each test."""
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        streamlit_workarounds.navigation_only()
 
     monkeypatch.setattr(PagesManager, "__init__", init)
 
@@ -39,7 +40,7 @@ def _wait_for_runs(at: AppTest, count: int, timeout: float = 120) -> None:
     """Rerun the page until `count` runs are finished (the worker thread trains meanwhile)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        jobs = at.session_state["jobs"]
+        jobs = at.session_state["workspace"].jobs
         if len(jobs) >= count and all(job.finished for job in jobs):
             at.run()
             return
@@ -95,7 +96,7 @@ def test_an_impossible_configuration_names_the_layer_and_disables_train():
     at = _app("pages/train.py")
     at.slider(key="hp_blocks").set_value(3).run()
     for i in range(3):
-        at.select_slider(key=f"hp_kernel{i}").set_value(7).run()
+        at.select_slider(key=f"hp_kernel_sizes{i}").set_value(7).run()
     assert "Block 3 conv" in at.error[0].value
     train = next(b for b in at.button if b.label == "Train")
     assert train.disabled
@@ -116,7 +117,7 @@ def test_training_runs_to_completion_and_is_recorded():
     next(b for b in at.button if b.label == "Train").click().run()
     _wait_for_runs(at, 1)
     assert not at.exception
-    job = at.session_state["jobs"][0]
+    job = at.session_state["workspace"].jobs[0]
     assert job.state == "done" and len(job.result.history) == 2
     assert "Run history" in [h.value for h in at.subheader]
     history = at.dataframe[-1].value
@@ -134,8 +135,8 @@ def test_training_goes_on_while_the_user_visits_other_pages():
     at.switch_page("pages/train.py").run()
     assert at.slider(key="hp_epochs").value == 4, "settings survive the visit"
     _wait_for_runs(at, 1)
-    assert at.session_state["jobs"][0].state == "done"
-    assert len(at.session_state["jobs"][0].result.history) == 4
+    assert at.session_state["workspace"].jobs[0].state == "done"
+    assert len(at.session_state["workspace"].jobs[0].result.history) == 4
 
 
 def test_evaluate_page_scores_the_current_model_and_opens_a_confusion_cell():
@@ -216,6 +217,19 @@ def test_draw_page_refuses_a_bad_upload_and_reads_a_photo(mnist):
     paper[40:208, 50:218] = 255 - np.kron(mnist.x_test[index], np.ones((6, 6), np.uint8))
     at.file_uploader(key="draw_upload").set_value(("seven.png", _png(paper), "image/png")).run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "7"
+    # A refused file clears the result instead of leaving the last prediction on screen.
+    at.file_uploader(key="draw_upload").set_value(("cat.gif", b"GIF89a broken", "image/gif")).run()
+    assert any("cat.gif" in e.value and "not an image" in e.value for e in at.error)
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    white = np.full((240, 320), 240, np.uint8)
+    at.file_uploader(key="draw_upload").set_value(("white.png", _png(white), "image/png")).run()
+    assert any("Nothing to read in white.png" in w.value for w in at.warning)
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    tiny = np.zeros((3, 3), np.uint8)
+    tiny[1:, 1] = 255
+    at.file_uploader(key="draw_upload").set_value(("tiny.png", _png(tiny), "image/png")).run()
+    assert any("too small to read" in w.value for w in at.warning)
+    assert not [m for m in at.metric if m.label == "Prediction"]
 
 
 def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):
@@ -241,13 +255,24 @@ def test_a_second_session_waits_for_the_training_slot_with_a_message():
     _tiny(second, epochs=1)
     next(b for b in second.button if b.label == "Train").click().run()
     assert not second.exception
-    assert any("Waiting for a free training slot" in i.value for i in second.info)
-    waiting = second.session_state["jobs"][0]
+    message = next(i.value for i in second.info if "Waiting for a free training slot" in i.value)
+    assert "you are number 1 in the queue" in message and "Rough wait: about" in message
+    waiting = second.session_state["workspace"].jobs[0]
     assert waiting.state == "waiting"
-    first.session_state["jobs"][0].stop()  # as the Stop button does
+    first.session_state["workspace"].jobs[0].stop()  # as the Stop button does
     _wait_for_runs(first, 1)
     _wait_for_runs(second, 1)
-    assert first.session_state["jobs"][0].state == "stopped"
+    assert first.session_state["workspace"].jobs[0].state == "stopped"
     assert waiting.state == "done"
-    assert [j.name for j in first.session_state["jobs"]] == ["Run 1 (custom)"]
-    assert [j.name for j in second.session_state["jobs"]] == ["Run 1 (custom)"]
+    assert [j.name for j in first.session_state["workspace"].jobs] == ["Run 1 (custom)"]
+    assert [j.name for j in second.session_state["workspace"].jobs] == ["Run 1 (custom)"]
+
+
+def test_every_upload_has_one_size_limit_the_same_as_the_servers():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    server_limit = config["server"]["maxUploadSize"]
+    at = _app("pages/draw.py")
+    limits = {u.proto.max_upload_size_mb for u in at.get("file_uploader")}
+    assert len(at.get("file_uploader")) == 2 and limits == {server_limit}, limits

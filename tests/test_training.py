@@ -12,6 +12,7 @@ from mnist_core.model import build_model, load_model, predict, save_model
 from mnist_core.training import (
     BatchProgress,
     EpochProgress,
+    JobState,
     TrainingJob,
     TrainingSlots,
     estimate_epoch_seconds,
@@ -144,3 +145,20 @@ def test_speed_measurement_runs_on_the_offline_sample():
 
     rate, step, epoch = measure_speed(load_sample())
     assert rate > 1e6 and step >= 0 and epoch >= 0
+
+
+def test_a_job_has_a_state_enum_and_keeps_its_internals_private(mnist, tiny_config):
+    job = TrainingJob("Run 1", tiny_config, mnist)
+    assert job.state is JobState.WAITING and not job.finished
+    assert {state for state in JobState if state.finished} == {
+        JobState.DONE,
+        JobState.STOPPED,
+        JobState.CANCELLED,
+        JobState.FAILED,
+    }
+    for private in ("_stop", "_lock", "_thread", "state", "result"):
+        with pytest.raises(TypeError):
+            TrainingJob("Run 1", tiny_config, mnist, **{private: None})
+    # Two runs with the same name and settings are still two runs.
+    assert job != TrainingJob("Run 1", tiny_config, mnist)
+    assert "_lock" not in repr(job)

@@ -1,0 +1,86 @@
+"""The app's server and Debian's Chromium, started the same way by the benchmarks and the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright never downloads a browser
+# Headless as root on a machine with no network: no sandbox, no GPU, no background traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(env: dict[str, str], log: Path | None = None, timeout: float = 60) -> tuple:
+    """`streamlit run app.py` on a free loopback port, once healthy: (process, base URL).
+
+    The server leads its own process group, so `stop_app` ends it with everything it started.
+    """
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    if log:
+        output.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return process, url
+        except OSError:
+            time.sleep(0.25)
+    stop_app(process)
+    raise RuntimeError(f"streamlit not healthy after {timeout:.0f} s")
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    """End the server and everything it started."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+def launch_chromium(playwright, headless: bool = True):
+    """Debian's Chromium through Playwright."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=headless, args=CHROMIUM_ARGS
+    )

@@ -1,0 +1,93 @@
+"""Workspaces: each user's runs and uploaded models, kept by the server across reloads and tabs.
+
+A workspace is found again by an unguessable token that only its owner's browser holds. One
+nobody has come back to for `ttl` seconds is dropped with its models, so memory held for users
+who left is returned.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import keras
+
+from mnist_core.training import TrainingJob
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model the user can pick: the shipped default, a run of theirs, or an upload."""
+
+    name: str
+    model: keras.Model
+    test_accuracy: float | None
+    summary: str
+    when: str
+
+    @property
+    def params(self) -> int:
+        """Number of parameters."""
+        return self.model.count_params()
+
+
+@dataclass(eq=False)
+class Workspace:
+    """One user's training runs (oldest first), uploaded models and current model."""
+
+    token: str = field(repr=False)
+    jobs: list[TrainingJob] = field(default_factory=list)
+    uploads: dict[str, ModelEntry] = field(default_factory=dict)
+    current_model: str | None = None
+    made_current: set[str] = field(default_factory=set)  # models already made current once
+    last_seen: float = field(default_factory=time.monotonic)
+
+    def touch(self) -> None:
+        """Its owner is here."""
+        self.last_seen = time.monotonic()
+
+    def active_job(self) -> TrainingJob | None:
+        """The run that is waiting or training, if any."""
+        return next((job for job in reversed(self.jobs) if not job.finished), None)
+
+
+class Workspaces:
+    """Every workspace on this server, by token."""
+
+    def __init__(self, ttl: float = 15 * 60):
+        self.ttl = ttl
+        self._by_token: dict[str, Workspace] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, token: str | None) -> Workspace:
+        """The workspace of `token`, or a new one (with a new token) when it is unknown."""
+        self.sweep()
+        with self._lock:
+            workspace = self._by_token.get(token or "")
+            if workspace is None:
+                workspace = Workspace(secrets.token_urlsafe(24))
+                self._by_token[workspace.token] = workspace
+            workspace.touch()
+            return workspace
+
+    def __contains__(self, workspace: Workspace) -> bool:
+        with self._lock:
+            return self._by_token.get(workspace.token) is workspace
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_token)
+
+    def sweep(self) -> int:
+        """Drop workspaces unseen for `ttl` seconds, stopping their runs; how many were dropped."""
+        cutoff = time.monotonic() - self.ttl
+        with self._lock:
+            gone = [ws for ws in self._by_token.values() if ws.last_seen < cutoff]
+            for workspace in gone:
+                del self._by_token[workspace.token]
+        for workspace in gone:
+            for job in workspace.jobs:
+                job.stop()
+        return len(gone)

@@ -1,0 +1,45 @@
+"""The Streamlit workarounds in ui/streamlit_workarounds.py: each still buys its behaviour, and
+each fails loudly when the Streamlit internal it touches is gone."""
+
+from pathlib import Path
+
+import keras
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
+from streamlit.testing.v1 import AppTest
+
+from ui import navigation, streamlit_workarounds
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_a_script_run_leaves_keras_state_alone():
+    """Streamlit would call keras.backend.clear_session() after every run, fragment reruns
+    included, resetting Keras's global state under a training thread; clear_session() also
+    restarts Keras's name counters, which is what this watches."""
+    keras.backend.get_uid("digit_lab_probe")
+    before = keras.backend.get_uid("digit_lab_probe")
+    AppTest.from_file(APP, default_timeout=120).run()
+    assert keras.backend.get_uid("digit_lab_probe") == before + 1
+
+
+@pytest.mark.parametrize("page", navigation.PAGES, ids=lambda p: p.title)
+def test_a_first_visit_to_any_page_runs_through_app_py(page):
+    """AppTest starts every run with Streamlit's legacy pages/ layout switched on, as a fresh
+    server does for its first visitor: each page must still get app.py's sidebar."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(page.path).run()
+    assert not at.exception, at.exception
+    assert PagesManager.uses_pages_directory is False
+    sidebar = [c.value for c in at.sidebar.caption] + [w.value for w in at.sidebar.warning]
+    assert any("MNIST" in text or "Offline sample" in text for text in sidebar), sidebar
+
+
+def test_a_missing_internal_stops_the_app_at_start_up(monkeypatch):
+    monkeypatch.delattr(script_runner, "_clean_problem_modules")
+    with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="clean_problem"):
+        streamlit_workarounds.keep_keras_state()
+    monkeypatch.delattr(PagesManager, "uses_pages_directory")
+    with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="uses_pages_dir"):
+        streamlit_workarounds.navigation_only()

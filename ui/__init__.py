@@ -1,0 +1,8 @@
+"""What the pages share: the Streamlit side of Digit Lab (state, widgets, navigation).
+
+`mnist_core` does the work and never imports Streamlit; this package holds the Streamlit code
+that more than one page needs, so that `pages/` holds pages and nothing else.
+"""
+
+# Imported first by every page and by app.py: it installs the Streamlit workarounds on import.
+from ui import streamlit_workarounds  # noqa: F401  # isort: skip

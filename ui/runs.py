@@ -1,0 +1,188 @@
+"""Training runs on screen: the network overview, the live view of a run, the run history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import mnist_core as mc
+from ui import state
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
+    """The layers of `config`'s network as a table."""
+    rows = mc.summarize(mc.build_model(config))
+    return pd.DataFrame(
+        {
+            "layer": [r.name for r in rows],
+            "type": [r.kind for r in rows],
+            "output shape": [" × ".join(str(d) for d in r.output_shape[1:]) for r in rows],
+            "parameters": [r.params for r in rows],
+        }
+    )
+
+
+@st.cache_resource(show_spinner="Measuring this server's speed (once)…")
+def server_speed() -> tuple[float, float, float]:
+    """This server's (MACs per second, seconds per batch, seconds per epoch), measured once."""
+    return mc.measure_speed(state.mnist())
+
+
+def network_overview(config: mc.TrainConfig) -> float:
+    """The layer table, parameter count and time estimate of a config that can be built;
+    returns the estimated seconds of training."""
+    table = layer_table(config)
+    st.dataframe(table, hide_index=True, width="stretch")
+    seconds = mc.estimate_epoch_seconds(config, *server_speed())
+    st.markdown(
+        f"**{table['parameters'].sum():,} parameters** · about **{seconds:,.1f} s per epoch** "
+        f"on this server ({seconds * config.epochs:,.0f} s for {config.epochs} epochs)"
+    )
+    return seconds * config.epochs
+
+
+def _progress_text(last: mc.BatchProgress) -> str:
+    return (
+        f"Epoch {last.epoch}/{last.epochs} · batch {last.batch}/{last.batches} · "
+        f"{last.images_per_s:,.0f} images/s · {last.elapsed:,.0f} s elapsed · "
+        f"about {last.eta:,.0f} s left"
+    )
+
+
+def _epoch_table(view: mc.JobView) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "epoch": e.epoch,
+                "complete": not e.partial,
+                "loss": e.loss,
+                "accuracy": e.accuracy,
+                "val loss": e.val_loss,
+                "val accuracy": e.val_accuracy,
+                "seconds": e.seconds,
+            }
+            for e in view.epochs
+        ]
+    )
+
+
+STOPPED_BECAUSE = {
+    mc.StopReason.USER: "",
+    mc.StopReason.ABANDONED: " (no page showed it for a minute, so it stopped by itself)",
+    mc.StopReason.TIME_LIMIT: " (it reached this server's time limit for one run)",
+}
+
+
+def _outcome(job: mc.TrainingJob) -> None:
+    """One line on how a finished run ended."""
+    if job.state is mc.JobState.FAILED:
+        st.error(f"{job.name} failed: {job.error}")
+    elif job.state is mc.JobState.CANCELLED:
+        why = STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER]
+        st.warning(f"{job.name} was cancelled before it started{why}.")
+    else:
+        epochs = job.result.history
+        full_epochs = len(epochs) - (1 if epochs and epochs[-1].partial else 0)
+        val = epochs[-1].val_accuracy if epochs else None
+        verb = "finished"
+        if job.state is mc.JobState.STOPPED:
+            verb = "stopped" + STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER] + " after"
+        st.success(
+            f"{job.name} {verb} {full_epochs} full epoch(s) in {job.result.fit_seconds:,.1f} s · "
+            + (f"validation {val:.2%} · " if val is not None else "")
+            + f"test {job.evaluation.accuracy:.2%} on {len(job.evaluation.labels):,} digits. "
+            "It is now the current model for Evaluate and Draw.",
+            icon=":material/check_circle:",
+        )
+
+
+def _waiting(job: mc.TrainingJob) -> None:
+    slots = state.training_slots()
+    place = slots.place(job) or 1
+    ahead = [other.remaining_seconds() for other in slots.ahead_of(job)]
+    wait = "unknown" if None in ahead else f"about {_duration(sum(ahead) / slots.limit)}"
+    st.info(
+        f"Waiting for a free training slot: you are number {place} in the queue, and "
+        f"{slots.running} of {slots.limit} slot(s) on this server are in use. Rough wait: "
+        f"{wait}. Your run starts as soon as it is its turn.",
+        icon=":material/hourglass_top:",
+    )
+    st.button("Cancel", on_click=job.stop, key=f"cancel_{job.name}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 90 else f"{seconds / 60:,.0f} min"
+
+
+def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
+    bar, stop = st.columns([5, 1], vertical_alignment="bottom")
+    fraction, label = 0.0, "Starting…"
+    if view.batches:
+        last = view.batches[-1]
+        fraction, label = last.step / (last.batches * last.epochs), _progress_text(last)
+    if job.stopping:
+        label = "Stopping after this batch…"
+    bar.progress(fraction, text=label)
+    stop.button("Stop", icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
+
+
+def live_run(job: mc.TrainingJob) -> None:
+    """A run's progress, live charts and epoch table, redrawn every second while it runs."""
+    st.subheader(job.name)
+    running = not job.finished
+    st.fragment(_live_view, run_every=1.0 if running else None)(job, running)
+
+
+def _live_view(job: mc.TrainingJob, was_running: bool) -> None:
+    # The timer redraws only this fragment; never from the training thread.
+    job.seen()
+    if job.finished and was_running:
+        st.rerun()  # the whole page: the run joins the history and the timer stops
+    view = job.view()
+    if view.state is mc.JobState.WAITING:
+        _waiting(job)
+        return
+    if job.finished:
+        _outcome(job)
+    else:
+        _progress(job, view)
+    st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
+    if view.epochs:
+        st.dataframe(_epoch_table(view), hide_index=True, width="stretch")
+
+
+def run_history(jobs: list[mc.TrainingJob]) -> None:
+    """Every finished run in a table, and their validation curves overlaid."""
+    finished = [job for job in jobs if job.finished]
+    if not finished:
+        return
+    st.subheader("Run history")
+    st.dataframe(
+        pd.DataFrame([_history_row(job) for job in finished]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "seconds": st.column_config.NumberColumn(format="%.1f"),
+            "val accuracy": st.column_config.NumberColumn(format="percent"),
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+        },
+    )
+    curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
+    if curves:
+        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
+    st.caption("Pick the model that Evaluate and Draw use in the sidebar.")
+
+
+def _history_row(job: mc.TrainingJob) -> dict:
+    result, history = job.result, job.result.history if job.result else []
+    return {
+        "run": job.name,
+        "outcome": str(job.state),
+        "network": job.config.summary(),
+        "parameters": result.model.count_params() if result else None,
+        "epochs": len(history),
+        "seconds": result.fit_seconds if result else None,
+        "val accuracy": history[-1].val_accuracy if history else None,
+        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
+    }

@@ -1,0 +1,162 @@
+"""Server-wide shared objects (read-only) and this user's workspace: runs, uploads, models."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import streamlit as st
+
+import mnist_core as mc
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
+DEFAULT_NAME = "Default model"
+COOKIE = "digit_lab_workspace"  # the browser's key to its workspace; never put in a URL
+
+
+def _env_number(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def mnist() -> mc.MnistData:
+    """MNIST, loaded once per server and shared read-only by every session."""
+    return mc.load_mnist()
+
+
+@st.cache_resource
+def training_slots() -> mc.TrainingSlots:
+    """How many trainings may run at once on this server ($DIGIT_LAB_MAX_TRAININGS, default 1)."""
+    return mc.TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", 1)))
+
+
+def run_limits() -> mc.RunLimits:
+    """A run stops when no page has shown it for a minute, or after 20 minutes of training.
+
+    Operators can change both: $DIGIT_LAB_ABANDON_SECONDS and $DIGIT_LAB_MAX_RUN_MINUTES.
+    """
+    return mc.RunLimits(
+        abandon_after=_env_number("DIGIT_LAB_ABANDON_SECONDS", 60),
+        max_seconds=60 * _env_number("DIGIT_LAB_MAX_RUN_MINUTES", 20),
+    )
+
+
+@st.cache_resource
+def workspaces() -> mc.Workspaces:
+    """Every user's workspace; one unvisited for $DIGIT_LAB_WORKSPACE_MINUTES (15) is dropped."""
+    return mc.Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
+
+
+@st.cache_resource(show_spinner="Loading the default model…")
+def default_model() -> mc.ModelEntry | None:
+    """The model shipped in models/, trained with the `best` preset (None if it is missing)."""
+    try:
+        model = mc.load_model(DEFAULT_MODEL)
+    except mc.ModelFileError:
+        return None
+    info = mc.read_metadata(DEFAULT_MODEL)
+    summary = mc.TrainConfig.from_dict(info["config"]).summary() if "config" in info else ""
+    return mc.ModelEntry(
+        DEFAULT_NAME, model, info.get("test_accuracy"), summary, info.get("trained_at", "")
+    )
+
+
+def workspace() -> mc.Workspace:
+    """This user's workspace, found again after a reload or in a second tab by a cookie."""
+    current = st.session_state.get("workspace")
+    if current is None or current not in workspaces():
+        token = st.context.cookies.get(COOKIE)
+        current = st.session_state.workspace = workspaces().claim(token)
+        st.session_state.current_model = current.current_model
+        if current.token != token:
+            _remember(current.token)
+    current.touch()
+    return current
+
+
+def _remember(token: str) -> None:
+    """Store the workspace token in a cookie of this site (strict: never sent elsewhere)."""
+    st.sidebar.html(
+        f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age=604800; "
+        "SameSite=Strict';</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
+
+
+def jobs() -> list[mc.TrainingJob]:
+    """This user's training runs, oldest first."""
+    return workspace().jobs
+
+
+def active_job() -> mc.TrainingJob | None:
+    """This user's run that is waiting or training, if any."""
+    return workspace().active_job()
+
+
+def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | None) -> None:
+    """Start a training run in a worker thread and add it to this user's runs."""
+    job = mc.TrainingJob(
+        f"Run {len(jobs()) + 1} ({label})",
+        config,
+        mnist(),
+        training_slots(),
+        limits=run_limits(),
+        estimated_seconds=estimated_seconds,
+    )
+    jobs().append(job.start())
+
+
+def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
+    return mc.ModelEntry(
+        job.name,
+        job.result.model,
+        job.evaluation.accuracy,
+        job.config.summary(),
+        time.strftime("%H:%M", time.localtime(job.started)),
+    )
+
+
+def model_entries() -> dict[str, mc.ModelEntry]:
+    """Every model this user can pick, by name: the default, finished runs, uploads."""
+    entries = {}
+    if (default := default_model()) is not None:
+        entries[default.name] = default
+    for job in jobs():
+        if job.result is not None and job.evaluation is not None:
+            entries[job.name] = _job_entry(job)
+    entries.update(workspace().uploads)
+    return entries
+
+
+def add_upload(name: str, content: bytes) -> mc.ModelEntry:
+    """Load an uploaded .keras file as a model entry (ModelFileError if it is not a digit model)."""
+    model = mc.load_model(content)
+    entry = mc.ModelEntry(f"{name} (uploaded)", model, None, "", time.strftime("%H:%M"))
+    workspace().uploads[entry.name] = entry
+    workspace().made_current.discard(entry.name)
+    return entry
+
+
+def select_current_model() -> dict[str, mc.ModelEntry]:
+    """Make a run that just finished, or a model just uploaded, the current model (once each).
+
+    Returns every model entry, for the sidebar's picker.
+    """
+    entries = model_entries()
+    made_current = workspace().made_current
+    for name in [job.name for job in jobs()] + list(workspace().uploads):
+        if name in entries and name not in made_current:
+            made_current.add(name)
+            st.session_state.current_model = name
+    if st.session_state.get("current_model") not in entries:
+        st.session_state.current_model = next(iter(entries), None)
+    workspace().current_model = st.session_state.current_model
+    return entries
+
+
+def current_model() -> mc.ModelEntry | None:
+    """The model the Evaluate and Draw pages use."""
+    entries = model_entries()
+    return entries.get(st.session_state.get("current_model")) or next(iter(entries.values()), None)

@@ -1,0 +1,110 @@
+"""Widgets more than one page uses: the sidebar, the no-model guard, digit galleries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+import mnist_core as mc
+from ui import navigation, state
+
+MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
+TILE_PX = 84  # a 28×28 digit shown 3× larger
+
+
+def sidebar() -> None:
+    """Where the data came from, the current model (pick, download, load another), the run."""
+    entries = state.select_current_model()
+    with st.sidebar:
+        source = state.mnist()
+        if source.is_sample:
+            st.warning(source.describe(), icon=":material/wifi_off:")
+        else:
+            st.caption(source.describe())
+        if entries:
+            _current_model_picker(entries)
+        else:
+            st.info("No model yet: train one on the Train page.")
+        _model_upload()
+        if (job := state.active_job()) is not None:
+            st.fragment(_run_status, run_every=5)(job)
+
+
+def _run_status(job: mc.TrainingJob) -> None:
+    """The run going on, from any page; also tells the run someone is still here."""
+    job.seen()
+    if job.finished:
+        st.rerun()  # the whole app: the new model joins the picker
+    last = job.view().batches[-1:]
+    progress = f": epoch {last[0].epoch} of {last[0].epochs}" if last else ""
+    st.caption(f":orange[●] {job.name} is {job.state}{progress}")
+
+
+def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
+    st.selectbox("Current model", list(entries), key="current_model")
+    entry = entries[st.session_state.current_model]
+    accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else "not tested"
+    st.caption(
+        f"{entry.params:,} parameters · test accuracy {accuracy}"
+        + (f" · trained {entry.when}" if entry.when else "")
+    )
+    if entry.summary:
+        st.caption(entry.summary)
+    st.download_button(
+        "Download this model",
+        data=lambda: mc.model_to_bytes(entry.model),
+        file_name=re.sub(r"[^a-z0-9]+", "-", entry.name.lower()).strip("-") + ".keras",
+        mime="application/zip",
+        icon=":material/download:",
+        on_click="ignore",
+        width="stretch",
+    )
+
+
+def _model_upload() -> None:
+    with st.popover("Load a model", icon=":material/upload:", width="stretch"):
+        upload = st.file_uploader(
+            "A model downloaded from Digit Lab, or any Keras model taking 28×28×1 digits and "
+            "giving 10 classes",
+            type=["keras"],
+            max_upload_size=MAX_UPLOAD_MB,
+            key="model_upload",
+        )
+        if upload is None:
+            return
+        if upload.file_id == st.session_state.get("model_upload_done"):
+            st.success(f"Loaded {upload.name}: it is in the model list above.")
+            return
+        try:
+            state.add_upload(upload.name, upload.getvalue())
+        except mc.ModelFileError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            st.session_state.model_upload_done = upload.file_id
+            st.rerun()  # the picker shows the new current model
+
+
+def require_model() -> mc.ModelEntry:
+    """The current model; without one, say so, link to Train and end the page here."""
+    entry = state.current_model()
+    if entry is None:
+        st.info("There is no model yet: train one on the Train page.", icon=":material/info:")
+        navigation.link(navigation.TRAIN, "Go to Train")
+        st.stop()
+    return entry
+
+
+def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None:
+    """28×28 digits as crisp tiles with captions ("No images here." when there are none)."""
+    if len(images) == 0:
+        st.caption("No images here.")
+        return
+    st.image(
+        [mc.charts.upscale(image, TILE_PX // mc.IMAGE_SIDE) for image in images],
+        caption=list(captions),
+        width=TILE_PX,
+        output_format="PNG",
+    )
