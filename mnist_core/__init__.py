@@ -8,7 +8,7 @@ import os
 # Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mnist_core import charts
+from mnist_core import charts, saliency, transforms
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
     IMAGE_SIDE,
@@ -120,11 +120,13 @@ __all__ = [
     "preprocess_steps",
     "read_image_file",
     "read_metadata",
+    "saliency",
     "save_model",
     "stratified_indices",
     "summarize",
     "to_model_input",
     "train",
     "train_val_split",
+    "transforms",
     "validate",
 ]

@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 
 from mnist_core.data import NUM_CLASSES
 from mnist_core.training import BatchProgress, EpochProgress
+from mnist_core.transforms import Sweep
 
 BLUE, ORANGE = "#1f77b4", "#ff7f0e"  # Plotly's first two colours
 TRAINING_COLOUR = BLUE  # digits the model learns from
@@ -25,8 +26,8 @@ _LAYOUT = dict(margin=_margin(), height=320)
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement, so small digits stay crisp on screen."""
-    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+    """Nearest-neighbour enlargement (grey or colour), so small digits stay crisp on screen."""
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 def pad_square(image: np.ndarray) -> np.ndarray:
@@ -219,4 +220,96 @@ def probability_bars(probabilities: np.ndarray, threshold: float | None = None) 
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     fig.update_xaxes(type="category")
     fig.update_layout(xaxis_title="digit", margin=_margin(top=20), height=260)
+    return fig
+
+
+def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
+    """Validation accuracy of each digit after each epoch: which digits are learned first."""
+    with_val = [e for e in epochs if e.val_confusion is not None]
+    z = np.array([e.val_per_digit for e in with_val]).T if with_val else np.zeros((10, 0))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=[e.epoch for e in with_val], y=DIGITS, zmin=0, zmax=1,
+            colorscale="RdYlGn", text=[[f"{v:.0%}" for v in row] for row in z],
+            texttemplate="%{text}", colorbar=dict(tickformat=".0%", len=0.8),
+            hovertemplate="epoch %{x}, digit %{y}: %{z:.1%} right<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_xaxes(title="epoch", type="category")
+    fig.update_yaxes(title="digit", autorange="reversed", type="category")
+    fig.update_layout(title="Validation accuracy per digit", margin=_margin(), height=360)
+    return fig
+
+
+def compare_per_digit(rows_a: list[dict], rows_b: list[dict], names: tuple[str, str]) -> go.Figure:
+    """Two models' accuracy per digit side by side."""
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=name, x=DIGITS, y=[r["accuracy"] for r in rows], marker_color=colour,
+                text=[f"{r['accuracy']:.1%}" for r in rows],
+                hovertemplate=f"{name}, digit %{{x}}: %{{y:.2%}}<extra></extra>",
+            )
+            for name, rows, colour in zip(names, (rows_a, rows_b), (BLUE, ORANGE))
+        ]
+    )  # fmt: skip
+    low = min(r["accuracy"] for r in (*rows_a, *rows_b) if r["count"])
+    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title="accuracy")
+    fig.update_xaxes(type="category", title="digit")
+    fig.update_layout(barmode="group", title="Accuracy per digit", **_LAYOUT)
+    return fig
+
+
+def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> go.Figure:
+    """Confusion counts of B minus A: on the diagonal green is more read right; off it, green
+    is fewer of that mistake (better), red more (worse)."""
+    change = b - a
+    # Better is green everywhere: more on the diagonal, fewer off it.
+    better = np.where(np.eye(NUM_CLASSES, dtype=bool), change, -change)
+    limit = max(1, int(np.abs(change).max()))
+    fig = go.Figure(
+        go.Heatmap(
+            z=better, x=DIGITS, y=DIGITS, zmin=-limit, zmax=limit, colorscale="RdYlGn",
+            text=[[f"{v:+d}" if v else "" for v in row] for row in change],
+            texttemplate="%{text}", showscale=False, customdata=change,
+            hovertemplate=(
+                f"true %{{y}}, predicted %{{x}}: %{{customdata:+d}} images with {names[1]} "
+                f"against {names[0]}<extra></extra>"
+            ),
+        )
+    )  # fmt: skip
+    fig.update_xaxes(title="predicted digit", side="top", type="category", constrain="domain")
+    fig.update_yaxes(title="true digit", autorange="reversed", type="category", scaleanchor="x")
+    fig.update_layout(margin=_margin(top=60), height=480)
+    return fig
+
+
+def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
+    """The untouched answer's probability across a rotation or scale range, and where the top
+    answer changes to another digit (its points labelled with that digit)."""
+    rotation = sweep.kind == "rotation"
+    other = sweep.top != sweep.label
+    fig = go.Figure(
+        go.Scatter(
+            x=sweep.values, y=sweep.label_probability, mode="lines+markers",
+            name=f"probability of {sweep.label}", line=dict(color=BAR_COLOUR),
+            marker=dict(color=[HIGHLIGHT_COLOUR if o else BAR_COLOUR for o in other], size=7),
+            text=[str(t) for t in sweep.top], textposition="top center",
+            hovertemplate="%{x}: " + f"{sweep.label}" + " at %{y:.0%}, top answer %{text}"
+            "<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_scatter(
+        x=sweep.values[other], y=sweep.label_probability[other], mode="text",
+        text=[str(t) for t in sweep.top[other]], textposition="top center", showlegend=False,
+        textfont=dict(color=HIGHLIGHT_COLOUR), hoverinfo="skip",
+    )  # fmt: skip
+    fig.add_vline(x=current, line_dash="dot", annotation_text="now")
+    fig.update_xaxes(title="rotation (degrees)" if rotation else "scale (× size)")
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title=f"probability of {sweep.label}")
+    title = "Turn it: " if rotation else "Shrink or grow it: "
+    fig.update_layout(
+        title=title + f"when does it stop being a {sweep.label}? (orange: another answer)",
+        showlegend=False, margin=_margin(), height=300,
+    )  # fmt: skip
     return fig

@@ -83,18 +83,23 @@ class TrainConfig:
         return cls(**{**values, **tuples})
 
     def summary(self) -> str:
-        """A short one-line description for run tables."""
-        blocks = " → ".join(f"{f}@{k}×{k}" for f, k in zip(self.filters, self.kernel_sizes))
-        extras = [
-            "BN" if self.batch_norm else "",
-            f"dense {self.dense_units}" if self.dense_units else "",
-            f"dropout {self.dropout:g}" if self.dropout else "",
-            "aug" if self.augmented else "",
-        ]
-        rate = f"{self.optimizer} {self.learning_rate:g}"
-        if self.lr_schedule != "constant":
-            rate += f" {self.lr_schedule}"
-        return " · ".join([f"conv {blocks}", *filter(None, extras), rate])
+        """The network in one line of plain words, for the sidebar and run tables."""
+        layers = "layer" if self.conv_blocks == 1 else "layers"
+        sizes = ", ".join(str(f) for f in self.filters)
+        kernels = sorted(set(self.kernel_sizes))
+        window = " or ".join(f"{k}×{k}" for k in kernels)
+        parts = [f"{self.conv_blocks} {layers} of {sizes} pattern detectors ({window} pixels)"]
+        if self.dense_units:
+            parts.append(f"{self.dense_units} hidden neurons")
+        if self.batch_norm:
+            parts.append("batch normalisation")
+        if self.dropout:
+            parts.append(f"dropout {self.dropout:.0%}")
+        if self.augmented:
+            parts.append("varied training images")
+        slowing = ", slowing down" if self.lr_schedule != "constant" else ""
+        parts.append(f"{self.optimizer.title()} at {self.learning_rate:g}{slowing}")
+        return " · ".join(parts)
 
 
 PRESETS: dict[str, TrainConfig] = {

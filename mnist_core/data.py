@@ -70,7 +70,7 @@ def load_mnist(
     path: str | os.PathLike | None = None,
     *,
     cache_dir: str | os.PathLike | None = None,
-    url: str = KERAS_URL,
+    url: str | None = None,  # the Keras URL
     timeout: float = 10.0,
 ) -> MnistData:
     """Load MNIST from `path` or $MNIST_NPZ, else the Keras cache, download, or offline sample."""
@@ -84,7 +84,7 @@ def load_mnist(
         except DataFileError:
             cached.unlink()  # a damaged cache entry: fetch it again below
     try:
-        _download(url, cached, timeout)
+        _download(url or KERAS_URL, cached, timeout)
     except OSError:
         return load_sample()
     return _from_npz(cached, "download")

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import keras
+import numpy as np
 
 from mnist_core.config import PRESETS, TrainConfig, layer_shapes, validate
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
-from mnist_core.model import build_model
+from mnist_core.model import build_model, predict
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,17 @@ class EpochProgress:
     elapsed: float
     eta: float
     partial: bool
+    # Validation counts, rows the true digit and columns the predicted one (None without one).
+    val_confusion: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def val_per_digit(self) -> np.ndarray | None:
+        """Validation accuracy of each digit (NaN for a digit with no validation images)."""
+        if self.val_confusion is None:
+            return None
+        counts = self.val_confusion.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diag(self.val_confusion) / counts
 
 
 Progress = BatchProgress | EpochProgress
@@ -70,8 +82,9 @@ class TrainResult:
 class _Reporter(keras.callbacks.Callback):
     """Turns Keras's running averages into throttled progress events and honours stop requests."""
 
-    def __init__(self, config: TrainConfig, on_progress, stop, report_every):
+    def __init__(self, config: TrainConfig, on_progress, stop, report_every, validation):
         super().__init__()
+        self.validation = validation  # (x_val, y_val as digits) or None
         self.n_train, self.batch_size, self.epochs = (
             config.train_size,
             config.batch_size,
@@ -126,6 +139,9 @@ class _Reporter(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        val_loss = val_accuracy = confusion = None
+        if self.validation is not None:
+            val_loss, val_accuracy, confusion = _validate(self.model, *self.validation)
         now = time.perf_counter()
         elapsed = now - self.start
         done_epochs = len(self.history) + 1
@@ -134,8 +150,9 @@ class _Reporter(keras.callbacks.Callback):
             epochs=self.epochs,
             loss=float(logs["loss"]),
             accuracy=float(logs["accuracy"]),
-            val_loss=_maybe_float(logs.get("val_loss")),
-            val_accuracy=_maybe_float(logs.get("val_accuracy")),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            val_confusion=confusion,
             seconds=now - self.epoch_start,
             elapsed=elapsed,
             eta=0.0
@@ -148,8 +165,19 @@ class _Reporter(keras.callbacks.Callback):
             self.on_progress(progress)
 
 
-def _maybe_float(value) -> float | None:
-    return None if value is None else float(value)
+def _validate(model: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> tuple:
+    """Validation loss, accuracy and confusion counts from one pass over the validation set.
+
+    Done here rather than by Keras's own validation, which gives only the two means: the same
+    single forward pass also shows which digits the network has learned so far.
+    """
+    probabilities = predict(model, x_val)
+    # Keras's categorical cross-entropy, clipped the same way.
+    picked = np.clip(probabilities[np.arange(len(y_val)), y_val], 1e-7, 1 - 1e-7)
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    np.add.at(confusion, (y_val, predicted), 1)
+    return float(-np.log(picked).mean()), float((predicted == y_val).mean()), confusion
 
 
 def fit_arrays(config: TrainConfig, data: MnistData) -> tuple[tuple, tuple | None]:
@@ -177,7 +205,9 @@ def train(
 ) -> TrainResult:
     """Fit `model` on the config's train/validation split; report at most every `report_every` s."""
     (x_train, y_train), validation = fit_arrays(config, data)
-    reporter = _Reporter(config, on_progress, stop, report_every)
+    if validation is not None:
+        validation = (validation[0], validation[1].argmax(axis=1))  # digits, for the confusion
+    reporter = _Reporter(config, on_progress, stop, report_every, validation)
     keras.utils.set_random_seed(config.seed)
     start = time.perf_counter()
     model.fit(
@@ -185,7 +215,6 @@ def train(
         y_train,
         batch_size=config.batch_size,
         epochs=config.epochs,
-        validation_data=validation,
         callbacks=[reporter],
         verbose=0,
     )

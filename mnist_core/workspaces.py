@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from mnist_core.training import TrainingJob
+from mnist_core.training import EpochProgress, TrainingJob
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ModelEntry:
     test_accuracy: float | None
     summary: str
     when: str
+    history: tuple[EpochProgress, ...] = ()  # per epoch, for a run trained here
 
     @property
     def params(self) -> int:

@@ -18,6 +18,15 @@ def class_means(split: str) -> np.ndarray:
 
 st.title("Look at the data")
 st.caption(mnist.describe())
+widgets.explainer(
+    f"These are the handwritten digits the network learns from: "
+    f"{len(mnist.y_train) + len(mnist.y_test):,} of them, each a small square of 28 × 28 grey "
+    "pixels (0 is black, 255 is white ink). They are split in two. The **training set** is "
+    "what the network learns from. The **test set** is kept apart and only used at the end, "
+    "to see how well the network reads digits it has never seen, like an exam with new "
+    "questions. Below: a random sample, how many of each digit there are, one digit pixel by "
+    "pixel, and the average of all the images of each digit."
+)
 
 st.session_state.setdefault("sample_seed", 0)
 split_column, digit_column, count_column, button_column = st.columns(

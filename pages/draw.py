@@ -18,7 +18,10 @@ def clear() -> None:
 
 def canvas() -> np.ndarray | None:
     """The drawing canvas with its pen width and Clear button; the RGBA image, if any."""
-    stroke = st.slider("Pen width", 8, 40, 20, key="draw_stroke", persist_state="session")
+    stroke = st.slider(
+        "Pen width", 8, 40, 20, key="draw_stroke", persist_state="session",
+        help="How thick your pen is, in pixels of this 280 × 280 canvas.",
+    )  # fmt: skip
     st.session_state.setdefault("canvas_generation", 0)
     drawn = st_canvas(
         stroke_width=stroke,
@@ -85,9 +88,39 @@ def digit_to_read(
     return None
 
 
-def prediction(entry: mc.ModelEntry, steps: mc.PreprocessSteps, threshold: float) -> int:
+BENDS = {  # slider: (label, low, high, step, untouched value, help)
+    "rotation": ("Turn (degrees)", -90, 90, 5, 0, "Positive turns it anticlockwise."),
+    "dx": ("Move right", -8, 8, 1, 0, "In pixels of the 28 × 28 image; negative moves left."),
+    "dy": ("Move down", -8, 8, 1, 0, "In pixels of the 28 × 28 image; negative moves up."),
+    "factor": ("Size (×)", 0.3, 2.0, 0.05, 1.0, "Shrink or grow it about the centre."),
+    "stroke": ("Pen (thinner ↔ thicker)", -2, 2, 1, 0, "Make its strokes thinner or thicker."),
+    "noise": ("Noise", 0.0, 1.0, 0.05, 0.0, "Sprinkle random grey dots over it."),
+}
+
+
+def reset_bends() -> None:
+    """Put every bend slider back to the untouched drawing."""
+    for name, (*_, untouched, _help) in BENDS.items():
+        st.session_state[f"bend_{name}"] = untouched
+
+
+def bend_sliders() -> dict:
+    """Sliders that bend the image the model reads; returns `transforms.bend`'s arguments."""
+    st.markdown("**Bend it** until the network breaks")
+    values = {}
+    for column, (name, (label, low, high, step, untouched, help_text)) in zip(
+        st.columns(3) * 2, BENDS.items()
+    ):
+        values[name] = column.slider(
+            label, low, high, untouched, step=step, key=f"bend_{name}", help=help_text
+        )
+    st.button("Undo the bends", icon=":material/undo:", on_click=reset_bends)
+    return values
+
+
+def prediction(entry: mc.ModelEntry, image: np.ndarray, threshold: float) -> int:
     """The predicted digit (or "not sure"), its confidence and the ten probabilities."""
-    probs = mc.predict(entry.model, steps.centred)[0]
+    probs = mc.predict(entry.model, image)[0]
     digit, confidence = int(probs.argmax()), float(probs.max())
     sure = confidence >= threshold
     digit_column, confidence_column = st.columns(2)
@@ -104,16 +137,54 @@ def prediction(entry: mc.ModelEntry, steps: mc.PreprocessSteps, threshold: float
     return digit
 
 
-def preprocessing(steps: mc.PreprocessSteps, origin: str) -> None:
-    """Each step from the input to the 28×28 image the model sees."""
+def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | None) -> None:
+    """Each step from the input to the 28×28 image the model sees (bent, if it is)."""
     st.markdown(f"**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)")
     images = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
+    captions = ["input", "cropped to the ink", "longer side 20 px", "centred: 28×28"]
+    if bent is not None:
+        images.append(mc.charts.upscale(bent, 4))
+        captions.append("bent: what it reads")
     st.image(
         [mc.charts.pad_square(np.clip(image, 0, 1)) for image in images],
-        caption=["input", "cropped to the ink", "longer side 20 px", "centred: 28×28"],
+        caption=captions,
         width=TILE,
         output_format="PNG",
     )
+
+
+def why_this_answer(entry: mc.ModelEntry, image: np.ndarray) -> None:
+    """Which pixels pushed the network towards its answer (Integrated Gradients)."""
+    explained = mc.saliency.saliency(entry.model, image)
+    st.markdown(f"**Why {explained.target}?**")
+    picture, words = st.columns([1, 2], vertical_alignment="center")
+    picture.image(
+        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 6),
+        caption=f"evidence for {explained.target}",
+        width=2 * TILE,
+        output_format="PNG",
+    )
+    words.caption(mc.saliency.HOW_TO_READ)
+
+
+def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
+    """The answer's probability across every turn and every size of the drawing."""
+    st.subheader("Where does it break?")
+    for column, kind, now in zip(
+        st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
+    ):
+        sweep = mc.transforms.sweep(entry.model, image, kind)
+        column.plotly_chart(
+            mc.charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
+        )
+        low, high = sweep.breaking_point()
+        unit = "°" if kind == "rotation" else "×"
+        edges = [f"{v:g}{unit}" for v in (low, high) if v is not None]
+        column.caption(
+            f"It stops reading {sweep.label} at {' and at '.join(edges)}."
+            if edges
+            else f"It reads {sweep.label} across the whole range."
+        )
 
 
 def naive_comparison(entry: mc.ModelEntry, image: np.ndarray, digit: int, drawing: bool) -> None:
@@ -158,6 +229,15 @@ def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
 
 
 st.title("Draw a digit")
+widgets.explainer(
+    "Draw a digit and the network reads it after every stroke. The bars are its ten "
+    "**probabilities**: how sure it is of each answer; below the threshold you choose it says "
+    '"not sure". Before reading, your drawing is made to look like an MNIST digit: cut to the '
+    'ink, shrunk to 20 pixels and centred in a 28 × 28 square (the images under "What the '
+    'model sees"). A network only knows the kind of images it was trained on, and the '
+    "comparison with a naive resize shows why this step matters. Inside the network, each "
+    "layer's **feature maps** show where its filters found their patterns in your drawing."
+)
 entry = widgets.require_model()
 st.caption(f"Read by {entry.name} ({entry.params:,} parameters). Change it in the sidebar.")
 
@@ -175,17 +255,24 @@ with source:
     naive = st.toggle(
         "Compare with a naive resize of the whole canvas", key="draw_naive",
         persist_state="session",
+        help="Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
+        "quick app would, and see what the network makes of that.",
     )  # fmt: skip
+    bends = bend_sliders()
 
 with result:
     to_read = digit_to_read(drawing, picture, name)
     if to_read is None:
         st.stop()
     steps, image, drawn = to_read
-    digit = prediction(entry, steps, threshold)
-    preprocessing(steps, "drawing" if drawn else f"upload {name}")
+    bent = mc.transforms.bend(steps.centred, **bends)
+    digit = prediction(entry, bent, threshold)
+    untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
+    preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
+    why_this_answer(entry, bent)
     if naive:
         naive_comparison(entry, image, digit, drawing=drawn)
 
+breaking_points(entry, steps.centred, bends)
 with st.expander("Look inside the network", icon=":material/visibility:"):
-    inside_the_network(entry, steps.centred)
+    inside_the_network(entry, bent)

@@ -9,7 +9,6 @@ from ui import state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 SIZES = [500, 1000, 2000, 5000, 10000]
-KEPT_EVALUATIONS = 6  # per session: 10,000 digits' probabilities are 400 KB each
 DIGITS = list(range(mc.NUM_CLASSES))
 
 
@@ -20,20 +19,6 @@ def size_picker(test_size: int) -> int:
         "Test digits", sizes, value=sizes[0], key="eval_n", persist_state="session",
         help="The codelab tests on 500; all 10,000 give the final word.",
     )  # fmt: skip
-
-
-def evaluation(entry: mc.ModelEntry, n: int) -> tuple[mc.Evaluation, np.ndarray]:
-    """The model's evaluation on `n` test digits (kept for this session), and those digits."""
-    mnist = state.mnist()
-    indices = mc.evaluation_indices(mnist, n)
-    cache = st.session_state.setdefault("evaluations", {})  # the latest few, newest last
-    key = (entry.name, id(entry.model), n)
-    if key not in cache:
-        with st.spinner(f"Testing {entry.name} on {n:,} digits…"):
-            cache[key] = mc.evaluate(entry.model, mnist.x_test[indices], mnist.y_test[indices])
-        while len(cache) > KEPT_EVALUATIONS:
-            del cache[next(iter(cache))]
-    return cache[key], mnist.x_test[indices]
 
 
 def headline(ev: mc.Evaluation) -> None:
@@ -72,7 +57,10 @@ def per_digit(ev: mc.Evaluation) -> None:
 def confusion_matrix(ev: mc.Evaluation) -> tuple[int, int] | None:
     """The clickable confusion matrix; returns the cell just clicked (true, predicted), if any."""
     st.subheader("Confusion matrix")
-    normalise = st.toggle("Show each row as percentages", key="eval_normalise")
+    normalise = st.toggle(
+        "Show each row as percentages", key="eval_normalise",
+        help="Each row then adds up to 100 %: what share of that digit's images got each answer.",
+    )  # fmt: skip
     clicked = st.plotly_chart(
         mc.charts.confusion_heatmap(ev.confusion, normalise),
         key="confusion",
@@ -103,6 +91,26 @@ def cell_picker(ev: mc.Evaluation, clicked: tuple[int, int] | None) -> tuple[int
     return true, predicted
 
 
+def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.ndarray) -> None:
+    """For one image of the gallery, the pixels that pushed the model to its answer."""
+    picked = st.selectbox(
+        "Why did it answer that? Pick one of these images",
+        range(len(shown)),
+        format_func=lambda k: f"image {k + 1}: {top_two(ev, shown[k])}",
+        key="eval_why",
+    )
+    i = shown[min(picked, len(shown) - 1)]
+    image = x_test[i].astype(np.float32) / 255
+    explained = mc.saliency.saliency(entry.model, image, target=int(ev.predictions[i]))
+    picture, words = st.columns([1, 4], vertical_alignment="center")
+    picture.image(
+        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 5),
+        caption=f"a {ev.labels[i]}, read as {explained.target}",
+        output_format="PNG",
+    )
+    words.caption(mc.saliency.HOW_TO_READ)
+
+
 def top_two(ev: mc.Evaluation, i: int) -> str:
     """The two likeliest digits for image `i`, with their probabilities."""
     p = ev.probabilities[i]
@@ -110,9 +118,18 @@ def top_two(ev: mc.Evaluation, i: int) -> str:
 
 
 st.title("Evaluate the model")
+widgets.explainer(
+    "The model reads test digits it has never seen, and we count how often it is right. "
+    "**Accuracy** per digit: of all the 7s, how many it called 7. **Precision**: of everything "
+    "it called 7, how much really was a 7.\n\n"
+    "The **confusion matrix** is a grid of every kind of answer: the true digit down the side, "
+    "the model's answer along the top. The diagonal is the right answers; every other square "
+    "is a kind of mistake, say 4s read as 9s. The darker a square, the more often it happened. "
+    "Click one to see those images."
+)
 entry = widgets.require_model()
 n = size_picker(len(state.mnist().y_test))
-ev, x_test = evaluation(entry, n)
+ev, x_test = state.evaluation(entry, n)
 st.caption(f"{entry.name} · {entry.params:,} parameters · {entry.summary}")
 headline(ev)
 per_digit(ev)
@@ -122,6 +139,8 @@ st.markdown(
     f"**{len(in_cell):,} test images of a {true} predicted as {predicted}**, most confident first"
 )
 widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
+if len(in_cell):
+    why(entry, ev, x_test, in_cell[:40])
 
 st.subheader("The most confident mistakes")
 wrong = ev.mistakes(30)

@@ -3,12 +3,25 @@
 import streamlit as st
 
 import mnist_core as mc
-from ui import runs, state, streamlit_workarounds, train_settings
+from ui import runs, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
 
 st.title("Build and train a network")
+widgets.explainer(
+    "A *convolutional neural network* reads a digit in layers. Each layer has **filters**: "
+    "small pattern detectors (say 5 × 5 pixels) that slide over the image and light up where "
+    "they find their pattern, a stroke, a curve, a corner. Training starts them at random and "
+    "nudges them, batch after batch, towards patterns that tell the digits apart. One pass "
+    "through all the training digits is an **epoch**.\n\n"
+    "While it trains, the curves show the **loss** (how wrong it is; lower is better) and the "
+    "**accuracy** (how often it is right), on the training digits and on the **validation** "
+    "digits, a set it never learns from. If training accuracy keeps climbing while validation "
+    "accuracy stalls or drops, the network is **overfitting**: learning its training digits "
+    "by heart instead of learning to read. The coloured grid shows, epoch by epoch, how well "
+    "it reads each digit: some are learned at once, others lag behind."
+)
 preset = train_settings.preset_buttons(available)
 settings, overview = st.columns([3, 2], gap="large")
 with settings:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 1000}
 SLOW = 120_000  # ms: the first TensorFlow import, training, and another job hogging the CPU
-PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw"]
+PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare"]
 
 # Counts script runs started and finished, from stApp's [data-test-script-state]. Each change is
 # read from its own mutation record (with its old value), so a run that starts and ends within
@@ -531,6 +531,70 @@ def test_a_drawing_as_large_as_the_canvas_is_read(page):
     draw_digit(page, "7", (0.0, 0.0, 1.0))  # from corner to corner, touching the edges
     assert read_prediction(page)["best"] == "7"
     expect(page.get_by_text(DRAW_HINT)).not_to_be_visible()
+
+
+def test_a_model_over_the_upload_limit_is_refused_with_the_limit_named(page, tmp_path):
+    """A 31 MB upload met a raw "AxiosError ... 413" when the widget promised 50 MB: one limit
+    now, and the widget itself refuses a larger file, naming it."""
+    page.goto("/")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name=re.compile("Load a model")).click()
+    big = tmp_path / "big.keras"
+    big.write_bytes(b"\0" * (11 * 1024 * 1024))
+    page.locator("input[type=file]").set_input_files(big)
+    expect(page.get_by_text(re.compile(r"File must be 10(\.0)? ?MB or smaller"))).to_be_visible()
+    expect(page.get_by_text("AxiosError")).to_have_count(0)
+
+
+def bend_and_explain(page: Page, shots: Path, name: str) -> dict:
+    """On Draw with a 7 drawn: the evidence map, both sweeps, then a quarter turn."""
+    draw_digit(page, "7", LARGE)
+    expect(page.get_by_text(re.compile(r"^Why \d\?"))).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(re.compile(r"^evidence for \d"))).to_be_visible()
+    expect(page.get_by_text("Red pixels pushed the network").first).to_be_visible()
+    sweeps = page.get_by_text(re.compile(r"^It (stops reading|reads) \d"))
+    expect(sweeps).to_have_count(2, timeout=SLOW)
+    untouched = read_prediction(page)
+    turn = page.get_by_role("slider", name="Turn (degrees)")
+    turn.focus()
+    turn.press("End")  # +90°
+    expect(page.get_by_text("bent: what it reads")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    turned = read_prediction(page)
+    screenshot(page, shots / f"draw-bend-{name}.png")
+    page.get_by_role("button", name="Undo the bends").click()
+    expect(page.get_by_text("bent: what it reads")).to_have_count(0, timeout=SLOW)
+    wait_idle(page)
+    return {"untouched": untouched, "turned 90°": turned, "sweeps": sweeps.all_inner_texts()}
+
+
+def test_teaching_instruments_with_a_fresh_run_and_the_default_model(page, shots):
+    page.goto("/train")
+    expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
+    configure_training(page, epochs=4, train_digits=3000)
+    page.get_by_role("button", name="Train").click()
+    # After the first epoch, per digit and as a confusion matrix, live beside the curves.
+    expect(page.get_by_text("Validation accuracy per digit")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(re.compile(r"Validation confusion after epoch \d"))).to_be_visible()
+    expect(page.get_by_text("It is now the current model")).to_be_visible(timeout=SLOW)
+    replay = page.get_by_role("slider", name=re.compile("Replay the run"))
+    expect(replay).to_be_visible()
+    replay.focus()
+    replay.press("Home")
+    expect(page.get_by_text("Validation confusion after epoch 1")).to_be_visible(timeout=SLOW)
+    screenshot(page, shots / "train-digits.png")
+
+    go_via_sidebar(page, "Draw", DRAW_TITLE)
+    fresh = bend_and_explain(page, shots, "fresh-run")
+    clear_canvas(page)
+    picker = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Current model")
+    picker.click()
+    page.get_by_role("option", name="Default model").click()
+    expect(page.get_by_text(re.compile(r"^Read by Default model"))).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    default = bend_and_explain(page, shots, "default")
+    print(f"\nfresh codelab run: {fresh}\ndefault model: {default}")
+    assert default["untouched"]["best"] == "7"
 
 
 # --- users who reload, open tabs and leave ---------------------------------------------------

@@ -103,7 +103,14 @@ def test_config_round_trips_through_plain_data():
     assert TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="Unknown hyperparameters: colour"):
         TrainConfig.from_dict({"colour": "red"})
-    assert "conv 32@3×3 → 64@3×3 → 128@3×3" in config.summary()
+    assert config.summary() == (
+        "3 layers of 32, 64, 128 pattern detectors (3×3 pixels) · 256 hidden neurons · "
+        "batch normalisation · dropout 40% · varied training images · Adam at 0.001, slowing down"
+    )
+    assert (
+        PRESETS["codelab"].summary()
+        == "2 layers of 8, 16 pattern detectors (5×5 pixels) · Adam at 0.001"
+    )
 
 
 def test_macs_of_the_codelab_network_match_a_hand_count():
@@ -202,3 +209,18 @@ def test_presets_shrink_to_fit_the_offline_sample():
     small = PRESETS["best"].fit_to(4000)
     assert (small.train_size, small.val_size) == (3200, 800)
     validate(small, available=4000)
+
+
+def test_a_model_that_predicted_is_freed_once_nobody_holds_it():
+    """The per-model caches (fast predict, feature probe) must not keep models alive: a server
+    that trains run after run would otherwise keep every model it ever used."""
+    import gc
+    import weakref
+
+    model = build_model(PRESETS["codelab"])
+    predict(model, np.zeros((2, 28, 28), np.float32))
+    feature_maps(model, np.zeros((28, 28), np.float32))
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

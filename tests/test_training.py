@@ -16,6 +16,7 @@ from mnist_core.training import (
     TrainingJob,
     TrainingSlots,
     estimate_epoch_seconds,
+    fit_arrays,
     train,
 )
 
@@ -162,3 +163,25 @@ def test_a_job_has_a_state_enum_and_keeps_its_internals_private(mnist, tiny_conf
     # Two runs with the same name and settings are still two runs.
     assert job != TrainingJob("Run 1", tiny_config, mnist)
     assert "_lock" not in repr(job)
+
+
+def test_validation_each_epoch_matches_keras_and_says_which_digits_are_learned(mnist, tiny_config):
+    config = tiny_config.replace(epochs=3)
+    result, _ = _run(config, mnist)
+    last = result.history[-1]
+    # The same figures as Keras's own evaluation of the same validation digits.
+    _, (x_val, y_val) = fit_arrays(config, mnist)
+    keras_loss, keras_accuracy = result.model.evaluate(x_val, y_val, verbose=0, batch_size=256)
+    assert last.val_loss == pytest.approx(keras_loss, rel=1e-3)
+    assert last.val_accuracy == pytest.approx(keras_accuracy, abs=1e-6)
+    # Every epoch carries its confusion counts: all validation digits, per true digit.
+    for epoch in result.history:
+        assert epoch.val_confusion.shape == (10, 10)
+        assert epoch.val_confusion.sum() == config.val_size
+        assert np.array_equal(
+            epoch.val_confusion.sum(axis=1), np.bincount(y_val.argmax(1), minlength=10)
+        )
+        assert epoch.val_per_digit.shape == (10,)
+        assert np.trace(epoch.val_confusion) / config.val_size == pytest.approx(epoch.val_accuracy)
+    # Learning shows: the digits get better from the first epoch to the last.
+    assert np.nanmean(last.val_per_digit) > np.nanmean(result.history[0].val_per_digit)

@@ -30,10 +30,12 @@ PAGES = tuple(PageSpec(*row) for row in (
      "See which digits it gets wrong, and which it mistakes for which."),
     ("pages/draw.py", "Draw", ":material/draw:", "draw", "4. Draw",
      "Draw a digit with the mouse and see the network recognise it at once."),
+    ("pages/compare.py", "Compare", ":material/compare:", "compare", "5. Compare",
+     "Put two networks side by side: which digits got better, which worse."),
 ))
 # fmt: on
-HOME, DATA, TRAIN, EVALUATE, DRAW = PAGES
-STEPS = PAGES[1:]  # the four steps Home links to
+HOME, DATA, TRAIN, EVALUATE, DRAW, COMPARE = PAGES
+STEPS = PAGES[1:]  # the steps Home links to
 
 
 def st_pages() -> list[st.Page]:

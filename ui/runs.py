@@ -148,8 +148,32 @@ def _live_view(job: mc.TrainingJob, was_running: bool) -> None:
     else:
         _progress(job, view)
     st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
+    if any(e.val_confusion is not None for e in view.epochs):
+        _digit_learning(job, view)
     if view.epochs:
         st.dataframe(_epoch_table(view), hide_index=True, width="stretch")
+
+
+def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
+    """Per digit and as a confusion matrix, how the validation digits are read after each
+    epoch; live during the run, and replayed epoch by epoch with a slider after it."""
+    epochs = [e for e in view.epochs if e.val_confusion is not None]
+    shown = epochs[-1]
+    if job.finished and len(epochs) > 1:
+        number = st.select_slider(
+            "Replay the run: the validation digits after epoch",
+            [e.epoch for e in epochs], value=epochs[-1].epoch, key=f"replay_{job.name}",
+            help="Move back to see which digits the network learned first and which lagged.",
+        )  # fmt: skip
+        shown = next(e for e in epochs if e.epoch == number)
+    learning, confusion = st.columns(2)
+    learning.plotly_chart(
+        mc.charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
+        key=f"learning_{job.name}",
+    )
+    figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
+    figure.update_layout(title=f"Validation confusion after epoch {shown.epoch}", height=360)
+    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config={"displayModeBar": False})
 
 
 def run_history(jobs: list[mc.TrainingJob]) -> None:

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import mnist_core as mc
@@ -115,6 +116,7 @@ def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
         job.evaluation.accuracy,
         job.config.summary(),
         time.strftime("%H:%M", time.localtime(job.started)),
+        tuple(job.result.history),
     )
 
 
@@ -154,6 +156,23 @@ def select_current_model() -> dict[str, mc.ModelEntry]:
         st.session_state.current_model = next(iter(entries), None)
     workspace().current_model = st.session_state.current_model
     return entries
+
+
+KEPT_EVALUATIONS = 6  # per session: 10,000 digits' probabilities are 400 KB each
+
+
+def evaluation(entry: mc.ModelEntry, n: int) -> tuple[mc.Evaluation, np.ndarray]:
+    """`entry`'s evaluation on `n` test digits (the latest few kept for this session), and
+    those digits."""
+    indices = mc.evaluation_indices(mnist(), n)
+    cache = st.session_state.setdefault("evaluations", {})  # newest last
+    key = (entry.name, id(entry.model), n)
+    if key not in cache:
+        with st.spinner(f"Testing {entry.name} on {n:,} digits…"):
+            cache[key] = mc.evaluate(entry.model, mnist().x_test[indices], mnist().y_test[indices])
+        while len(cache) > KEPT_EVALUATIONS:
+            del cache[next(iter(cache))]
+    return cache[key], mnist().x_test[indices]
 
 
 def current_model() -> mc.ModelEntry | None:

@@ -23,6 +23,46 @@ PRESET_HELP = {
     "best": "The most accurate: 99.5 % on the test set, about 10 minutes here",
 }
 BLOCKS_KEY = "hp_blocks"
+# One line for every control, for someone who has never trained a network.
+HELP = {
+    "blocks": "How many layers of pattern detectors the image passes through, one after another. "
+    "The first finds strokes; later ones combine them into loops and corners.",
+    "filters": "How many different patterns this layer learns to look for (its filters). "
+    "More can spot more, but train slower.",
+    "kernel_sizes": "How big a patch of the image each filter looks at, in pixels.",
+    "strides": "How far a filter moves between looks: 2 skips every other pixel, shrinking the "
+    "picture faster.",
+    "padding": "'same' adds a black border so the picture keeps its size; 'valid' lets each "
+    "layer shrink it a little.",
+    "pooling": "After each layer, keep only the strongest (max) or the average signal of each "
+    "2×2 square: the picture halves, and small shifts matter less.",
+    "activation": "The rule each neuron uses to decide how strongly to fire. relu (nothing "
+    "below zero) is the usual choice.",
+    "dense_units": "A layer of neurons that sees all the patterns at once before the answer. "
+    "'none' goes straight to the ten answers.",
+    "dropout": "During training, switch off this share of neurons at random, so the network "
+    "cannot lean on any one of them: it fights overfitting.",
+    "batch_norm": "Rescale each layer's signals to a steady range: training is usually faster "
+    "and steadier.",
+    "optimizer": "The method that nudges the network's numbers after each batch. Adam adjusts "
+    "its own step size and is the usual choice.",
+    "learning_rate": "How big each nudge is. Too small learns slowly; too big jumps around and "
+    "never settles.",
+    "lr_schedule": "'cosine' makes the nudges smaller and smaller towards the end, to settle "
+    "in; 'constant' keeps them the same.",
+    "batch_size": "How many digits the network looks at before each nudge. Bigger batches are "
+    "faster per digit but take fewer steps.",
+    "epochs": "How many times the network goes through all its training digits.",
+    "seed": "Starting point for everything random. The same seed and settings give the same "
+    "network again.",
+    "train_size": "How many digits the network learns from.",
+    "val_size": "Digits set aside to check the network during training. It never learns from "
+    "them, so they show how it will do on digits it has never seen.",
+    "shift": "Move each training digit a little at random (as a share of the image), so the "
+    "network learns that position does not matter.",
+    "rotation": "Turn each training digit a little at random, up to this many degrees.",
+    "zoom": "Make each training digit a little bigger or smaller at random.",
+}
 # What a block shows when the config has fewer blocks (the widgets are disabled then).
 _SPARE_FILTERS, _SPARE_KERNELS = (32, 64, 128), (3, 3, 3)
 _PER_BLOCK = ("filters", "kernel_sizes")
@@ -112,48 +152,119 @@ def settings_form(available: int) -> mc.TrainConfig:
 
 
 def _network_settings() -> None:
-    st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, **PERSIST)
+    st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, help=HELP["blocks"], **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            f"Block {i + 1} filters", FILTERS, key=block_key("filters", i), disabled=unused,
-            **PERSIST,
+            f"Block {i + 1} filters", FILTERS, key=block_key("filters", i),
+            help=HELP["filters"], disabled=unused, **PERSIST,
         )  # fmt: skip
         column.select_slider(
-            f"Block {i + 1} kernel", KERNELS, key=block_key("kernel_sizes", i), disabled=unused,
-            format_func=lambda k: f"{k}×{k}", **PERSIST,
+            f"Block {i + 1} kernel", KERNELS, key=block_key("kernel_sizes", i),
+            help=HELP["kernel_sizes"], disabled=unused, format_func=lambda k: f"{k}×{k}",
+            **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    left.selectbox("Stride", STRIDES, key=widget_key("strides"), **PERSIST)
-    middle.selectbox("Padding", mc.config.PADDINGS, key=widget_key("padding"), **PERSIST)
-    right.selectbox("Pooling (2×2)", mc.config.POOLINGS, key=widget_key("pooling"), **PERSIST)
-    left.selectbox("Activation", mc.config.ACTIVATIONS, key=widget_key("activation"), **PERSIST)
+    left.selectbox("Stride", STRIDES, key=widget_key("strides"), help=HELP["strides"], **PERSIST)
+    middle.selectbox(
+        "Padding", mc.config.PADDINGS, key=widget_key("padding"), help=HELP["padding"], **PERSIST
+    )
+    right.selectbox(
+        "Pooling (2×2)",
+        mc.config.POOLINGS,
+        key=widget_key("pooling"),
+        help=HELP["pooling"],
+        **PERSIST,
+    )
+    left.selectbox(
+        "Activation",
+        mc.config.ACTIVATIONS,
+        key=widget_key("activation"),
+        help=HELP["activation"],
+        **PERSIST,
+    )
     middle.select_slider(
-        "Hidden dense units", DENSE, key=widget_key("dense_units"),
+        "Hidden dense units", DENSE, key=widget_key("dense_units"), help=HELP["dense_units"],
         format_func=lambda units: str(units) if units else "none", **PERSIST,
     )  # fmt: skip
-    right.slider("Dropout", 0.0, 0.7, step=0.05, key=widget_key("dropout"), **PERSIST)
-    st.toggle("Batch normalisation", key=widget_key("batch_norm"), **PERSIST)
+    right.slider(
+        "Dropout", 0.0, 0.7, step=0.05, key=widget_key("dropout"), help=HELP["dropout"], **PERSIST
+    )
+    st.toggle(
+        "Batch normalisation", key=widget_key("batch_norm"), help=HELP["batch_norm"], **PERSIST
+    )
 
 
 def _training_settings(available: int) -> None:
     left, middle, right = st.columns(3)
-    left.selectbox("Optimizer", mc.config.OPTIMIZERS, key=widget_key("optimizer"), **PERSIST)
-    middle.select_slider("Learning rate", RATES, key=widget_key("learning_rate"), **PERSIST)
-    right.selectbox("Schedule", mc.config.LR_SCHEDULES, key=widget_key("lr_schedule"), **PERSIST)
-    left.select_slider("Batch size", BATCHES, key=widget_key("batch_size"), **PERSIST)
-    middle.slider("Epochs", 1, 50, key=widget_key("epochs"), **PERSIST)
-    right.number_input("Seed", 0, 10**6, key=widget_key("seed"), **PERSIST)
+    left.selectbox(
+        "Optimizer",
+        mc.config.OPTIMIZERS,
+        key=widget_key("optimizer"),
+        help=HELP["optimizer"],
+        **PERSIST,
+    )
+    middle.select_slider(
+        "Learning rate",
+        RATES,
+        key=widget_key("learning_rate"),
+        help=HELP["learning_rate"],
+        **PERSIST,
+    )
+    right.selectbox(
+        "Schedule",
+        mc.config.LR_SCHEDULES,
+        key=widget_key("lr_schedule"),
+        help=HELP["lr_schedule"],
+        **PERSIST,
+    )
+    left.select_slider(
+        "Batch size", BATCHES, key=widget_key("batch_size"), help=HELP["batch_size"], **PERSIST
+    )
+    middle.slider("Epochs", 1, 50, key=widget_key("epochs"), help=HELP["epochs"], **PERSIST)
+    right.number_input("Seed", 0, 10**6, key=widget_key("seed"), help=HELP["seed"], **PERSIST)
     left, right = st.columns(2)
     left.slider(
-        "Training digits", 100, available, step=100, key=widget_key("train_size"), **PERSIST
+        "Training digits",
+        100,
+        available,
+        step=100,
+        key=widget_key("train_size"),
+        help=HELP["train_size"],
+        **PERSIST,
     )
     right.slider(
         "Validation digits", 0, available // 5, step=100, key=widget_key("val_size"),
-        **PERSIST,
+        help=HELP["val_size"], **PERSIST,
     )  # fmt: skip
     st.markdown("**Augmentation** (random changes to each training image)")
     left, middle, right = st.columns(3)
-    left.slider("Shift", 0.0, 0.3, step=0.05, key=widget_key("shift"), format="%.2f", **PERSIST)
-    middle.slider("Rotation (°)", 0.0, 30.0, step=5.0, key=widget_key("rotation"), **PERSIST)
-    right.slider("Zoom", 0.0, 0.3, step=0.05, key=widget_key("zoom"), format="%.2f", **PERSIST)
+    left.slider(
+        "Shift",
+        0.0,
+        0.3,
+        step=0.05,
+        key=widget_key("shift"),
+        help=HELP["shift"],
+        format="%.2f",
+        **PERSIST,
+    )
+    middle.slider(
+        "Rotation (°)",
+        0.0,
+        30.0,
+        step=5.0,
+        key=widget_key("rotation"),
+        help=HELP["rotation"],
+        **PERSIST,
+    )
+    right.slider(
+        "Zoom",
+        0.0,
+        0.3,
+        step=0.05,
+        key=widget_key("zoom"),
+        help=HELP["zoom"],
+        format="%.2f",
+        **PERSIST,
+    )

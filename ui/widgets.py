@@ -44,7 +44,11 @@ def _run_status(job: mc.TrainingJob) -> None:
 
 
 def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
-    st.selectbox("Current model", list(entries), key="current_model")
+    st.selectbox(
+        "Current model", list(entries), key="current_model",
+        help="The network that Evaluate and Draw use. Its parameters are the numbers it learned "
+        "in training: the weights of its filters and connections.",
+    )  # fmt: skip
     entry = entries[st.session_state.current_model]
     accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else "not tested"
     st.caption(
@@ -108,3 +112,9 @@ def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None
         width=TILE_PX,
         output_format="PNG",
     )
+
+
+def explainer(text: str) -> None:
+    """The page's "What am I looking at?" box: plain words for someone new to all this."""
+    with st.expander("What am I looking at?", icon=":material/help:"):
+        st.markdown(text)

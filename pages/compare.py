@@ -1,0 +1,113 @@
+"""Compare: two models side by side, digit by digit, and the test digits only one gets right."""
+
+import numpy as np
+import streamlit as st
+
+import mnist_core as mc
+from ui import state, streamlit_workarounds, widgets
+
+streamlit_workarounds.reroute_direct_page_run()
+
+
+def model_pickers(entries: dict[str, mc.ModelEntry]) -> tuple[mc.ModelEntry, mc.ModelEntry]:
+    """Two model boxes: A starts on the current model, B on another one."""
+    names = list(entries)
+    current = state.current_model().name
+    left, right = st.columns(2)
+    a = left.selectbox("Model A", names, index=names.index(current), key="compare_a")
+    others = [name for name in names if name != a] or names
+    b = right.selectbox("Model B", others, key="compare_b")
+    return entries[a], entries[b]
+
+
+def headline(a: mc.ModelEntry, b: mc.ModelEntry, ev_a: mc.Evaluation, ev_b: mc.Evaluation):
+    """Each model's test accuracy and the difference."""
+    first, second, change = st.columns(3)
+    first.metric(f"A: {a.name}", f"{ev_a.accuracy:.2%}", border=True)
+    second.metric(f"B: {b.name}", f"{ev_b.accuracy:.2%}", border=True)
+    gained = ev_b.accuracy - ev_a.accuracy
+    change.metric(
+        "B against A", f"{gained * 100:+.2f} points",
+        f"{(ev_b.predictions == ev_b.labels).sum() - (ev_a.predictions == ev_a.labels).sum():+,} "
+        "digits read right", border=True,
+    )  # fmt: skip
+
+
+def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
+    """Per-digit accuracy side by side, and the change."""
+    rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
+    chart, table = st.columns([3, 2])
+    chart.plotly_chart(mc.charts.compare_per_digit(rows_a, rows_b, names), width="stretch")
+    table.dataframe(
+        [
+            {
+                "digit": ra["digit"],
+                "A": ra["accuracy"],
+                "B": rb["accuracy"],
+                "B − A (points)": 100 * (rb["accuracy"] - ra["accuracy"]),
+            }
+            for ra, rb in zip(rows_a, rows_b)
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "A": st.column_config.NumberColumn(format="percent"),
+            "B": st.column_config.NumberColumn(format="percent"),
+            "B − A (points)": st.column_config.NumberColumn(format="%+.2f"),
+        },
+    )
+
+
+def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
+    """The test digits one model reads right and the other wrong."""
+    right_a, right_b = ev_a.predictions == ev_a.labels, ev_b.predictions == ev_b.labels
+    only_a, only_b = st.columns(2)
+    for column, mine, other, label, theirs in (
+        (only_a, right_a, right_b, "A", ev_b),
+        (only_b, right_b, right_a, "B", ev_a),
+    ):
+        picked = np.flatnonzero(mine & ~other)
+        with column:
+            st.markdown(f"**{len(picked):,} digits only {label} reads right** (the other's answer)")
+            widgets.digit_gallery(
+                x_test[picked[:30]],
+                [f"{theirs.labels[i]}, not {theirs.predictions[i]}" for i in picked[:30]],
+            )
+
+
+st.title("Compare two models")
+widgets.explainer(
+    "Pick two models, say the network you just trained and the ready-made one. Both read "
+    "the same 10,000 test digits, which neither has ever seen. The bars show how often each "
+    "reads each digit right. The coloured grid shows what changed from A to B: each square "
+    "is one kind of answer (true digit down the side, answer along the top); green means "
+    "B does better there (more right answers, or fewer of that mistake), red worse. At the "
+    "bottom are the digits only one of the two reads right."
+)
+entries = state.model_entries()
+if len(entries) < 2:
+    st.info(
+        "Comparing needs two models: train one on the Train page (or load one in the sidebar).",
+        icon=":material/info:",
+    )
+    st.stop()
+a, b = model_pickers(entries)
+n = len(state.mnist().y_test)
+ev_a, x_test = state.evaluation(a, n)
+ev_b, _ = state.evaluation(b, n)
+names = (f"A: {a.name}", f"B: {b.name}")
+headline(a, b, ev_a, ev_b)
+per_digit(names, ev_a, ev_b)
+
+st.subheader("What changed from A to B")
+st.plotly_chart(
+    mc.charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
+    width="stretch",
+    config={"displayModeBar": False},
+)
+if a.history and b.history:
+    st.subheader("Their training, side by side")
+    st.plotly_chart(mc.charts.runs_overlay({a.name: a.history, b.name: b.history}))
+
+st.subheader("Where they disagree")
+disagreements(x_test, ev_a, ev_b)
