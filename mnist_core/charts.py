@@ -307,9 +307,8 @@ def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
     fig.add_vline(x=current, line_dash="dot", annotation_text="now")
     fig.update_xaxes(title="rotation (degrees)" if rotation else "scale (× size)")
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title=f"probability of {sweep.label}")
-    title = "Turn it: " if rotation else "Shrink or grow it: "
     fig.update_layout(
-        title=title + f"when does it stop being a {sweep.label}? (orange: another answer)",
-        showlegend=False, margin=_margin(), height=300,
+        title="Turned" if rotation else "Shrunk or grown", showlegend=False, margin=_margin(),
+        height=300,
     )  # fmt: skip
     return fig

@@ -62,16 +62,16 @@ def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
     """The test digits one model reads right and the other wrong."""
     right_a, right_b = ev_a.predictions == ev_a.labels, ev_b.predictions == ev_b.labels
     only_a, only_b = st.columns(2)
-    for column, mine, other, label, theirs in (
-        (only_a, right_a, right_b, "A", ev_b),
-        (only_b, right_b, right_a, "B", ev_a),
+    for column, mine, other, label, them, theirs in (
+        (only_a, right_a, right_b, "A", "B", ev_b),
+        (only_b, right_b, right_a, "B", "A", ev_a),
     ):
         picked = np.flatnonzero(mine & ~other)
         with column:
-            st.markdown(f"**{len(picked):,} digits only {label} reads right** (the other's answer)")
+            st.markdown(f"**{len(picked):,} digits only {label} reads right**")
             widgets.digit_gallery(
                 x_test[picked[:30]],
-                [f"{theirs.labels[i]}, not {theirs.predictions[i]}" for i in picked[:30]],
+                [f"a {theirs.labels[i]}; {them} says {theirs.predictions[i]}" for i in picked[:30]],
             )
 
 

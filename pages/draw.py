@@ -157,11 +157,11 @@ def why_this_answer(entry: mc.ModelEntry, image: np.ndarray) -> None:
     """Which pixels pushed the network towards its answer (Integrated Gradients)."""
     explained = mc.saliency.saliency(entry.model, image)
     st.markdown(f"**Why {explained.target}?**")
-    picture, words = st.columns([1, 2], vertical_alignment="center")
+    picture, words = st.columns([1, 3], vertical_alignment="center")
     picture.image(
-        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 6),
+        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
         caption=f"evidence for {explained.target}",
-        width=2 * TILE,
+        width=TILE,
         output_format="PNG",
     )
     words.caption(mc.saliency.HOW_TO_READ)
@@ -170,6 +170,11 @@ def why_this_answer(entry: mc.ModelEntry, image: np.ndarray) -> None:
 def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
     """The answer's probability across every turn and every size of the drawing."""
     st.subheader("Where does it break?")
+    st.caption(
+        "The same drawing turned through every angle and shrunk or grown through every size, "
+        "all read at once: the line is how sure the network stays of its first answer; orange "
+        "points are where another digit wins (its number written above)."
+    )
     for column, kind, now in zip(
         st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
     ):

@@ -120,7 +120,7 @@ def first_visit(server, browser) -> FirstVisit:
     try:
         page = context.new_page()
         page.goto("/train")
-        expect(page.get_by_role("button", name="Train")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_visible(timeout=SLOW)
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar).to_contain_text("MNIST", timeout=SLOW)
         nav = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
@@ -235,7 +235,7 @@ def configure_training(page: Page, epochs: int, train_digits: int, batch_size: i
 
     The first change is made alone and waited for, then the rest quickly.
     """
-    expect(page.get_by_role("button", name="Train")).to_be_enabled(timeout=SLOW)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
     wait_idle(page)
     page.get_by_role("tab", name="Training").click()
     epochs_slider = page.get_by_role("slider", name="Epochs")
@@ -274,7 +274,7 @@ def configure_training(page: Page, epochs: int, train_digits: int, batch_size: i
 def train_and_wait(page: Page, epochs: int, train_digits: int, batch_size: int = 0) -> None:
     """A whole run from the Train page, until it is in the run history."""
     configure_training(page, epochs, train_digits, batch_size)
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("heading", name="Run history")).to_be_visible(timeout=3 * SLOW)
     expect(page.get_by_text("It is now the current model")).to_be_visible(timeout=SLOW)
 
@@ -409,7 +409,7 @@ def test_training_updates_live_and_survives_leaving_the_page(page, shots):
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
     configure_training(page, epochs, digits)
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
 
     expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
     first_text, first_points = progress(page).inner_text(), curve_points(page)
@@ -459,7 +459,7 @@ def test_stop_ends_a_long_run_early(page, shots):
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
     configure_training(page, epochs=30, train_digits=2000)
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
     page.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
 
@@ -572,7 +572,7 @@ def test_teaching_instruments_with_a_fresh_run_and_the_default_model(page, shots
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
     configure_training(page, epochs=4, train_digits=3000)
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     # After the first epoch, per digit and as a confusion matrix, live beside the curves.
     expect(page.get_by_text("Validation accuracy per digit")).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(re.compile(r"Validation confusion after epoch \d"))).to_be_visible()
@@ -596,6 +596,12 @@ def test_teaching_instruments_with_a_fresh_run_and_the_default_model(page, shots
     print(f"\nfresh codelab run: {fresh}\ndefault model: {default}")
     assert default["untouched"]["best"] == "7"
 
+    go_via_sidebar(page, "Compare", "Compare two models")
+    expect(page.get_by_text(re.compile(r"digits only B reads right"))).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("heading", name="What changed from A to B")).to_be_visible()
+    wait_idle(page)
+    screenshot(page, shots / "compare.png")
+
 
 # --- users who reload, open tabs and leave ---------------------------------------------------
 
@@ -611,7 +617,7 @@ def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
     try:
         page.goto("/train")
         configure_training(page, epochs=40, train_digits=2000)
-        page.get_by_role("button", name="Train").click()
+        page.get_by_role("button", name="Train", exact=True).click()
         expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
 
         page.reload()  # a new Streamlit session: the run is found again, still live
@@ -619,7 +625,7 @@ def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
         expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
         before = progress(page).inner_text()
         expect(progress(page)).not_to_have_text(before, timeout=SLOW)  # it moves on
-        expect(page.get_by_role("button", name="Train")).to_be_disabled()
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
 
         tab = page.context.new_page()  # the app's URL again, in another tab of this browser
         tab.goto("/train")
@@ -629,7 +635,7 @@ def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
 
         stranger = new_user(browser, server)
         stranger.goto("/train")
-        expect(stranger.get_by_role("button", name="Train")).to_be_enabled(timeout=SLOW)
+        expect(stranger.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
         wait_idle(stranger)
         expect(run_heading(stranger)).to_have_count(0)
         stranger.context.close()
@@ -647,12 +653,12 @@ def test_a_closed_tab_frees_the_training_slot_for_the_next_user(browser, server,
     try:
         leaver.goto("/train")
         configure_training(leaver, epochs=50, train_digits=5000)
-        leaver.get_by_role("button", name="Train").click()
+        leaver.get_by_role("button", name="Train", exact=True).click()
         expect(progress(leaver)).to_contain_text("images/s", timeout=SLOW)
 
         next_user.goto("/train")
         configure_training(next_user, epochs=1, train_digits=1000)
-        next_user.get_by_role("button", name="Train").click()
+        next_user.get_by_role("button", name="Train", exact=True).click()
         queued = next_user.get_by_text("you are number 1 in the queue")
         expect(queued).to_be_visible(timeout=SLOW)
         print(f"\n{queued.inner_text()}")

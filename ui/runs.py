@@ -172,7 +172,9 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
         key=f"learning_{job.name}",
     )
     figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
-    figure.update_layout(title=f"Validation confusion after epoch {shown.epoch}", height=360)
+    figure.update_layout(
+        title=f"Validation confusion after epoch {shown.epoch}", height=400, margin=dict(t=110)
+    )
     confusion.plotly_chart(figure, key=f"confusion_{job.name}", config={"displayModeBar": False})
 
 
