@@ -20,6 +20,23 @@ from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 PREDICT_CHUNK = 1024
 
 
+# Keras's TensorFlow optimizer sums gradients across replicas through tf.custom_gradient even
+# with one replica, and in graph mode that registers a closure in TensorFlow's process-wide
+# gradient registry which is never removed: it kept every training's train-step graph (about
+# 10 MB for the codelab net) alive for good. The one Keras internal this engine relies on, so
+# it is checked at import rather than found missing in the middle of a class.
+if not hasattr(keras.optimizers.Optimizer, "_all_reduce_sum_gradients"):
+    raise ImportError(
+        "keras.optimizers.Optimizer._all_reduce_sum_gradients is gone: review "
+        "mnist_core/model.py's single-replica override before upgrading Keras."
+    )
+
+
+def _single_replica_all_reduce(grads_and_vars):
+    """Gradients unchanged: with one replica there is nothing to sum."""
+    return list(grads_and_vars)
+
+
 class ModelFileError(ValueError):
     """A file that is not a usable digit model."""
 
@@ -95,6 +112,8 @@ def build_model(config: TrainConfig) -> keras.Model:
     model.compile(
         optimizer=_optimizer(config), loss="categorical_crossentropy", metrics=["accuracy"]
     )
+    if not tf.distribute.has_strategy():
+        model.optimizer._all_reduce_sum_gradients = _single_replica_all_reduce
     return model
 
 

@@ -57,10 +57,20 @@ class Workspace:
 class Workspaces:
     """Every workspace on this server, by token."""
 
-    def __init__(self, ttl: float = 15 * 60):
+    def __init__(self, ttl: float = 15 * 60, sweep_every: float | None = 60.0):
         self.ttl = ttl
         self._by_token: dict[str, Workspace] = {}
         self._lock = threading.Lock()
+        if sweep_every is not None:  # even when nobody comes: memory of the gone is returned
+            threading.Thread(
+                target=self._sweep_forever, args=(sweep_every,), name="workspace-sweep",
+                daemon=True,
+            ).start()  # fmt: skip
+
+    def _sweep_forever(self, every: float) -> None:
+        while True:
+            time.sleep(every)
+            self.sweep()
 
     def claim(self, token: str | None) -> Workspace:
         """The workspace of `token`, or a new one (with a new token) when it is unknown."""

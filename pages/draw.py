@@ -169,7 +169,6 @@ def why_this_answer(entry: mc.ModelEntry, image: np.ndarray) -> None:
 
 def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
     """The answer's probability across every turn and every size of the drawing."""
-    st.subheader("Where does it break?")
     st.caption(
         "The same drawing turned through every angle and shrunk or grown through every size, "
         "all read at once: the line is how sure the network stays of its first answer; orange "
@@ -278,6 +277,17 @@ with result:
     if naive:
         naive_comparison(entry, image, digit, drawing=drawn)
 
-breaking_points(entry, steps.centred, bends)
-with st.expander("Look inside the network", icon=":material/visibility:"):
-    inside_the_network(entry, bent)
+# Computed only while open: nothing is worked out for a closed section.
+sweeps = st.expander(
+    "Where does it break?", expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
+    on_change="rerun",
+)  # fmt: skip
+if sweeps.open:
+    with sweeps:
+        breaking_points(entry, steps.centred, bends)
+inside = st.expander(
+    "Look inside the network", icon=":material/visibility:", key="draw_inside", on_change="rerun"
+)
+if inside.open:
+    with inside:
+        inside_the_network(entry, bent)

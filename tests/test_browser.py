@@ -455,6 +455,21 @@ def test_training_updates_live_and_survives_leaving_the_page(page, shots):
     screenshot(page, shots / "train-done.png")
 
 
+def test_data_and_evaluate_pages_render_without_errors(page, shots):
+    page.goto("/data")
+    expect(page.get_by_role("heading", name="Look at the data")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    screenshot(page, shots / "data.png")
+    go_via_sidebar(page, "Evaluate", "Evaluate the model")
+    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(re.compile(r"^evidence for|^a \d, read as \d"))).to_be_visible(
+        timeout=SLOW
+    )
+    wait_idle(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    screenshot(page, shots / "evaluate.png")
+
+
 def test_stop_ends_a_long_run_early(page, shots):
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)

@@ -185,3 +185,29 @@ def test_validation_each_epoch_matches_keras_and_says_which_digits_are_learned(m
         assert np.trace(epoch.val_confusion) / config.val_size == pytest.approx(epoch.val_accuracy)
     # Learning shows: the digits get better from the first epoch to the last.
     assert np.nanmean(last.val_per_digit) > np.nanmean(result.history[0].val_per_digit)
+
+
+def test_finished_runs_leave_nothing_behind_once_dropped(mnist, tiny_config):
+    """Every training used to stay in memory for good: the model (held by the fast-predict
+    cache) and its traced train step (held by TensorFlow's gradient registry, through Keras's
+    optimizer); a server training run after run kept them all."""
+    import gc
+    import weakref
+
+    from tensorflow.python.eager import context  # TF's runtime function library, to count
+
+    def one_run() -> weakref.ref:
+        job = TrainingJob("Run", tiny_config.replace(epochs=1, train_size=500), mnist).start()
+        job.join(60)
+        assert job.state is JobState.DONE
+        assert job.result.model.train_function is None  # the traced steps are let go
+        predict(job.result.model, mnist.x_test[:2] / 255)  # Draw's fast path still works
+        return weakref.ref(job.result.model)
+
+    one_run()
+    gc.collect()
+    functions = len(context.context().list_function_names())
+    alive = [one_run() for _ in range(3)]
+    gc.collect()
+    assert all(ref() is None for ref in alive)
+    assert len(context.context().list_function_names()) <= functions

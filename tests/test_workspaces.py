@@ -7,7 +7,7 @@ from mnist_core.workspaces import Workspaces
 
 
 def test_a_token_finds_its_workspace_again_and_an_unknown_one_gets_a_new_token():
-    workspaces = Workspaces()
+    workspaces = Workspaces(sweep_every=None)
     mine = workspaces.claim(None)
     assert len(mine.token) >= 32  # unguessable
     assert workspaces.claim(mine.token) is mine  # a reload, or a second tab
@@ -18,13 +18,14 @@ def test_a_token_finds_its_workspace_again_and_an_unknown_one_gets_a_new_token()
 
 
 def test_workspaces_nobody_came_back_to_are_dropped_and_their_runs_stopped(mnist, tiny_config):
-    workspaces = Workspaces(ttl=0.3)
+    workspaces = Workspaces(ttl=0.5, sweep_every=0.1)
     gone, here = workspaces.claim(None), workspaces.claim(None)
     job = TrainingJob("Run 1", tiny_config.replace(epochs=50), mnist).start()
     gone.jobs.append(job)
-    time.sleep(0.4)
-    here.touch()
-    assert workspaces.sweep() == 1
+    deadline = time.monotonic() + 5
+    while gone in workspaces and time.monotonic() < deadline:  # nobody calls sweep() here
+        here.touch()
+        time.sleep(0.05)
     assert gone not in workspaces and here in workspaces
     job.join(60)
     assert job.state is JobState.STOPPED

@@ -1,0 +1,61 @@
+"""Server memory under repeated and concurrent training, in one process as the app runs it.
+
+    python -m bench.bench_memory --data ../shared/data/mnist.npz [--runs 20] [--together 3]
+
+First `--runs` codelab runs one after another, each a TrainingJob in its own worker thread,
+every finished run kept (as a user's workspace keeps them): the resident memory after each run,
+and the growth after the first. Then `--together` runs at once (as `--together` users would,
+with that many training slots): the peak resident memory, sampled every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+
+import mnist_core as mc
+from bench.bench_load import MemoryWatch, rss_mb
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--together", type=int, default=3)
+    args = p.parse_args()
+    data = mc.load_mnist(args.data)
+    config = mc.PRESETS["codelab"].fit_to(len(data.y_train))
+    pid = os.getpid()
+    kept, series = [], []
+    for i in range(args.runs):
+        job = mc.TrainingJob(f"Run {i + 1}", config, data).start()
+        job.join()
+        assert job.state is mc.JobState.DONE, job.error
+        kept.append(job)
+        gc.collect()
+        series.append(rss_mb(pid))
+    growth = series[-1] - series[0]
+    print(f"{args.runs} codelab runs in a row, all kept: resident MB after each run")
+    print("  " + " ".join(f"{mb:.0f}" for mb in series))
+    print(
+        f"after run 1: {series[0]:,.0f} MB, after run {args.runs}: {series[-1]:,.0f} MB, "
+        f"growth {growth:+,.0f} MB ({growth / max(args.runs - 1, 1):+.1f} MB a run; target ≤ 100)"
+    )
+    slots = mc.TrainingSlots(args.together)
+    watch = MemoryWatch(pid)
+    jobs = [
+        mc.TrainingJob(f"Together {i + 1}", config, data, slots).start()
+        for i in range(args.together)
+    ]
+    for job in jobs:
+        job.join()
+    peak = watch.stop()
+    print(
+        f"{args.together} runs at once: peak {peak:,.0f} MB, "
+        f"{peak / series[0]:.2f}× the memory after the first run (target peak < 2,000 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
