@@ -1,11 +1,16 @@
 """Shared fixtures: real MNIST where the machine has it ($MNIST_NPZ), else the shipped sample."""
 
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
-from mnist_core.data import MnistData, load_mnist, load_sample
+from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_sample
+from mnist_core.model import load_model
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 
 # A network and training small enough to run in a few seconds and still learn.
 TINY = TrainConfig(
@@ -40,3 +45,16 @@ def full_mnist() -> MnistData:
 def tiny_config() -> TrainConfig:
     """The tiny configuration above."""
     return TINY
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The model shipped in models/ (99.5 % on the test set)."""
+    return load_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def digits(mnist):
+    """20 stratified test digits as float images in [0, 1], and their labels."""
+    idx = evaluation_indices(mnist, 20, seed=0)
+    return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DEFAULT_MODEL
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = ROOT / "models" / "default.keras"
 
 
 def _cli(*args, check=True):

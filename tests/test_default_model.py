@@ -1,27 +1,24 @@
 """The model shipped in models/: it loads, and it is as good as the README says."""
 
-from pathlib import Path
-
 import pytest
+from conftest import DEFAULT_MODEL
 
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.evaluation import evaluate
 from mnist_core.model import load_model, read_metadata
 
-DEFAULT = Path(__file__).resolve().parents[1] / "models" / "default.keras"
-
 
 def test_the_default_model_scores_at_least_99_4_percent_on_the_test_set(full_mnist):
-    model = load_model(DEFAULT)
+    model = load_model(DEFAULT_MODEL)
     result = evaluate(model, full_mnist.x_test, full_mnist.y_test)
     assert len(result.labels) == 10_000
     assert result.accuracy >= 0.994, result.accuracy
-    info = read_metadata(DEFAULT)
+    info = read_metadata(DEFAULT_MODEL)
     assert info["test_accuracy"] == pytest.approx(result.accuracy, abs=2e-4)
 
 
 def test_the_default_model_was_trained_with_the_best_preset():
-    info = read_metadata(DEFAULT)
+    info = read_metadata(DEFAULT_MODEL)
     assert info["preset"] == "best" and info["data"] == "file"
     assert TrainConfig.from_dict(info["config"]) == PRESETS["best"]
-    assert load_model(DEFAULT).count_params() == info["params"]
+    assert load_model(DEFAULT_MODEL).count_params() == info["params"]

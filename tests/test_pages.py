@@ -5,13 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DEFAULT_MODEL
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from ui import navigation, streamlit_workarounds
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-DEFAULT_MODEL = Path(APP).parent / "models" / "default.keras"
 PAGES = [page.path for page in navigation.PAGES]
 
 

@@ -3,10 +3,10 @@
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DEFAULT_MODEL
 from PIL import Image, ImageDraw
 
 from mnist_core.model import load_model, predict
@@ -24,7 +24,6 @@ from mnist_core.preprocess import (
 )
 
 CANVAS = 280
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 SUPERSAMPLING = 4
 
 

@@ -3,30 +3,21 @@
 import gc
 import time
 import weakref
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from mnist_core.data import evaluation_indices
-from mnist_core.model import load_model, predict
+from mnist_core.model import predict
 from mnist_core.saliency import HOW_TO_READ, _attribution_fn, overlay, saliency
 
-DEFAULT = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 PIXEL = (12, 17)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model(DEFAULT)
-
-
-@pytest.fixture(scope="module")
-def digits(mnist):
-    """20 stratified test digits as float images, and their labels."""
-    idx = evaluation_indices(mnist, 20, seed=0)
-    return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+@pytest.fixture
+def model(default_model):
+    """The shipped model (conftest.py)."""
+    return default_model
 
 
 def one_pixel_model() -> keras.Model:

@@ -1,13 +1,10 @@
 """Bending the drawing: known pixel moves, identities, ranges, and the model's sweeps."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import mnist_core.transforms as transforms
-from mnist_core.data import evaluation_indices
-from mnist_core.model import load_model, predict
+from mnist_core.model import predict
 from mnist_core.transforms import (
     ROTATIONS,
     SCALES,
@@ -20,19 +17,11 @@ from mnist_core.transforms import (
     thickness,
 )
 
-DEFAULT = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model(DEFAULT)
-
-
-@pytest.fixture(scope="module")
-def digits(mnist):
-    """20 stratified test digits as float images, and their labels."""
-    idx = evaluation_indices(mnist, 20, seed=0)
-    return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+@pytest.fixture
+def model(default_model):
+    """The shipped model (conftest.py)."""
+    return default_model
 
 
 def pattern() -> np.ndarray:

@@ -151,6 +151,13 @@ def settings_form(available: int) -> mc.TrainConfig:
     return config_from_widgets()
 
 
+def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
+    """The widget of one TrainConfig field in `place`: keyed, explained, kept across pages."""
+    return getattr(place, widget)(
+        label, *args, key=widget_key(field), help=HELP[field], **PERSIST, **kwargs
+    )
+
+
 def _network_settings() -> None:
     st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, help=HELP["blocks"], **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
@@ -165,106 +172,31 @@ def _network_settings() -> None:
             **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    left.selectbox("Stride", STRIDES, key=widget_key("strides"), help=HELP["strides"], **PERSIST)
-    middle.selectbox(
-        "Padding", mc.config.PADDINGS, key=widget_key("padding"), help=HELP["padding"], **PERSIST
-    )
-    right.selectbox(
-        "Pooling (2×2)",
-        mc.config.POOLINGS,
-        key=widget_key("pooling"),
-        help=HELP["pooling"],
-        **PERSIST,
-    )
-    left.selectbox(
-        "Activation",
-        mc.config.ACTIVATIONS,
-        key=widget_key("activation"),
-        help=HELP["activation"],
-        **PERSIST,
-    )
-    middle.select_slider(
-        "Hidden dense units", DENSE, key=widget_key("dense_units"), help=HELP["dense_units"],
-        format_func=lambda units: str(units) if units else "none", **PERSIST,
+    _setting(left, "selectbox", "Stride", "strides", STRIDES)
+    _setting(middle, "selectbox", "Padding", "padding", mc.config.PADDINGS)
+    _setting(right, "selectbox", "Pooling (2×2)", "pooling", mc.config.POOLINGS)
+    _setting(left, "selectbox", "Activation", "activation", mc.config.ACTIVATIONS)
+    _setting(
+        middle, "select_slider", "Hidden dense units", "dense_units", DENSE,
+        format_func=lambda units: str(units) if units else "none",
     )  # fmt: skip
-    right.slider(
-        "Dropout", 0.0, 0.7, step=0.05, key=widget_key("dropout"), help=HELP["dropout"], **PERSIST
-    )
-    st.toggle(
-        "Batch normalisation", key=widget_key("batch_norm"), help=HELP["batch_norm"], **PERSIST
-    )
+    _setting(right, "slider", "Dropout", "dropout", 0.0, 0.7, step=0.05)
+    _setting(st, "toggle", "Batch normalisation", "batch_norm")
 
 
 def _training_settings(available: int) -> None:
     left, middle, right = st.columns(3)
-    left.selectbox(
-        "Optimizer",
-        mc.config.OPTIMIZERS,
-        key=widget_key("optimizer"),
-        help=HELP["optimizer"],
-        **PERSIST,
-    )
-    middle.select_slider(
-        "Learning rate",
-        RATES,
-        key=widget_key("learning_rate"),
-        help=HELP["learning_rate"],
-        **PERSIST,
-    )
-    right.selectbox(
-        "Schedule",
-        mc.config.LR_SCHEDULES,
-        key=widget_key("lr_schedule"),
-        help=HELP["lr_schedule"],
-        **PERSIST,
-    )
-    left.select_slider(
-        "Batch size", BATCHES, key=widget_key("batch_size"), help=HELP["batch_size"], **PERSIST
-    )
-    middle.slider("Epochs", 1, 50, key=widget_key("epochs"), help=HELP["epochs"], **PERSIST)
-    right.number_input("Seed", 0, 10**6, key=widget_key("seed"), help=HELP["seed"], **PERSIST)
+    _setting(left, "selectbox", "Optimizer", "optimizer", mc.config.OPTIMIZERS)
+    _setting(middle, "select_slider", "Learning rate", "learning_rate", RATES)
+    _setting(right, "selectbox", "Schedule", "lr_schedule", mc.config.LR_SCHEDULES)
+    _setting(left, "select_slider", "Batch size", "batch_size", BATCHES)
+    _setting(middle, "slider", "Epochs", "epochs", 1, 50)
+    _setting(right, "number_input", "Seed", "seed", 0, 10**6)
     left, right = st.columns(2)
-    left.slider(
-        "Training digits",
-        100,
-        available,
-        step=100,
-        key=widget_key("train_size"),
-        help=HELP["train_size"],
-        **PERSIST,
-    )
-    right.slider(
-        "Validation digits", 0, available // 5, step=100, key=widget_key("val_size"),
-        help=HELP["val_size"], **PERSIST,
-    )  # fmt: skip
+    _setting(left, "slider", "Training digits", "train_size", 100, available, step=100)
+    _setting(right, "slider", "Validation digits", "val_size", 0, available // 5, step=100)
     st.markdown("**Augmentation** (random changes to each training image)")
     left, middle, right = st.columns(3)
-    left.slider(
-        "Shift",
-        0.0,
-        0.3,
-        step=0.05,
-        key=widget_key("shift"),
-        help=HELP["shift"],
-        format="%.2f",
-        **PERSIST,
-    )
-    middle.slider(
-        "Rotation (°)",
-        0.0,
-        30.0,
-        step=5.0,
-        key=widget_key("rotation"),
-        help=HELP["rotation"],
-        **PERSIST,
-    )
-    right.slider(
-        "Zoom",
-        0.0,
-        0.3,
-        step=0.05,
-        key=widget_key("zoom"),
-        help=HELP["zoom"],
-        format="%.2f",
-        **PERSIST,
-    )
+    _setting(left, "slider", "Shift", "shift", 0.0, 0.3, step=0.05, format="%.2f")
+    _setting(middle, "slider", "Rotation (°)", "rotation", 0.0, 30.0, step=5.0)
+    _setting(right, "slider", "Zoom", "zoom", 0.0, 0.3, step=0.05, format="%.2f")
