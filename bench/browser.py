@@ -25,6 +25,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+# An init script counting script runs started, from stApp's [data-test-script-state]. Each
+# change is read from its own mutation record (with its old value), so a run that starts and
+# ends within one batch of records still counts.
+WATCH_SCRIPT_RUNS = """
+(() => {
+  window.__digitLabStarts = 0;
+  new MutationObserver((records) => {
+    records.forEach((record, i) => {
+      // A record holds the old value; the new one is the next record's old value, or the current.
+      const next = records.slice(i + 1).find((r) => r.target === record.target);
+      const value = next ? next.oldValue : record.target.getAttribute("data-test-script-state");
+      if (value === "running" && record.oldValue !== "running") window.__digitLabStarts += 1;
+    });
+  }).observe(document, {
+    subtree: true, attributes: true, attributeOldValue: true,
+    attributeFilter: ["data-test-script-state"],
+  });
+})();
+"""
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

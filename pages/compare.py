@@ -38,24 +38,20 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
     rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
     chart, table = st.columns([3, 2])
     chart.plotly_chart(mc.charts.compare_per_digit(rows_a, rows_b, names), width="stretch")
-    table.dataframe(
-        [
-            {
-                "digit": ra["digit"],
-                "A": ra["accuracy"],
-                "B": rb["accuracy"],
-                "B − A (points)": 100 * (rb["accuracy"] - ra["accuracy"]),
-            }
-            for ra, rb in zip(rows_a, rows_b)
-        ],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "A": st.column_config.NumberColumn(format="percent"),
-            "B": st.column_config.NumberColumn(format="percent"),
-            "B − A (points)": st.column_config.NumberColumn(format="%+.2f"),
-        },
-    )
+    with table:
+        widgets.table(
+            [
+                {
+                    "digit": ra["digit"],
+                    "A": ra["accuracy"],
+                    "B": rb["accuracy"],
+                    "B − A (points)": 100 * (rb["accuracy"] - ra["accuracy"]),
+                }
+                for ra, rb in zip(rows_a, rows_b)
+            ],
+            percent=("A", "B"),
+            formats={"B − A (points)": "%+.2f"},
+        )
 
 
 def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:

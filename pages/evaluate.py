@@ -39,15 +39,8 @@ def per_digit(ev: mc.Evaluation) -> None:
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
     chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch")
-    table.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            name: st.column_config.NumberColumn(format="percent")
-            for name in ("accuracy", "precision", "recall")
-        },
-    )
+    with table:
+        widgets.table(pd.DataFrame(rows), percent=("accuracy", "precision", "recall"))
     st.caption(
         "Accuracy (= recall): of the images of this digit, how many were recognised. "
         "Precision: of the images predicted as this digit, how many really were."

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
+from bench.browser import CHROMIUM, WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -33,27 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 1000}
 SLOW = 120_000  # ms: the first TensorFlow import, training, and another job hogging the CPU
 PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare"]
-
-# Counts script runs started, from stApp's [data-test-script-state]. Each change is
-# read from its own mutation record (with its old value), so a run that starts and ends within
-# one batch of records still counts.
-WATCH_SCRIPT_RUNS = """
-(() => {
-  window.__digitLabStarts = 0;
-  new MutationObserver((records) => {
-    records.forEach((record, i) => {
-      // A record holds the old value; the new one is the next record's old value, or the current.
-      const next = records.slice(i + 1).find((r) => r.target === record.target);
-      const value = next ? next.oldValue : record.target.getAttribute("data-test-script-state");
-      if (value === "running" && record.oldValue !== "running") window.__digitLabStarts += 1;
-    });
-  }).observe(document, {
-    subtree: true, attributes: true, attributeOldValue: true,
-    attributeFilter: ["data-test-script-state"],
-  });
-})();
-"""
-
 
 # --- the server and the browser -------------------------------------------------------------
 

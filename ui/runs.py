@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
-from ui import state
+from ui import state, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -127,26 +127,36 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
     stop.button("Stop", icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
 
 
+PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0  # seconds; charts cost the training CPU to draw
+
+
 def live_run(job: mc.TrainingJob) -> None:
-    """A run's progress, live charts and epoch table, redrawn every second while it runs."""
+    """A run's progress (every second), and its charts and epoch table (every few seconds)."""
     st.subheader(job.name)
     running = not job.finished
-    st.fragment(_live_view, run_every=1.0 if running else None)(job, running)
+    st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
+    st.fragment(_live_charts, run_every=CHARTS_EVERY if running else None)(job)
 
 
-def _live_view(job: mc.TrainingJob, was_running: bool) -> None:
-    # The timer redraws only this fragment; never from the training thread.
+def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
+    # Timers redraw only the fragments, never the training thread; on a 2-core server each
+    # redraw of the charts slows training, so only this light part runs every second.
     job.seen()
     if job.finished and was_running:
-        st.rerun()  # the whole page: the run joins the history and the timer stops
+        st.rerun()  # the whole page at once: the outcome, the final charts, the run history
     view = job.view()
     if view.state is mc.JobState.WAITING:
         _waiting(job)
-        return
-    if job.finished:
+    elif job.finished:
         _outcome(job)
     else:
         _progress(job, view)
+
+
+def _live_charts(job: mc.TrainingJob) -> None:
+    view = job.view()
+    if view.state is mc.JobState.WAITING:
+        return
     st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
@@ -184,15 +194,10 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
     if not finished:
         return
     st.subheader("Run history")
-    st.dataframe(
+    widgets.table(
         pd.DataFrame([_history_row(job) for job in finished]),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "seconds": st.column_config.NumberColumn(format="%.1f"),
-            "val accuracy": st.column_config.NumberColumn(format="percent"),
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-        },
+        percent=("val accuracy", "test accuracy"),
+        formats={"seconds": "%.1f"},
     )
     curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
     if curves:

@@ -118,3 +118,10 @@ def explainer(text: str) -> None:
     """The page's "What am I looking at?" box: plain words for someone new to all this."""
     with st.expander("What am I looking at?", icon=":material/help:"):
         st.markdown(text)
+
+
+def table(rows, percent: tuple[str, ...] = (), formats: dict[str, str] | None = None) -> None:
+    """A full-width table without an index; `percent` columns shown as percentages."""
+    config = {name: st.column_config.NumberColumn(format="percent") for name in percent}
+    config |= {name: st.column_config.NumberColumn(format=f) for name, f in (formats or {}).items()}
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
