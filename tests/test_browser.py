@@ -593,7 +593,7 @@ def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
     page = new_user(browser, server)
     try:
         page.goto("/train")
-        configure_training(page, epochs=40, train_digits=2000)
+        configure_training(page, epochs=50, train_digits=5000)  # long: it is stopped below
         page.get_by_role("button", name="Train", exact=True).click()
         expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
 

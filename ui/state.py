@@ -76,6 +76,12 @@ def workspace() -> mc.Workspace:
     return current
 
 
+def keep_workspace() -> None:
+    """Mark this session's workspace as still in use (from a timer: never creates one)."""
+    if (current := st.session_state.get("workspace")) is not None:
+        current.touch()
+
+
 def _remember(token: str) -> None:
     """Store the workspace token in a cookie of this site (strict: never sent elsewhere)."""
     st.sidebar.html(

@@ -31,6 +31,15 @@ def sidebar() -> None:
         _model_upload()
         if (job := state.active_job()) is not None:
             st.fragment(_run_status, run_every=5)(job)
+        st.fragment(_keep_workspace, run_every=KEEP_ALIVE_SECONDS)()
+
+
+KEEP_ALIVE_SECONDS = 60  # an open tab keeps its workspace; closed ones expire (ui/state.py)
+
+
+def _keep_workspace() -> None:
+    """An open tab, even an idle one, tells the server its workspace is still wanted."""
+    state.keep_workspace()
 
 
 def _run_status(job: mc.TrainingJob) -> None:
