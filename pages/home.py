@@ -1,4 +1,4 @@
-"""Home: what Digit Lab does, in four steps."""
+"""Home: what Digit Lab does, in five steps."""
 
 import streamlit as st
 

@@ -33,7 +33,7 @@ def test_a_first_visit_to_any_page_runs_through_app_py(page):
     assert not at.exception, at.exception
     assert PagesManager.uses_pages_directory is False
     sidebar = [c.value for c in at.sidebar.caption] + [w.value for w in at.sidebar.warning]
-    assert any("MNIST" in text or "Offline sample" in text for text in sidebar), sidebar
+    assert any(text.startswith(("Full MNIST", "Offline:")) for text in sidebar), sidebar
 
 
 def test_a_missing_internal_stops_the_app_at_start_up(monkeypatch):

@@ -9,7 +9,7 @@ import streamlit as st
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page: its file, menu entry and URL, and (for the four steps) its Home card."""
+    """One page: its file, menu entry and URL, and (for the steps) its Home card."""
 
     path: str
     title: str
