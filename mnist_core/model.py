@@ -248,7 +248,8 @@ def _load(path: Path, label: str) -> keras.Model:
         raise ModelFileError(f"{label} holds a {type(model).__name__}, not a Keras model.")
     if len(model.inputs) != 1:
         raise ModelFileError(
-            f"{label} takes {len(model.inputs)} inputs; a digit model takes one 28×28×1 image."
+            f"{label} takes {len(model.inputs)} inputs; a digit model takes one "
+            f"{IMAGE_SIDE}×{IMAGE_SIDE}×1 image."
         )
     if len(model.outputs) != 1:
         raise ModelFileError(

@@ -173,13 +173,10 @@ def _validate(model: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> tuple
     Done here rather than by Keras's own validation, which gives only the two means: the same
     single forward pass also shows which digits the network has learned so far.
     """
-    probabilities = predict(model, x_val)
+    ev = Evaluation(y_val, predict(model, x_val))
     # Keras's categorical cross-entropy, clipped the same way.
-    picked = np.clip(probabilities[np.arange(len(y_val)), y_val], 1e-7, 1 - 1e-7)
-    predicted = probabilities.argmax(axis=1)
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    np.add.at(confusion, (y_val, predicted), 1)
-    return float(-np.log(picked).mean()), float((predicted == y_val).mean()), confusion
+    picked = np.clip(ev.probabilities[np.arange(len(y_val)), y_val], 1e-7, 1 - 1e-7)
+    return float(-np.log(picked).mean()), ev.accuracy, ev.confusion
 
 
 def fit_arrays(config: TrainConfig, data: MnistData) -> tuple[tuple, tuple | None]:
@@ -260,7 +257,7 @@ def estimate_epoch_seconds(
 def measure_speed(data: MnistData) -> tuple[float, float, float]:
     """This machine's training speed: (MACs per second, seconds per batch, seconds per epoch)."""
     timings = []
-    # Sizes that fit the offline sample (4,000 training digits) too.
+    # Sizes that fit the offline sample (5,000 training digits) too.
     for batch_size, images, val in ((512, 3072, 0), (32, 1024, 0), (512, 1024, 512)):
         config = PRESETS["codelab"].replace(
             batch_size=batch_size, epochs=2, train_size=images, val_size=val

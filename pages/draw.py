@@ -153,20 +153,6 @@ def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | Non
     )
 
 
-def why_this_answer(entry: mc.ModelEntry, image: np.ndarray) -> None:
-    """Which pixels pushed the network towards its answer (Integrated Gradients)."""
-    explained = mc.saliency.saliency(entry.model, image)
-    st.markdown(f"**Why {explained.target}?**")
-    picture, words = st.columns([1, 3], vertical_alignment="center")
-    picture.image(
-        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
-        caption=f"evidence for {explained.target}",
-        width=TILE,
-        output_format="PNG",
-    )
-    words.caption(mc.saliency.HOW_TO_READ)
-
-
 def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
     """The answer's probability across every turn and every size of the drawing."""
     st.caption(
@@ -273,7 +259,8 @@ with result:
     digit = prediction(entry, bent, threshold)
     untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
     preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
-    why_this_answer(entry, bent)
+    st.markdown(f"**Why {digit}?**")
+    widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
     if naive:
         naive_comparison(entry, image, digit, drawing=drawn)
 

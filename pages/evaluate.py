@@ -93,15 +93,10 @@ def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.n
         key="eval_why",
     )
     i = shown[min(picked, len(shown) - 1)]
-    image = x_test[i].astype(np.float32) / 255
-    explained = mc.saliency.saliency(entry.model, image, target=int(ev.predictions[i]))
-    picture, words = st.columns([1, 4], vertical_alignment="center")
-    picture.image(
-        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 5),
-        caption=f"a {ev.labels[i]}, read as {explained.target}",
-        output_format="PNG",
+    answer = int(ev.predictions[i])
+    widgets.evidence_map(
+        entry.model, x_test[i] / 255, answer, f"a {ev.labels[i]}, read as {answer}"
     )
-    words.caption(mc.saliency.HOW_TO_READ)
 
 
 def top_two(ev: mc.Evaluation, i: int) -> str:

@@ -134,3 +134,16 @@ def table(rows, percent: tuple[str, ...] = (), formats: dict[str, str] | None = 
     config = {name: st.column_config.NumberColumn(format="percent") for name in percent}
     config |= {name: st.column_config.NumberColumn(format=f) for name, f in (formats or {}).items()}
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
+
+
+def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
+    """Which pixels pushed `model` towards `target` (Integrated Gradients), and how to read it."""
+    explained = mc.saliency.saliency(model, image, target=target)
+    picture, words = st.columns([1, 3], vertical_alignment="center")
+    picture.image(
+        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
+        caption=caption,
+        width=4 * mc.IMAGE_SIDE,
+        output_format="PNG",
+    )
+    words.caption(mc.saliency.HOW_TO_READ)
