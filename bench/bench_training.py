@@ -1,11 +1,13 @@
 """Cost of progress reporting: `mnist_core.train` against bare `model.fit`, same model and data.
 
     python -m bench.bench_training --data ../shared/data/mnist.npz [--preset codelab] [--repeats 3]
+    python -m bench.bench_training --data ... --bare-once   # one bare fit, as JSON (for others)
 
 Both run in this process, interleaved, so machine noise hits both alike; the ratio is the figure.
 """
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -41,11 +43,15 @@ def main() -> None:
     p.add_argument("--preset", default="codelab", choices=sorted(mc.PRESETS))
     p.add_argument("--batch-size", type=int, help="override, e.g. 32 for many small batches")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--bare-once", action="store_true", help="print one bare fit's seconds")
     args = p.parse_args()
     data = mc.load_mnist(args.data)
     config = mc.PRESETS[args.preset].fit_to(len(data.y_train))
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
+    if args.bare_once:  # a fresh process, like the CLI's: its first fit traces the model
+        print(json.dumps({"fit_seconds": bare_fit(config, data)}))
+        return
     reported_fit(config.replace(epochs=1), data)  # warm-up: imports, kernels, first traces
     bare, ours, reports = [], [], 0
     for _ in range(args.repeats):

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mnist_core import charts, saliency, transforms
+from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
     IMAGE_SIDE,
@@ -25,6 +26,13 @@ from mnist_core.data import (
     train_val_split,
 )
 from mnist_core.evaluation import Evaluation, evaluate
+from mnist_core.fine_tuning import FineTuneJob, fine_tune, fine_tune_arrays
+from mnist_core.handwriting import (
+    HandwritingError,
+    HandwritingFileError,
+    HandwritingSet,
+    HandwrittenDigit,
+)
 from mnist_core.model import (
     LayerInfo,
     ModelFileError,
@@ -75,12 +83,20 @@ __all__ = [
     "NUM_CLASSES",
     "PRESETS",
     "BatchProgress",
+    "Board",
+    "BoardEntry",
+    "BoardError",
     "ConfigError",
     "DataFileError",
     "DigitTooSmallError",
     "EmptyImageError",
     "EpochProgress",
     "Evaluation",
+    "FineTuneJob",
+    "HandwritingError",
+    "HandwritingFileError",
+    "HandwritingSet",
+    "HandwrittenDigit",
     "ImageError",
     "ImageFileError",
     "JobState",
@@ -102,11 +118,15 @@ __all__ = [
     "build_model",
     "charts",
     "class_means",
+    "clean_name",
     "count_macs",
+    "default_data_dir",
     "estimate_epoch_seconds",
     "evaluate",
     "evaluation_indices",
     "feature_maps",
+    "fine_tune",
+    "fine_tune_arrays",
     "first_layer_filters",
     "image_to_mnist",
     "layer_shapes",

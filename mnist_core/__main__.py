@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_core train|evaluate|predict ...`."""
+"""Command line: `python -m mnist_core train|evaluate|predict|board ...`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_core.board import Board, BoardError
 from mnist_core.config import PRESETS, ConfigError
 from mnist_core.data import DataFileError, load_mnist
 from mnist_core.evaluation import evaluate
@@ -94,6 +95,51 @@ def cmd_predict(args: argparse.Namespace) -> dict:
     }
 
 
+def cmd_board_list(args: argparse.Namespace) -> dict:
+    """The class leaderboard, best first."""
+    board = Board.from_env(args.data_dir)
+    entries = board.entries(args.max_parameters, args.limit)
+    return {
+        "board": str(board.path),
+        "entries": [
+            {
+                "id": e.id,
+                "name": e.name,
+                "accuracy": e.accuracy,
+                "parameters": e.parameters,
+                "test_images": e.test_images,
+                "seconds": e.seconds,
+                "published_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(e.published_at)),
+                "config": e.config.to_dict(),
+            }
+            for e in entries
+        ],
+    }
+
+
+def cmd_board_clear(args: argparse.Namespace) -> dict:
+    """Remove every entry from the class leaderboard."""
+    board = Board.from_env(args.data_dir)
+    removed = board.clear()
+    print(f"Removed {removed} entries from {board.path}.", file=sys.stderr)
+    return {"board": str(board.path), "removed": removed}
+
+
+def _board_parser(sub) -> None:
+    """`board list` and `board clear`."""
+    b = sub.add_parser("board", help="list or clear the class leaderboard")
+    actions = b.add_subparsers(dest="action", required=True)
+    where = "the board's folder (default: $DIGIT_LAB_DATA_DIR, else ~/.cache/digit-lab)"
+    show = actions.add_parser("list", help="print the leaderboard, best first, as JSON")
+    show.add_argument("--data-dir", help=where)
+    show.add_argument("--max-parameters", type=int, help="only runs this small")
+    show.add_argument("--limit", type=int, default=100)
+    show.set_defaults(run=cmd_board_list)
+    clear = actions.add_parser("clear", help="remove every entry; print how many")
+    clear.add_argument("--data-dir", help=where)
+    clear.set_defaults(run=cmd_board_clear)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser."""
     p = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
@@ -120,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("model")
     r.add_argument("image")
     r.set_defaults(run=cmd_predict)
+
+    _board_parser(sub)
     return p
 
 
@@ -128,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = args.run(args)
-    except (ConfigError, DataFileError, ModelFileError, ImageError) as err:
+    except (BoardError, ConfigError, DataFileError, ModelFileError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:

@@ -480,6 +480,23 @@ class TrainingJob:
             )
         self._should_stop()  # sets the event that training checks after every batch
 
+    def describe(self) -> str:
+        """What this run trains, in plain words."""
+        return self.config.summary()
+
+    @property
+    def publishable(self) -> bool:
+        """True when it trained all its epochs: its config alone then says how to redo it."""
+        return self.state is JobState.DONE
+
+    def _train(self) -> TrainResult:
+        """Build the config's network and train it (in the worker thread)."""
+        return train(build_model(self.config), self.config, self.data, self._record, self._stop)
+
+    def _test(self, model: keras.Model) -> None:
+        """Test the trained model on the test digits (in the worker thread)."""
+        self.evaluation = evaluate(model, self.data.x_test, self.data.y_test)
+
     def _run(self) -> None:
         if self.slots is not None and not self.slots.acquire(self, self._should_stop):
             self._set_state(JobState.CANCELLED)
@@ -487,10 +504,9 @@ class TrainingJob:
         try:
             self._training_since = time.monotonic()
             self._set_state(JobState.TRAINING)
-            model = build_model(self.config)
-            self.result = train(model, self.config, self.data, self._record, self._stop)
+            self.result = self._train()
             self._set_state(JobState.TESTING)
-            self.evaluation = evaluate(model, self.data.x_test, self.data.y_test)
+            self._test(self.result.model)
             self._set_state(JobState.STOPPED if self.result.stopped else JobState.DONE)
         except Exception as err:  # shown to the user; the thread must not die silently
             with self._lock:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import keras
 
+from mnist_core.handwriting import HandwritingSet
 from mnist_core.training import EpochProgress, TrainingJob
 
 
@@ -36,13 +37,15 @@ class ModelEntry:
 
 @dataclass(eq=False)
 class Workspace:
-    """One user's training runs (oldest first), uploaded models and current model."""
+    """One user's training runs (oldest first), uploaded models, current model and own digits."""
 
     token: str = field(repr=False)
     jobs: list[TrainingJob] = field(default_factory=list)
     uploads: dict[str, ModelEntry] = field(default_factory=dict)
     current_model: str | None = None
     made_current: set[str] = field(default_factory=set)  # models already made current once
+    handwriting: HandwritingSet = field(default_factory=HandwritingSet)
+    published: set[str] = field(default_factory=set)  # runs put on the class board
     last_seen: float = field(default_factory=time.monotonic)
 
     def touch(self) -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
-from ui import streamlit_workarounds, widgets
+from ui import handwriting, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 TILE = 112  # px: a 28×28 image shown 4× larger
@@ -252,29 +252,32 @@ with source:
 
 with result:
     to_read = digit_to_read(drawing, picture, name)
-    if to_read is None:
-        st.stop()
-    steps, image, drawn = to_read
-    bent = mc.transforms.bend(steps.centred, **bends)
-    digit = prediction(entry, bent, threshold)
-    untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
-    preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
-    st.markdown(f"**Why {digit}?**")
-    widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
-    if naive:
-        naive_comparison(entry, image, digit, drawing=drawn)
+    if to_read is not None:
+        steps, image, drawn = to_read
+        bent = mc.transforms.bend(steps.centred, **bends)
+        digit = prediction(entry, bent, threshold)
+        handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
+        untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
+        preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
+        st.markdown(f"**Why {digit}?**")
+        widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
+        if naive:
+            naive_comparison(entry, image, digit, drawing=drawn)
 
-# Computed only while open: nothing is worked out for a closed section.
-sweeps = st.expander(
-    "Where does it break?", expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
-    on_change="rerun",
-)  # fmt: skip
-if sweeps.open:
-    with sweeps:
-        breaking_points(entry, steps.centred, bends)
-inside = st.expander(
-    "Look inside the network", icon=":material/visibility:", key="draw_inside", on_change="rerun"
-)
-if inside.open:
-    with inside:
-        inside_the_network(entry, bent)
+if to_read is not None:
+    # Computed only while open: nothing is worked out for a closed section.
+    sweeps = st.expander(
+        "Where does it break?", expanded=True, icon=":material/rotate_right:",
+        key="draw_sweeps", on_change="rerun",
+    )  # fmt: skip
+    if sweeps.open:
+        with sweeps:
+            breaking_points(entry, steps.centred, bends)
+    inside = st.expander(
+        "Look inside the network", icon=":material/visibility:", key="draw_inside",
+        on_change="rerun",
+    )  # fmt: skip
+    if inside.open:
+        with inside:
+            inside_the_network(entry, bent)
+handwriting.handwriting_set()

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
-from ui import state, streamlit_workarounds, widgets
+from ui import handwriting, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 SIZES = [500, 1000, 2000, 5000, 10000]
@@ -21,12 +21,42 @@ def size_picker(test_size: int) -> int:
     )  # fmt: skip
 
 
-def headline(ev: mc.Evaluation) -> None:
+def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, str]:
+    """The chosen test digits, MNIST's or the user's own: (evaluation, the digits, what they
+    are called)."""
+    own = handwriting.own_digits()
+    st.session_state.setdefault("eval_data", handwriting.EVAL_MNIST)
+    choice = st.segmented_control(
+        "Test on", [handwriting.EVAL_MNIST, handwriting.EVAL_MINE], key="eval_data",
+        required=True, persist_state="session",
+        format_func=lambda name: f"{name} ({len(own)})" if name == handwriting.EVAL_MINE else name,
+        help="MNIST's 10,000 test digits, or the digits you drew and kept on the Draw page.",
+    )  # fmt: skip
+    if choice == handwriting.EVAL_MINE:
+        if not len(own):
+            st.info(
+                "Your handwriting set is empty: draw digits on the Draw page and keep each one "
+                "with its number.",
+                icon=":material/draw:",
+            )
+            navigation.link(navigation.DRAW, "Go to Draw")
+            st.stop()
+        x, y = own.as_test_data()
+        return mc.evaluate(entry.model, x, y), x, "drawings"
+    n = size_picker(len(state.mnist().y_test))
+    ev, x_test = state.evaluation(entry, n)
+    return ev, x_test, "test images"
+
+
+def headline(ev: mc.Evaluation, what: str) -> None:
     """Accuracy, mistakes and the hardest digit."""
     accuracy, mistakes, hardest = st.columns(3)
-    accuracy.metric("Test accuracy", f"{ev.accuracy:.2%}", border=True)
+    accuracy.metric(
+        "Accuracy on your drawings" if what == "drawings" else "Test accuracy",
+        f"{ev.accuracy:.2%}", border=True,
+    )  # fmt: skip
     mistakes.metric("Mistakes", f"{len(ev.mistakes()):,} of {len(ev.labels):,}", border=True)
-    worst = min(ev.per_class(), key=lambda r: r["accuracy"])
+    worst = min((r for r in ev.per_class() if r["count"]), key=lambda r: r["accuracy"])
     hardest.metric(
         "Hardest digit", worst["digit"], f"{worst['accuracy']:.1%} right", border=True,
         delta_color="off", delta_arrow="off",
@@ -62,7 +92,7 @@ def confusion_matrix(ev: mc.Evaluation) -> tuple[int, int] | None:
         width="stretch",
         config={"displayModeBar": False},
     )
-    st.caption("Click a cell to see the test images behind it.")
+    st.caption("Click a cell to see the images behind it.")
     points = clicked["selection"]["points"]
     return (points[0]["y"], points[0]["x"]) if points else None
 
@@ -116,15 +146,14 @@ widgets.explainer(
     "Click one to see those images."
 )
 entry = widgets.require_model()
-n = size_picker(len(state.mnist().y_test))
-ev, x_test = state.evaluation(entry, n)
+ev, x_test, what = digits_to_test(entry)
 st.caption(f"{entry.name} · {entry.params:,} parameters · {entry.summary}")
-headline(ev)
+headline(ev, what)
 per_digit(ev)
 true, predicted = cell_picker(ev, confusion_matrix(ev))
 in_cell = ev.cell(true, predicted)
 st.markdown(
-    f"**{len(in_cell):,} test images of a {true} predicted as {predicted}**, most confident first"
+    f"**{len(in_cell):,} {what} of a {true} predicted as {predicted}**, most confident first"
 )
 widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
 if len(in_cell):

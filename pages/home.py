@@ -1,4 +1,4 @@
-"""Home: what Digit Lab does, in five steps."""
+"""Home: what Digit Lab does, in six steps."""
 
 import streamlit as st
 

@@ -1,6 +1,7 @@
 """Shared fixtures: real MNIST where the machine has it ($MNIST_NPZ), else the shipped sample."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_samp
 from mnist_core.model import load_model
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
+# Tests publish to a class board of their own, never to the one in the user's cache folder.
+os.environ.setdefault("DIGIT_LAB_DATA_DIR", tempfile.mkdtemp(prefix="digit-lab-tests-"))
 
 # A network and training small enough to run in a few seconds and still learn.
 TINY = TrainConfig(

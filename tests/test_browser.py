@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 1000}
 SLOW = 120_000  # ms: the first TensorFlow import, training, and another job hogging the CPU
-PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare"]
+PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare", "Class board"]
 
 # --- the server and the browser -------------------------------------------------------------
 
@@ -40,11 +41,15 @@ PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare"]
 ABANDON_SECONDS = 15  # a run no page shows stops after this long (60 s on a real server)
 
 
+BOARD_DIR = tempfile.mkdtemp(prefix="digit-lab-board-")  # never the user's own class board
+
+
 def _server_env() -> dict[str, str]:
     env = {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DIGIT_LAB_ABANDON_SECONDS": str(ABANDON_SECONDS),
+        "DIGIT_LAB_DATA_DIR": BOARD_DIR,
     }
     npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
     if Path(npz).is_file():
@@ -650,6 +655,67 @@ def test_a_closed_tab_frees_the_training_slot_for_the_next_user(browser, server,
         assert freed < ABANDON_SECONDS + 60
     finally:
         next_user.context.close()
+
+
+# --- my handwriting and the class board -------------------------------------------------------
+
+
+def keep_as(page: Page, digit: str) -> None:
+    """Press the digit's button under the prediction: the drawing joins the set, the canvas
+    starts blank."""
+    canvas(page).evaluate("c => c.setAttribute('data-old', '')")
+    page.get_by_role("button", name=digit, exact=True).click()
+    expect(canvas(page)).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(DRAW_HINT)).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+
+
+def click_first_row(frame: Locator) -> None:
+    """Select the first row of a selectable st.dataframe by its row marker (a canvas grid)."""
+    box = frame.bounding_box()
+    frame.page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+
+
+def test_own_digits_are_tested_and_a_published_run_reaches_another_user(
+    browser, server, page, shots
+):
+    page.goto("/draw")
+    model = ensure_a_model(page)
+    read = {}
+    for digit in ("1", "7", "0"):
+        draw_digit(page, digit, LARGE)
+        read[digit] = read_prediction(page)["best"]
+        keep_as(page, digit)
+    expect(page.get_by_text("My handwriting set (3 digits)")).to_be_visible()
+    screenshot(page, shots / "draw-handwriting-set.png")
+
+    go_via_sidebar(page, "Evaluate", "Evaluate the model")
+    page.get_by_text("My handwriting set (3)", exact=True).click()
+    right = sum(read[d] == d for d in read)
+    accuracy = page.get_by_test_id("stMetric").filter(has_text="Accuracy on your drawings")
+    expect(accuracy).to_contain_text(f"{right / 3:.2%}", timeout=SLOW)
+    print(f"\n{model} read {right} of my 3 drawings: {read}")
+
+    go_via_sidebar(page, "Train", TRAIN_TITLE)
+    train_and_wait(page, epochs=1, train_digits=500)
+    page.get_by_label("Your name, as the board shows it").fill("Ada <i>L.</i>")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_text("Published as “Ada L.”")).to_be_visible(timeout=SLOW)
+
+    classmate = new_user(browser, server)
+    try:
+        classmate.goto("/board")
+        board = classmate.get_by_test_id("stDataFrame")
+        expect(board).to_be_visible(timeout=SLOW)
+        expect(board).to_contain_text("Ada L.", timeout=SLOW)
+        screenshot(classmate, shots / "board.png")
+        click_first_row(board)  # one click: its settings open on Train
+        expect(classmate.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
+        classmate.get_by_role("tab", name="Training").click()
+        expect(classmate.get_by_role("slider", name="Epochs")).to_have_value("1")
+        expect(classmate.get_by_role("slider", name="Training digits")).to_have_value("500")
+    finally:
+        classmate.context.close()
 
 
 # --- a freshly started server -----------------------------------------------------------------

@@ -62,11 +62,12 @@ def test_sidebar_says_where_the_data_came_from():
     assert any("Full MNIST" in t or t.startswith("Offline:") for t in texts), texts
 
 
-def test_home_links_to_the_four_steps():
+def test_home_links_to_every_step():
     at = _app()
     labels = [link.label for link in at.get("page_link")]
     assert labels == [
-        "1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw", "5. Compare"
+        "1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw", "5. Compare",
+        "6. Compete",
     ]  # fmt: skip
 
 
@@ -185,11 +186,11 @@ def _canvas_with(digit: int, mnist) -> np.ndarray:
     return canvas
 
 
-def _inject_drawing(at: AppTest, canvas: np.ndarray) -> None:
+def _inject_drawing(at: AppTest, canvas: np.ndarray, key: str = "canvas_0") -> None:
     import base64
 
     url = "data:image/png;base64," + base64.b64encode(_png(canvas)).decode()
-    at.session_state["canvas_0"] = {
+    at.session_state[key] = {
         "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url},
         "backgroundFit": None,
     }
@@ -278,7 +279,7 @@ def test_every_upload_has_one_size_limit_the_same_as_the_servers():
     server_limit = config["server"]["maxUploadSize"]
     at = _app("pages/draw.py")
     limits = {u.proto.max_upload_size_mb for u in at.get("file_uploader")}
-    assert len(at.get("file_uploader")) == 2 and limits == {server_limit}, limits
+    assert len(at.get("file_uploader")) == 3 and limits == {server_limit}, limits
 
 
 def test_offline_the_app_says_so_and_tests_on_the_official_test_digits(monkeypatch, tmp_path):
@@ -376,3 +377,101 @@ def test_evaluate_explains_an_image_of_the_confusion_cell():
     picker = at.selectbox(key="eval_why")
     assert picker.options and picker.options[0].startswith("image 1:")
     assert any("Red pixels pushed the network" in c.value for c in at.caption)
+
+
+def _keep(at: AppTest, digit: int, canvas: np.ndarray) -> None:
+    """Draw `canvas` on the current canvas and keep it in the handwriting set as `digit`."""
+    _inject_drawing(at, canvas, key=f"canvas_{at.session_state['canvas_generation']}")
+    at.run()
+    at.button(key=f"keep_{digit}").click().run()
+
+
+def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    _keep(at, 3, _canvas_with(3, mnist))
+    own = at.session_state["workspace"].handwriting
+    assert len(own) == 1 and own[0].digit == 3
+    assert any("Kept as a 3" in t.value for t in at.toast)
+    # The canvas is fresh for the next digit.
+    assert any("Draw a digit on the black square" in i.value for i in at.info)
+    _keep(at, 7, _canvas_with(7, mnist))
+    _keep(at, 1, _canvas_with(7, mnist))  # a 7 the user says is a 1: a mistake to find
+    assert own.y.tolist() == [3, 7, 1]
+    assert "My handwriting set (3 digits)" in [e.label for e in at.expander]
+    # Deleting the second one keeps the others in order.
+    at.get("button_group")[0].set_value([1]).run()
+    next(b for b in at.button if b.label == "Delete 1 picked").click().run()
+    assert own.y.tolist() == [3, 1]
+    # Evaluate reads the set: the 3 right, the "1" (a 7) wrong.
+    at.switch_page("pages/evaluate.py").run()
+    at.get("button_group")[0].set_value("My handwriting set").run()
+    assert not at.exception, at.exception
+    metric = next(m for m in at.metric if m.label == "Accuracy on your drawings")
+    assert metric.value == "50.00%"
+    assert at.dataframe[0].value["count"].sum() == 2
+    assert not [s for s in at.select_slider if s.key == "eval_n"], "no MNIST size on own digits"
+
+
+def test_an_empty_set_on_evaluate_says_how_to_fill_it():
+    at = _app("pages/evaluate.py")
+    at.get("button_group")[0].set_value("My handwriting set").run()
+    assert not at.exception
+    assert any("Your handwriting set is empty" in i.value for i in at.info)
+
+
+def test_fine_tuning_on_the_set_is_a_run_with_before_and_after(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    for digit in (2, 5):
+        _keep(at, digit, _canvas_with(digit, mnist))
+    at.slider(key="finetune_epochs").set_value(1).run()
+    next(b for b in at.button if b.label.startswith("Fine-tune Default model")).click().run()
+    assert [t.value for t in at.title] == ["Build and train a network"], "it shows on Train"
+    at.switch_page("pages/train.py")  # AppTest's own page, for its next runs
+    _wait_for_runs(at, 1)
+    assert not at.exception, at.exception
+    job = at.session_state["workspace"].jobs[0]
+    assert job.state == "done" and len(job.result.history) == 1
+    labels = [m.label for m in at.metric]
+    assert "Your 2 digits" in labels and "MNIST's 10,000 test digits" in labels
+    # The fine-tuned copy is the current model; the default is still there, unchanged.
+    assert at.sidebar.selectbox(key="current_model").value == job.name
+    assert "Default model" in at.sidebar.selectbox(key="current_model").options
+    assert not [c for c in at.text_input if c.key == "publish_name"], "not a run to publish"
+
+
+@pytest.fixture
+def empty_board(monkeypatch, tmp_path):
+    """A class board of its own in tmp_path, for this test only."""
+    from ui import state
+
+    monkeypatch.setenv("DIGIT_LAB_DATA_DIR", str(tmp_path))
+    state.board.clear()
+    yield
+    state.board.clear()
+
+
+def test_a_published_run_is_on_the_class_board(empty_board):
+    at = _app("pages/board.py")
+    assert any("No runs here yet" in i.value for i in at.info)
+    at.switch_page("pages/train.py").run()
+    _tiny(at)
+    next(b for b in at.button if b.label == "Train").click().run()
+    _wait_for_runs(at, 1)
+    at.text_input(key="publish_name").input("<b>Ada</b>\x07 L.")
+    next(b for b in at.button if b.label == "Publish").click().run()
+    assert any("Published as “Ada L\\.”" in s.value for s in at.success)  # shown as typed
+    next(b for b in at.button if b.label == "Publish").click().run()
+    assert any("on the board already" in e.value for e in at.error)
+    at.switch_page("pages/board.py").run()
+    assert not at.exception, at.exception
+    board = at.dataframe[0].value
+    job = at.session_state["workspace"].jobs[0]
+    assert board["name"].tolist() == ["Ada L."]
+    assert board["test accuracy"][0] == job.evaluation.accuracy
+    assert board["parameters"][0] == job.result.model.count_params()
+    # A budget below its size hides it.
+    at.select_slider(key="board_budget").set_value(1_000).run()
+    assert not at.dataframe
+    assert any("No published run has at most 1,000 parameters" in i.value for i in at.info)

@@ -32,9 +32,11 @@ PAGES = tuple(PageSpec(*row) for row in (
      "Draw a digit with the mouse and see the network recognise it at once."),
     ("pages/compare.py", "Compare", ":material/compare:", "compare", "5. Compare",
      "Put two networks side by side: which digits got better, which worse."),
+    ("pages/board.py", "Class board", ":material/leaderboard:", "board", "6. Compete",
+     "Publish your best run and see whose network reads digits best for its size."),
 ))
 # fmt: on
-HOME, DATA, TRAIN, EVALUATE, DRAW, COMPARE = PAGES
+HOME, DATA, TRAIN, EVALUATE, DRAW, COMPARE, BOARD = PAGES
 STEPS = PAGES[1:]  # the steps Home links to
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
-from ui import state, widgets
+from ui import navigation, state, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -95,6 +95,27 @@ def _outcome(job: mc.TrainingJob) -> None:
             "It is now the current model for Evaluate and Draw.",
             icon=":material/check_circle:",
         )
+        if isinstance(job, mc.FineTuneJob):
+            _before_after(job)
+
+
+def _before_after(job: mc.FineTuneJob) -> None:
+    """What fine-tuning did: on the user's digits, and on MNIST's test digits."""
+    own, test, _ = st.columns(3)
+    own.metric(
+        f"Your {len(job.own)} digits", f"{job.own_after.accuracy:.0%}",
+        f"{(job.own_after.accuracy - job.own_before.accuracy) * 100:+.0f} points "
+        f"(from {job.own_before.accuracy:.0%})", border=True,
+    )  # fmt: skip
+    test.metric(
+        f"MNIST's {len(job.evaluation.labels):,} test digits", f"{job.evaluation.accuracy:.2%}",
+        f"{(job.evaluation.accuracy - job.test_before.accuracy) * 100:+.2f} points "
+        f"(from {job.test_before.accuracy:.2%})", border=True,
+    )  # fmt: skip
+    st.caption(
+        "The digits it was fine-tuned on are not a fair test of it: draw new ones to see "
+        "whether it learned your handwriting or just those drawings."
+    )
 
 
 def _waiting(job: mc.TrainingJob) -> None:
@@ -127,11 +148,14 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
     stop.button("Stop", icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
 
 
-PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0  # seconds; charts cost the training CPU to draw
+# Seconds. Progress is light; the charts cost the training CPU to draw (2 cores), so they
+# redraw less often. Each progress tick waits for the run to end for most of the tick, so the
+# outcome shows the moment it ends; a click on the page waits for at most that long.
+PROGRESS_EVERY, WAIT_FOR_END, CHARTS_EVERY = 0.5, 0.4, 3.0
 
 
 def live_run(job: mc.TrainingJob) -> None:
-    """A run's progress (every second), and its charts and epoch table (every few seconds)."""
+    """A run's progress (twice a second), and its charts and epoch table (every few seconds)."""
     st.subheader(job.name)
     running = not job.finished
     st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
@@ -139,8 +163,7 @@ def live_run(job: mc.TrainingJob) -> None:
 
 
 def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
-    # Timers redraw only the fragments, never the training thread; on a 2-core server each
-    # redraw of the charts slows training, so only this light part runs every second.
+    # Timers redraw only the fragments, never the training thread.
     job.seen()
     if job.finished and was_running:
         st.rerun()  # the whole page at once: the outcome, the final charts, the run history
@@ -151,6 +174,10 @@ def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
         _outcome(job)
     else:
         _progress(job, view)
+    if not job.finished:
+        job.join(WAIT_FOR_END)
+        if job.finished:
+            st.rerun()
 
 
 def _live_charts(job: mc.TrainingJob) -> None:
@@ -203,6 +230,41 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
     if curves:
         st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
     st.caption("Pick the model that Evaluate and Draw use in the sidebar.")
+    publishable = [job for job in finished if job.publishable]
+    if publishable:
+        _publish(publishable)
+
+
+def _publish(jobs: list[mc.TrainingJob]) -> None:
+    """Opt-in: put one run on the class board under a name the user types."""
+    with st.form("publish", enter_to_submit=True):
+        st.markdown("**Publish a run on the class board**")
+        st.caption(
+            "Only what you publish is shared: the name you type, the run's settings, size, "
+            "test accuracy and training time. Everyone on this server sees the board."
+        )
+        run, name = st.columns(2)
+        names = [job.name for job in jobs]
+        picked = run.selectbox("Run", names, index=len(names) - 1, key="publish_run")
+        shown_as = name.text_input(
+            "Your name, as the board shows it", max_chars=mc.board.MAX_NAME_CHARS,
+            key="publish_name", placeholder="e.g. Ada L.",
+        )  # fmt: skip
+        if not st.form_submit_button("Publish", icon=":material/publish:"):
+            return
+        job = next(job for job in jobs if job.name == picked)
+        try:
+            entry = state.publish(job, shown_as)
+        except mc.BoardError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        st.success(
+            f"Published as “{widgets.plain(entry.name)}”: {entry.accuracy:.2%} with "
+            f"{entry.parameters:,} "
+            "parameters.",
+            icon=":material/check_circle:",
+        )
+    navigation.link(navigation.BOARD, "See the class board")
 
 
 def _history_row(job: mc.TrainingJob) -> dict:
@@ -210,7 +272,7 @@ def _history_row(job: mc.TrainingJob) -> dict:
     return {
         "run": job.name,
         "outcome": str(job.state),
-        "network": job.config.summary(),
+        "network": job.describe(),
         "parameters": result.model.count_params() if result else None,
         "epochs": len(history),
         "seconds": result.fit_seconds if result else None,

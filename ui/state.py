@@ -63,6 +63,29 @@ def default_model() -> mc.ModelEntry | None:
     )
 
 
+@st.cache_resource
+def board() -> mc.Board:
+    """The class board, in $DIGIT_LAB_DATA_DIR (BoardError if it cannot be opened)."""
+    return mc.Board.from_env()
+
+
+def publish(job: mc.TrainingJob, name: str) -> mc.BoardEntry:
+    """Put a finished run on the class board under `name`, once (BoardError if refused)."""
+    if job.name in workspace().published:
+        raise mc.BoardError(f"{job.name} is on the board already.")
+    entry = board().publish(
+        name,
+        job.config,
+        job.result.model.count_params(),
+        job.evaluation.accuracy,
+        len(job.evaluation.labels),
+        job.result.fit_seconds,
+        publisher=workspace().token,
+    )
+    workspace().published.add(job.name)
+    return entry
+
+
 def workspace() -> mc.Workspace:
     """This user's workspace, found again after a reload or in a second tab by a cookie."""
     current = st.session_state.get("workspace")
@@ -115,12 +138,26 @@ def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | Non
     jobs().append(job.start())
 
 
+def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -> None:
+    """Start fine-tuning a copy of `entry`'s model on `own` digits, as a run of this user's."""
+    job = mc.FineTuneJob.of(
+        f"Run {len(jobs()) + 1} ({entry.name} + my digits)",
+        entry,
+        own,
+        epochs,
+        mnist(),
+        training_slots(),
+        limits=run_limits(),
+    )
+    jobs().append(job.start())
+
+
 def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
     return mc.ModelEntry(
         job.name,
         job.result.model,
         job.evaluation.accuracy,
-        job.config.summary(),
+        job.describe(),
         time.strftime("%H:%M", time.localtime(job.started)),
         tuple(job.result.history),
     )

@@ -123,6 +123,11 @@ def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None
     )
 
 
+def plain(text: str) -> str:
+    """`text` to show as itself inside Markdown: its Markdown and HTML characters escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+
+
 def explainer(text: str) -> None:
     """The page's "What am I looking at?" box: plain words for someone new to all this."""
     with st.expander("What am I looking at?", icon=":material/help:"):

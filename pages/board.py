@@ -1,0 +1,87 @@
+"""Class board: the runs people published, best first, within a parameter budget."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+import mnist_core as mc
+from ui import navigation, state, streamlit_workarounds, train_settings, widgets
+
+streamlit_workarounds.reroute_direct_page_run()
+BUDGETS = [None, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000]
+
+
+def budget_picker() -> int | None:
+    """The largest network to show, in parameters (None: any size)."""
+    return st.select_slider(
+        "Parameter budget", BUDGETS, value=None, key="board_budget", persist_state="session",
+        format_func=lambda n: "any size" if n is None else f"at most {n:,}",
+        help="Show only networks with at most this many parameters: the numbers a network "
+        "learns. A small network that reads well is the harder win.",
+    )  # fmt: skip
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%d %b %H:%M", time.localtime(timestamp))
+
+
+def board_table(entries: list[mc.BoardEntry]) -> mc.BoardEntry | None:
+    """The entries as a table; returns the one whose row was just clicked, if any."""
+    rows = pd.DataFrame(
+        {
+            "rank": range(1, len(entries) + 1),
+            "name": [e.name for e in entries],
+            "test accuracy": [e.accuracy for e in entries],
+            "parameters": [e.parameters for e in entries],
+            "training s": [e.seconds for e in entries],
+            "network": [e.config.summary() for e in entries],
+            "published": [
+                time.strftime("%d %b %H:%M", time.localtime(e.published_at)) for e in entries
+            ],
+        }
+    )
+    picked = st.dataframe(
+        rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        key=f"board_rows_{len(entries)}",
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "training s": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )  # fmt: skip
+    selected = picked["selection"]["rows"]
+    return entries[selected[0]] if selected else None
+
+
+st.title("Class board")
+widgets.explainer(
+    "Everyone who trains a network here can publish it to this board: a name of their choice, "
+    "its settings, its size and how many of the 10,000 test digits it reads right. Nothing is "
+    "shared unless someone presses Publish.\n\n"
+    "A bigger network is not always better: set a **parameter budget** to compete among small "
+    "ones (try: the best network under 10,000 parameters). Click a row to load its settings "
+    "into the Train page and train it yourself."
+)
+budget = budget_picker()
+try:
+    entries = state.board().entries(max_parameters=budget)
+except mc.BoardError as err:
+    st.error(f"The class board is not available on this server: {err}", icon=":material/error:")
+    st.stop()
+if not entries:
+    if budget is None:
+        st.info(
+            "No runs here yet. Train one, then publish it under the run history on the Train page.",
+            icon=":material/leaderboard:",
+        )
+        navigation.link(navigation.TRAIN, "Go to Train")
+    else:
+        st.info(f"No published run has at most {budget:,} parameters yet: raise the budget.")
+    st.stop()
+st.caption("Click a row to load its settings into the Train page.")
+picked = board_table(entries)
+if picked is not None:
+    available = len(state.mnist().y_train)
+    train_settings.show(picked.config.fit_to(available))
+    st.switch_page(navigation.TRAIN.path)

@@ -1,0 +1,160 @@
+"""The user's own handwriting set on Draw: add a drawing with its true digit, browse, delete,
+download and upload the set, and fine-tune a model on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import mnist_core as mc
+from ui import navigation, state, widgets
+
+THUMB_PX = 56  # a 28×28 digit shown 2× larger
+EVAL_MNIST, EVAL_MINE = "MNIST test digits", "My handwriting set"  # Evaluate's two choices
+
+
+def own_digits() -> mc.HandwritingSet:
+    """This user's handwriting set (kept with their runs, across reloads and tabs)."""
+    return state.workspace().handwriting
+
+
+def add_buttons(image: np.ndarray, drawn: bool, after_add) -> None:
+    """One button per digit: a click keeps this drawing in the set as that digit."""
+    st.markdown("**Keep it in my handwriting set** as the digit it really is:")
+    for digit, column in enumerate(st.columns(mc.NUM_CLASSES, gap="small")):
+        column.button(
+            str(digit), key=f"keep_{digit}", width="stretch", on_click=_add,
+            args=(image, digit, drawn, after_add),
+            help=f"Add this {'drawing' if drawn else 'picture'} to your set as a {digit}",
+        )  # fmt: skip
+
+
+def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
+    try:
+        own_digits().add(image, digit, drawing=drawn)
+    except (mc.ImageError, mc.HandwritingError) as err:  # a full set, say
+        st.toast(str(err), icon=":material/error:")
+        return
+    st.toast(
+        f"Kept as a {digit}. Your set holds {len(own_digits())} digit(s).",
+        icon=":material/check:",
+    )
+    after_add()
+
+
+def handwriting_set() -> None:
+    """The set: a gallery per digit, deleting, the file, and what to do with it."""
+    own = own_digits()
+    label = f"My handwriting set ({len(own)} digit{'s' if len(own) != 1 else ''})"
+    with st.expander(label, icon=":material/collections:", expanded=bool(len(own))):
+        st.caption(
+            "MNIST's digits were written by American census staff and students; yours are the "
+            "honest test. Draw a digit, then press its number above to keep it. The set stays "
+            "while you use the app (reloads and other tabs included); download it to keep it "
+            "for good."
+        )
+        if len(own):
+            _gallery(own)
+            _delete(own)
+            _use_it(own)
+        _file(own)
+
+
+def _gallery(own: mc.HandwritingSet) -> None:
+    counts = own.counts()
+    st.caption(" · ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    for digit in range(mc.NUM_CLASSES):
+        indices = own.indices(digit)
+        if not indices:
+            continue
+        st.markdown(f"**{digit}**")
+        st.image(
+            [mc.charts.upscale(own[i].image, THUMB_PX // mc.IMAGE_SIDE) for i in indices],
+            caption=[f"#{i + 1}" for i in indices],
+            width=THUMB_PX,
+            output_format="PNG",
+        )
+
+
+def _delete(own: mc.HandwritingSet) -> None:
+    picked = st.pills(
+        "Pick digits to delete",
+        range(len(own)),
+        format_func=lambda i: f"#{i + 1} ({own[i].digit})",
+        selection_mode="multi",
+        key=f"delete_pick_{len(own)}",  # a fresh choice whenever the set changes
+    )
+    left, right = st.columns(2)
+    left.button(
+        f"Delete {len(picked)} picked", icon=":material/delete:", disabled=not picked,
+        on_click=_remove, args=(picked,),
+    )  # fmt: skip
+    right.button("Delete the whole set", icon=":material/delete_sweep:", on_click=_remove_all)
+
+
+def _remove(indices: list[int]) -> None:
+    own = own_digits()
+    for i in sorted(indices, reverse=True):
+        if i < len(own):  # another tab may have deleted it already
+            own.remove(i)
+
+
+def _remove_all() -> None:
+    _remove(list(range(len(own_digits()))))
+
+
+def _file(own: mc.HandwritingSet) -> None:
+    left, right = st.columns(2)
+    left.download_button(
+        "Download my set (.npz)",
+        data=own.to_npz_bytes,
+        file_name="my-handwriting.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=not len(own),
+        help="MNIST's layout: x_test (28×28 digits), y_test (their labels), and your drawings.",
+    )
+    with right.popover("Load a set (.npz)", icon=":material/upload:"):
+        upload = st.file_uploader(
+            "A set downloaded from Digit Lab; it replaces the set you have now",
+            max_upload_size=widgets.MAX_UPLOAD_MB,
+            key="handwriting_upload",
+        )
+        if upload is None or upload.file_id == st.session_state.get("handwriting_loaded"):
+            return
+        try:
+            loaded = mc.HandwritingSet.from_npz_bytes(upload.getvalue())
+        except mc.HandwritingFileError as err:
+            st.error(f"{upload.name}: {err}", icon=":material/error:")
+            return
+        state.workspace().handwriting = loaded
+        st.session_state.handwriting_loaded = upload.file_id
+        st.rerun()
+
+
+def _use_it(own: mc.HandwritingSet) -> None:
+    st.markdown("**Use it**")
+    st.session_state.setdefault("finetune_epochs", 3)
+    left, right = st.columns(2)
+    with left:
+        if st.button("Test the current model on it", icon=":material/fact_check:"):
+            st.session_state.eval_data = EVAL_MINE
+            st.switch_page(navigation.EVALUATE.path)
+    with right:
+        entry = state.current_model()
+        epochs = st.slider(
+            "Fine-tune epochs", 1, 10, key="finetune_epochs",
+            help="How many passes over your digits (each mixed with three times as many MNIST "
+            "digits, so the network does not forget the others).",
+        )  # fmt: skip
+        busy = state.active_job() is not None
+        if st.button(
+            f"Fine-tune {entry.name} on my set" if entry else "Fine-tune",
+            icon=":material/tune:", disabled=entry is None or busy,
+            help="One training at a time, in all your tabs" if busy else
+            "A new run starts from a copy of the current model and learns your handwriting; "
+            "the original stays as it is.",
+        ):  # fmt: skip
+            state.start_fine_tune(entry, own, epochs)
+            st.switch_page(navigation.TRAIN.path)
