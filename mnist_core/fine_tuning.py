@@ -10,7 +10,6 @@ digits rotated by 50 degrees took them from 65 % to 100 %, and 300 other digits 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -41,6 +40,16 @@ def auto_repeat(own: int) -> int:
     return min(MAX_REPEAT, max(1, math.ceil(OWN_IMAGES_PER_EPOCH / max(own, 1))))
 
 
+def mix_size(own: int, available: int, mnist_per_own: int = 3, repeat: int | None = None) -> int:
+    """Images in one epoch of fine-tuning on `own` digits with `available` MNIST digits."""
+    repeat = auto_repeat(own) if repeat is None else repeat
+    return own * repeat + min(own * repeat * mnist_per_own, available)
+
+
+def _or_none(indices: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, int) if indices is None else indices
+
+
 def fine_tune_arrays(
     hset: HandwritingSet,
     mnist: MnistData,
@@ -48,11 +57,13 @@ def fine_tune_arrays(
     mnist_per_own: int = 3,
     repeat: int | None = None,
     seed: int = 0,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled (x, one-hot y) as `model.fit` takes them: own digits repeated, MNIST mixed in.
 
     Each own digit appears `repeat` times (auto_repeat by default); `mnist_per_own` stratified
-    MNIST training digits are added per own appearance, as many as MNIST has at most.
+    MNIST training digits (none of `exclude`) are added per own appearance, as many as MNIST has
+    at most.
     """
     if not len(hset):
         raise HandwritingError("Add some digits of your own before fine-tuning on them.")
@@ -64,9 +75,10 @@ def fine_tune_arrays(
         )
     own_x, own_y = hset.as_test_data()
     x, y = [np.repeat(own_x, repeat, axis=0)], [np.repeat(own_y, repeat)]
-    n_mnist = min(len(hset) * repeat * mnist_per_own, len(mnist.y_train))
+    n_mnist = mix_size(len(hset), len(mnist.y_train) - len(_or_none(exclude)), mnist_per_own,
+                       repeat) - len(hset) * repeat  # fmt: skip
     if n_mnist:
-        picked = stratified_indices(mnist.y_train, n_mnist, seed)
+        picked = stratified_indices(mnist.y_train, n_mnist, seed, exclude)
         x.append(mnist.x_train[picked])
         y.append(mnist.y_train[picked])
     order = np.random.default_rng(seed).permutation(sum(len(part) for part in y))
@@ -112,6 +124,7 @@ def fine_tune(
     mnist_per_own: int = 3,
     repeat: int | None = None,
     seed: int = 0,
+    exclude: np.ndarray | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
@@ -123,7 +136,9 @@ def fine_tune(
     epoch and reported as val_loss and val_accuracy, to watch whether MNIST is being forgotten.
     """
     _check_settings(epochs, learning_rate, batch_size)
-    x, y = fine_tune_arrays(hset, mnist, mnist_per_own=mnist_per_own, repeat=repeat, seed=seed)
+    x, y = fine_tune_arrays(
+        hset, mnist, mnist_per_own=mnist_per_own, repeat=repeat, seed=seed, exclude=exclude
+    )
     copy = copy_for_fine_tuning(model, learning_rate)
     # _Reporter reads the run's shape from a config: only these fields matter to it.
     shape = TrainConfig(
@@ -149,16 +164,17 @@ def fine_tune(
 HELD_OUT = 1_000  # MNIST training digits kept out of the mix, to watch for forgetting
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class FineTuneJob(TrainingJob):
     """A run that fine-tunes a copy of a model on the user's digits, with before/after tests.
 
-    Its validation digits are the last HELD_OUT MNIST training digits, left out of the mix: their
-    curve shows whether the model is forgetting MNIST while it learns the user's handwriting.
+    Its validation digits are HELD_OUT MNIST training digits (every digit in proportion), left
+    out of the mix: their curve shows whether the model forgets MNIST while it learns the
+    user's handwriting.
     """
 
-    base: ModelEntry | None = None
-    own: HandwritingSet | None = None  # a copy, taken when the run was asked for
+    base: ModelEntry
+    own: HandwritingSet  # a copy, taken when the run was asked for
     own_before: Evaluation | None = field(default=None, init=False)
     own_after: Evaluation | None = field(default=None, init=False)
     test_before: Evaluation | None = field(default=None, init=False)
@@ -171,13 +187,11 @@ class FineTuneJob(TrainingJob):
         """A job fine-tuning `base` on a copy of `own` for `epochs` (not started)."""
         if not len(own):
             raise HandwritingError("Add some digits of your own before fine-tuning on them.")
-        copied = HandwritingSet.from_npz_bytes(own.to_npz_bytes())
-        size = len(fine_tune_arrays(copied, data)[1])
         config = TrainConfig(
             epochs=epochs, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-            train_size=size, val_size=HELD_OUT,
+            train_size=mix_size(len(own), len(data.y_train) - HELD_OUT), val_size=HELD_OUT,
         )  # fmt: skip
-        return cls(name, config, data, slots, base=base, own=copied, **options)
+        return cls(name, config, data, slots, base=base, own=own.copy(), **options)
 
     @property
     def publishable(self) -> bool:
@@ -192,13 +206,12 @@ class FineTuneJob(TrainingJob):
         x_own, y_own = self.own.as_test_data()
         self.own_before = evaluate(self.base.model, x_own, y_own)
         self.test_before = evaluate(self.base.model, self.data.x_test, self.data.y_test)
-        mix = dataclasses.replace(
-            self.data, x_train=self.data.x_train[:-HELD_OUT], y_train=self.data.y_train[:-HELD_OUT]
-        )
+        held_out = stratified_indices(self.data.y_train, HELD_OUT, seed=0)
         return fine_tune(
-            self.base.model, self.own, mix, epochs=self.config.epochs,
+            self.base.model, self.own, self.data, epochs=self.config.epochs,
             learning_rate=self.config.learning_rate, batch_size=self.config.batch_size,
-            validation=(self.data.x_train[-HELD_OUT:], self.data.y_train[-HELD_OUT:]),
+            exclude=held_out,
+            validation=(self.data.x_train[held_out], self.data.y_train[held_out]),
             on_progress=self._record, stop=self._stop,
         )  # fmt: skip
 

@@ -70,6 +70,7 @@ class HandwritingSet:
     def __init__(self) -> None:
         self._items: list[HandwrittenDigit] = []
         self._lock = threading.Lock()
+        self.version = 0  # counts changes, so results computed on the set can be cached
 
     def __len__(self) -> int:
         return len(self._items)
@@ -95,45 +96,61 @@ class HandwritingSet:
                     f"The set is full: it holds at most {MAX_DIGITS:,} digits. Delete some first."
                 )
             self._items.append(item)
+            self.version += 1
             return len(self._items) - 1
 
-    def remove(self, index: int) -> None:
-        """Delete the digit at `index`; the later ones move down by one."""
+    def items(self) -> list[HandwrittenDigit]:
+        """The digits as they are now, oldest first; each item stays the same object for good."""
         with self._lock:
-            del self._items[self._checked_index(index)]
+            return list(self._items)
+
+    def discard(self, items: list[HandwrittenDigit]) -> None:
+        """Delete these digits (those still in the set: another tab may have deleted some)."""
+        gone = {id(item) for item in items}
+        with self._lock:
+            self._items = [item for item in self._items if id(item) not in gone]
+            self.version += 1
+
+    def replace_with(self, other: HandwritingSet) -> None:
+        """Hold `other`'s digits instead of these (a loaded file)."""
+        items = other.items()
+        with self._lock:
+            self._items = items
+            self.version += 1
+
+    def copy(self) -> HandwritingSet:
+        """A set of the same digits (their arrays shared: they are read-only)."""
+        copied = HandwritingSet()
+        copied.replace_with(self)
+        return copied
 
     def counts(self) -> list[int]:
         """How many examples of each digit 0-9 the set holds."""
         return np.bincount(self.y, minlength=NUM_CLASSES).tolist()
 
-    def indices(self, digit: int) -> list[int]:
-        """The indices of every example of `digit`, oldest first, for a gallery row."""
-        label = _checked_digit(digit)
-        return [i for i, item in enumerate(self._snapshot()) if item.digit == label]
-
     @property
     def x(self) -> np.ndarray:
         """The digits as (n, 28, 28) uint8, MNIST style."""
-        return _images(self._snapshot(), "image", IMAGE_SIDE)
+        return _images(self.items(), "image", IMAGE_SIDE)
 
     @property
     def y(self) -> np.ndarray:
         """The true digits as (n,) uint8."""
-        return _labels(self._snapshot())
+        return _labels(self.items())
 
     @property
     def originals(self) -> np.ndarray:
         """The drawings as (n, 112, 112) uint8, ink bright on black."""
-        return _images(self._snapshot(), "original", ORIGINAL_SIDE)
+        return _images(self.items(), "original", ORIGINAL_SIDE)
 
     def as_test_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) as `evaluate(model, x, y)` takes them."""
-        items = self._snapshot()
+        items = self.items()
         return _images(items, "image", IMAGE_SIDE), _labels(items)
 
     def to_npz_bytes(self) -> bytes:
         """The set as a compressed .npz file (see the module docstring for its layout)."""
-        items = self._snapshot()
+        items = self.items()
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer,
@@ -151,11 +168,6 @@ class HandwritingSet:
         hset = cls()
         hset._items = [HandwrittenDigit(*item) for item in zip(x, y.tolist(), originals)]
         return hset
-
-    def _snapshot(self) -> list[HandwrittenDigit]:
-        """The items as they are now, safe to read while another thread adds or removes."""
-        with self._lock:
-            return list(self._items)
 
     def _checked_index(self, index: int) -> int:
         """`index` if it names a digit of the set, else IndexError."""

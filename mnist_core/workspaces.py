@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
 
+from mnist_core.board import Board, BoardEntry, BoardError
 from mnist_core.handwriting import HandwritingSet
 from mnist_core.training import EpochProgress, TrainingJob
 
@@ -47,6 +49,7 @@ class Workspace:
     handwriting: HandwritingSet = field(default_factory=HandwritingSet)
     published: set[str] = field(default_factory=set)  # runs put on the class board
     last_seen: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # for its tabs
 
     def touch(self) -> None:
         """Its owner is here."""
@@ -55,6 +58,32 @@ class Workspace:
     def active_job(self) -> TrainingJob | None:
         """The run that is waiting or training, if any."""
         return next((job for job in reversed(self.jobs) if not job.finished), None)
+
+    def start_job(self, make: Callable[[str], TrainingJob]) -> TrainingJob | None:
+        """Start `make("Run N")`, N its number, unless a run is going (from another tab, say)."""
+        with self._lock:
+            if self.active_job() is not None:
+                return None
+            job = make(f"Run {len(self.jobs) + 1}")
+            self.jobs.append(job.start())
+            return job
+
+    def publish(self, board: Board, job: TrainingJob, name: str) -> BoardEntry:
+        """Put a finished run on `board` under `name`, once (BoardError if refused)."""
+        with self._lock:
+            if job.name in self.published:
+                raise BoardError(f"{job.name} is on the board already.")
+            entry = board.publish(
+                name,
+                job.config,
+                job.result.model.count_params(),
+                job.evaluation.accuracy,
+                len(job.evaluation.labels),
+                job.result.fit_seconds,
+                publisher=self.token,
+            )
+            self.published.add(job.name)
+            return entry
 
 
 class Workspaces:

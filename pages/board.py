@@ -9,7 +9,7 @@ import mnist_core as mc
 from ui import navigation, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
-BUDGETS = [None, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000]
+BUDGETS = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000, None]
 
 
 def budget_picker() -> int | None:
@@ -22,36 +22,37 @@ def budget_picker() -> int | None:
     )  # fmt: skip
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%d %b %H:%M", time.localtime(timestamp))
-
-
-def board_table(entries: list[mc.BoardEntry]) -> mc.BoardEntry | None:
-    """The entries as a table; returns the one whose row was just clicked, if any."""
+def board_table(entries: list[mc.BoardEntry]) -> None:
+    """The entries as a table; a click on a row asks for its settings on the Train page."""
+    st.session_state.board_shown = entries  # what the rows of this table are
     rows = pd.DataFrame(
         {
             "rank": range(1, len(entries) + 1),
             "name": [e.name for e in entries],
-            "test accuracy": [e.accuracy for e in entries],
+            "test accuracy": [100 * e.accuracy for e in entries],
             "parameters": [e.parameters for e in entries],
             "training s": [e.seconds for e in entries],
             "network": [e.config.summary() for e in entries],
-            "published": [
-                time.strftime("%d %b %H:%M", time.localtime(e.published_at)) for e in entries
-            ],
+            "published": [time.strftime("%d %b %H:%M", time.localtime(e.published_at))
+                          for e in entries],
         }
-    )
-    picked = st.dataframe(
-        rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        key=f"board_rows_{len(entries)}",
+    )  # fmt: skip
+    st.dataframe(
+        rows, hide_index=True, width="stretch", on_select=_load_clicked,
+        selection_mode="single-row", key="board_rows",
         column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
             "parameters": st.column_config.NumberColumn(format="localized"),
             "training s": st.column_config.NumberColumn(format="%.1f"),
         },
     )  # fmt: skip
-    selected = picked["selection"]["rows"]
-    return entries[selected[0]] if selected else None
+
+
+def _load_clicked() -> None:
+    """Remember the entry of the row just clicked, as it was shown (the board may have moved)."""
+    rows = st.session_state.board_rows["selection"]["rows"]
+    if rows:
+        st.session_state.board_load = st.session_state.board_shown[rows[0]]
 
 
 st.title("Class board")
@@ -79,9 +80,8 @@ if not entries:
     else:
         st.info(f"No published run has at most {budget:,} parameters yet: raise the budget.")
     st.stop()
-st.caption("Click a row to load its settings into the Train page.")
-picked = board_table(entries)
-if picked is not None:
-    available = len(state.mnist().y_train)
-    train_settings.show(picked.config.fit_to(available))
+if (picked := st.session_state.pop("board_load", None)) is not None:
+    train_settings.show(picked.config.fit_to(len(state.mnist().y_train)))
     st.switch_page(navigation.TRAIN.path)
+st.caption("Click a row to load its settings into the Train page.")
+board_table(entries)

@@ -252,32 +252,33 @@ with source:
 
 with result:
     to_read = digit_to_read(drawing, picture, name)
-    if to_read is not None:
-        steps, image, drawn = to_read
-        bent = mc.transforms.bend(steps.centred, **bends)
-        digit = prediction(entry, bent, threshold)
-        handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
-        untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
-        preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
-        st.markdown(f"**Why {digit}?**")
-        widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
-        if naive:
-            naive_comparison(entry, image, digit, drawing=drawn)
+if to_read is None:
+    handwriting.handwriting_set()
+    st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
+steps, image, drawn = to_read
+with result:
+    bent = mc.transforms.bend(steps.centred, **bends)
+    digit = prediction(entry, bent, threshold)
+    handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
+    untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
+    preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
+    st.markdown(f"**Why {digit}?**")
+    widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
+    if naive:
+        naive_comparison(entry, image, digit, drawing=drawn)
 
-if to_read is not None:
-    # Computed only while open: nothing is worked out for a closed section.
-    sweeps = st.expander(
-        "Where does it break?", expanded=True, icon=":material/rotate_right:",
-        key="draw_sweeps", on_change="rerun",
-    )  # fmt: skip
-    if sweeps.open:
-        with sweeps:
-            breaking_points(entry, steps.centred, bends)
-    inside = st.expander(
-        "Look inside the network", icon=":material/visibility:", key="draw_inside",
-        on_change="rerun",
-    )  # fmt: skip
-    if inside.open:
-        with inside:
-            inside_the_network(entry, bent)
+# Computed only while open: nothing is worked out for a closed section.
+sweeps = st.expander(
+    "Where does it break?", expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
+    on_change="rerun",
+)  # fmt: skip
+if sweeps.open:
+    with sweeps:
+        breaking_points(entry, steps.centred, bends)
+inside = st.expander(
+    "Look inside the network", icon=":material/visibility:", key="draw_inside", on_change="rerun"
+)
+if inside.open:
+    with inside:
+        inside_the_network(entry, bent)
 handwriting.handwriting_set()

@@ -21,9 +21,8 @@ def size_picker(test_size: int) -> int:
     )  # fmt: skip
 
 
-def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, str]:
-    """The chosen test digits, MNIST's or the user's own: (evaluation, the digits, what they
-    are called)."""
+def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, bool]:
+    """MNIST's test digits or the user's own: (evaluation, the digits, whether they are own)."""
     own = handwriting.own_digits()
     st.session_state.setdefault("eval_data", handwriting.EVAL_MNIST)
     choice = st.segmented_control(
@@ -32,29 +31,25 @@ def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, str
         format_func=lambda name: f"{name} ({len(own)})" if name == handwriting.EVAL_MINE else name,
         help="MNIST's 10,000 test digits, or the digits you drew and kept on the Draw page.",
     )  # fmt: skip
-    if choice == handwriting.EVAL_MINE:
-        if not len(own):
-            st.info(
-                "Your handwriting set is empty: draw digits on the Draw page and keep each one "
-                "with its number.",
-                icon=":material/draw:",
-            )
-            navigation.link(navigation.DRAW, "Go to Draw")
-            st.stop()
-        x, y = own.as_test_data()
-        return mc.evaluate(entry.model, x, y), x, "drawings"
-    n = size_picker(len(state.mnist().y_test))
-    ev, x_test = state.evaluation(entry, n)
-    return ev, x_test, "test images"
+    if choice == handwriting.EVAL_MNIST:
+        return *state.evaluation(entry, size_picker(len(state.mnist().y_test))), False
+    if not len(own):
+        st.info(
+            "Your handwriting set is empty: draw digits on the Draw page and keep each one with "
+            "its number.",
+            icon=":material/draw:",
+        )
+        navigation.link(navigation.DRAW, "Go to Draw")
+        st.stop()
+    return *state.own_evaluation(entry), True
 
 
-def headline(ev: mc.Evaluation, what: str) -> None:
+def headline(ev: mc.Evaluation, own: bool) -> None:
     """Accuracy, mistakes and the hardest digit."""
     accuracy, mistakes, hardest = st.columns(3)
     accuracy.metric(
-        "Accuracy on your drawings" if what == "drawings" else "Test accuracy",
-        f"{ev.accuracy:.2%}", border=True,
-    )  # fmt: skip
+        "Accuracy on your drawings" if own else "Test accuracy", f"{ev.accuracy:.2%}", border=True
+    )
     mistakes.metric("Mistakes", f"{len(ev.mistakes()):,} of {len(ev.labels):,}", border=True)
     worst = min((r for r in ev.per_class() if r["count"]), key=lambda r: r["accuracy"])
     hardest.metric(
@@ -146,14 +141,15 @@ widgets.explainer(
     "Click one to see those images."
 )
 entry = widgets.require_model()
-ev, x_test, what = digits_to_test(entry)
+ev, x_test, own = digits_to_test(entry)
 st.caption(f"{entry.name} · {entry.params:,} parameters · {entry.summary}")
-headline(ev, what)
+headline(ev, own)
 per_digit(ev)
 true, predicted = cell_picker(ev, confusion_matrix(ev))
 in_cell = ev.cell(true, predicted)
 st.markdown(
-    f"**{len(in_cell):,} {what} of a {true} predicted as {predicted}**, most confident first"
+    f"**{len(in_cell):,} {'drawings' if own else 'test images'} of a {true} predicted as "
+    f"{predicted}**, most confident first"
 )
 widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
 if len(in_cell):

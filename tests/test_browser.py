@@ -686,7 +686,9 @@ def test_own_digits_are_tested_and_a_published_run_reaches_another_user(
         draw_digit(page, digit, LARGE)
         read[digit] = read_prediction(page)["best"]
         keep_as(page, digit)
-    expect(page.get_by_text("My handwriting set (3 digits)")).to_be_visible()
+    page.get_by_text("My handwriting set (3 digits)").click()
+    expect(page.get_by_text("Pick digits to delete")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
     screenshot(page, shots / "draw-handwriting-set.png")
 
     go_via_sidebar(page, "Evaluate", "Evaluate the model")

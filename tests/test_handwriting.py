@@ -86,20 +86,23 @@ def test_blank_or_tiny_drawings_and_bad_labels_are_refused_and_nothing_is_kept(m
     assert len(hset) == 1 and hset.y.tolist() == [7]
 
 
-def test_the_gallery_lists_each_digit_and_deleting_shifts_the_later_ones(mnist):
+def test_deleting_digits_keeps_the_others_in_order_even_when_a_tab_deleted_them_first(mnist):
     labels = [3, 1, 3, 7, 3]
     hset = _set_of(mnist, np.arange(5), labels)
     assert hset.counts() == [0, 1, 0, 3, 0, 0, 0, 1, 0, 0]
-    assert hset.indices(3) == [0, 2, 4] and hset.indices(5) == []
-    fourth = hset[3].image
-    hset.remove(2)
-    assert len(hset) == 4 and hset.y.tolist() == [3, 1, 7, 3]
-    assert hset.indices(3) == [0, 3] and np.array_equal(hset[2].image, fourth)
-    for index in (4, -1):
-        with pytest.raises(IndexError, match="holds 4"):
-            hset.remove(index)
-    with pytest.raises(HandwritingError):
-        hset.indices(10)
+    shown = hset.items()  # what one tab shows
+    version = hset.version
+    hset.discard([shown[2]])
+    assert hset.y.tolist() == [3, 1, 7, 3] and hset.version > version
+    assert hset.items()[2] is shown[3], "the others are the same digits, in the same order"
+    # Another tab, showing the old list, deletes the one already gone and one more.
+    hset.discard([shown[2], shown[0]])
+    assert hset.y.tolist() == [1, 7, 3] and hset.items()[0] is shown[1]
+    copied = hset.copy()
+    hset.discard(hset.items())
+    assert len(hset) == 0 and copied.y.tolist() == [1, 7, 3], "a copy keeps its digits"
+    hset.replace_with(copied)
+    assert hset.y.tolist() == [1, 7, 3]
 
 
 def test_a_full_set_refuses_another_digit(mnist, monkeypatch):
@@ -120,7 +123,7 @@ def test_the_file_round_trips_and_reads_like_keras_mnist(twelve):
         assert npz["x_test"].shape == (12, 28, 28) and npz["x_test"].dtype == np.uint8
         assert npz["y_test"].dtype == np.uint8 and int(npz["version"]) == 1
     assert len(data) < 12 * 4000  # drawings are mostly black: compressed, they are small
-    again.remove(0)  # a loaded set is a set like any other
+    again.discard(again.items()[:1])  # a loaded set is a set like any other
     assert len(again) == 11 and len(twelve) == 12
 
 

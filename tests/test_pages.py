@@ -278,6 +278,8 @@ def test_every_upload_has_one_size_limit_the_same_as_the_servers():
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     server_limit = config["server"]["maxUploadSize"]
     at = _app("pages/draw.py")
+    at.session_state["handwriting_open"] = True  # the handwriting set's section, opened
+    at.run()
     limits = {u.proto.max_upload_size_mb for u in at.get("file_uploader")}
     assert len(at.get("file_uploader")) == 3 and limits == {server_limit}, limits
 
@@ -399,6 +401,9 @@ def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist):
     _keep(at, 1, _canvas_with(7, mnist))  # a 7 the user says is a 1: a mistake to find
     assert own.y.tolist() == [3, 7, 1]
     assert "My handwriting set (3 digits)" in [e.label for e in at.expander]
+    at.session_state["handwriting_open"] = True  # as a click on the section does
+    at.run()
+    assert [c for c in at.caption if c.value.startswith("0: 0 · 1: 1 · 2: 0 · 3: 1")]
     # Deleting the second one keeps the others in order.
     at.get("button_group")[0].set_value([1]).run()
     next(b for b in at.button if b.label == "Delete 1 picked").click().run()
@@ -425,6 +430,8 @@ def test_fine_tuning_on_the_set_is_a_run_with_before_and_after(mnist):
     at.slider(key="draw_threshold").set_value(0.5).run()
     for digit in (2, 5):
         _keep(at, digit, _canvas_with(digit, mnist))
+    at.session_state["handwriting_open"] = True
+    at.run()
     at.slider(key="finetune_epochs").set_value(1).run()
     next(b for b in at.button if b.label.startswith("Fine-tune Default model")).click().run()
     assert [t.value for t in at.title] == ["Build and train a network"], "it shows on Train"
@@ -469,7 +476,7 @@ def test_a_published_run_is_on_the_class_board(empty_board):
     board = at.dataframe[0].value
     job = at.session_state["workspace"].jobs[0]
     assert board["name"].tolist() == ["Ada L."]
-    assert board["test accuracy"][0] == job.evaluation.accuracy
+    assert board["test accuracy"][0] == 100 * job.evaluation.accuracy
     assert board["parameters"][0] == job.result.model.count_params()
     # A budget below its size hides it.
     at.select_slider(key="board_budget").set_value(1_000).run()

@@ -25,8 +25,13 @@ def add_buttons(image: np.ndarray, drawn: bool, after_add) -> None:
         column.button(
             str(digit), key=f"keep_{digit}", width="stretch", on_click=_add,
             args=(image, digit, drawn, after_add),
-            help=f"Add this {'drawing' if drawn else 'picture'} to your set as a {digit}",
+            help=f"Add this {'drawing' if drawn else 'picture'} to your set as {_a(digit)}",
         )  # fmt: skip
+
+
+def _a(digit: int) -> str:
+    """ "a 3", "an 8"."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
 
 
 def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
@@ -36,71 +41,70 @@ def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
         st.toast(str(err), icon=":material/error:")
         return
     st.toast(
-        f"Kept as a {digit}. Your set holds {len(own_digits())} digit(s).",
+        f"Kept as {_a(digit)}. Your set holds {len(own_digits())} digit(s).",
         icon=":material/check:",
     )
     after_add()
 
 
 def handwriting_set() -> None:
-    """The set: a gallery per digit, deleting, the file, and what to do with it."""
+    """The set: a gallery per digit, deleting, the file, and what to do with it (computed only
+    while its section is open)."""
     own = own_digits()
-    label = f"My handwriting set ({len(own)} digit{'s' if len(own) != 1 else ''})"
-    with st.expander(label, icon=":material/collections:", expanded=bool(len(own))):
+    section = st.expander(
+        f"My handwriting set ({len(own)} digit{'s' if len(own) != 1 else ''})",
+        icon=":material/collections:", key="handwriting_open", on_change="rerun",
+    )  # fmt: skip
+    if not section.open:
+        return
+    with section:
         st.caption(
             "MNIST's digits were written by American census staff and students; yours are the "
             "honest test. Draw a digit, then press its number above to keep it. The set stays "
             "while you use the app (reloads and other tabs included); download it to keep it "
             "for good."
         )
-        if len(own):
-            _gallery(own)
-            _delete(own)
+        # One snapshot for the whole section: other tabs may change the set meanwhile.
+        version, items = own.version, own.items()
+        if items:
+            _gallery(items)
+            _delete(items, version)
             _use_it(own)
         _file(own)
 
 
-def _gallery(own: mc.HandwritingSet) -> None:
-    counts = own.counts()
+def _gallery(items: list[mc.HandwrittenDigit]) -> None:
+    counts = np.bincount([item.digit for item in items], minlength=mc.NUM_CLASSES)
     st.caption(" · ".join(f"{d}: {n}" for d, n in enumerate(counts)))
-    for digit in range(mc.NUM_CLASSES):
-        indices = own.indices(digit)
-        if not indices:
-            continue
+    for digit in np.flatnonzero(counts):
+        row = [(i, item) for i, item in enumerate(items) if item.digit == digit]
         st.markdown(f"**{digit}**")
         st.image(
-            [mc.charts.upscale(own[i].image, THUMB_PX // mc.IMAGE_SIDE) for i in indices],
-            caption=[f"#{i + 1}" for i in indices],
+            [mc.charts.upscale(item.image, THUMB_PX // mc.IMAGE_SIDE) for _, item in row],
+            caption=[f"#{i + 1}" for i, _ in row],
             width=THUMB_PX,
             output_format="PNG",
         )
 
 
-def _delete(own: mc.HandwritingSet) -> None:
+def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
+    key = f"handwriting_picked_{version}"  # picks are positions in this version of the set
     picked = st.pills(
         "Pick digits to delete",
-        range(len(own)),
-        format_func=lambda i: f"#{i + 1} ({own[i].digit})",
+        range(len(items)),
+        format_func=lambda i: f"#{i + 1} ({items[i].digit})",
         selection_mode="multi",
-        key=f"delete_pick_{len(own)}",  # a fresh choice whenever the set changes
+        key=key,
     )
     left, right = st.columns(2)
     left.button(
         f"Delete {len(picked)} picked", icon=":material/delete:", disabled=not picked,
-        on_click=_remove, args=(picked,),
+        on_click=lambda: own_digits().discard([items[i] for i in st.session_state[key]]),
     )  # fmt: skip
-    right.button("Delete the whole set", icon=":material/delete_sweep:", on_click=_remove_all)
-
-
-def _remove(indices: list[int]) -> None:
-    own = own_digits()
-    for i in sorted(indices, reverse=True):
-        if i < len(own):  # another tab may have deleted it already
-            own.remove(i)
-
-
-def _remove_all() -> None:
-    _remove(list(range(len(own_digits()))))
+    right.button(
+        "Delete the whole set", icon=":material/delete_sweep:",
+        on_click=lambda: own_digits().discard(own_digits().items()),
+    )  # fmt: skip
 
 
 def _file(own: mc.HandwritingSet) -> None:
@@ -128,7 +132,7 @@ def _file(own: mc.HandwritingSet) -> None:
         except mc.HandwritingFileError as err:
             st.error(f"{upload.name}: {err}", icon=":material/error:")
             return
-        state.workspace().handwriting = loaded
+        own.replace_with(loaded)
         st.session_state.handwriting_loaded = upload.file_id
         st.rerun()
 
@@ -144,9 +148,9 @@ def _use_it(own: mc.HandwritingSet) -> None:
     with right:
         entry = state.current_model()
         epochs = st.slider(
-            "Fine-tune epochs", 1, 10, key="finetune_epochs",
-            help="How many passes over your digits (each mixed with three times as many MNIST "
-            "digits, so the network does not forget the others).",
+            "Fine-tune epochs", 1, 10, key="finetune_epochs", persist_state="session",
+            help="How many rounds of training on your digits (each shown several times, mixed "
+            "with three times as many MNIST digits so the network does not forget them).",
         )  # fmt: skip
         busy = state.active_job() is not None
         if st.button(
@@ -156,5 +160,9 @@ def _use_it(own: mc.HandwritingSet) -> None:
             "A new run starts from a copy of the current model and learns your handwriting; "
             "the original stays as it is.",
         ):  # fmt: skip
-            state.start_fine_tune(entry, own, epochs)
-            st.switch_page(navigation.TRAIN.path)
+            try:
+                state.start_fine_tune(entry, own, epochs)
+            except mc.HandwritingError as err:  # another tab emptied the set
+                st.error(str(err), icon=":material/error:")
+            else:
+                st.switch_page(navigation.TRAIN.path)  # where the run shows

@@ -149,13 +149,12 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
 
 
 # Seconds. Progress is light; the charts cost the training CPU to draw (2 cores), so they
-# redraw less often. Each progress tick waits for the run to end for most of the tick, so the
-# outcome shows the moment it ends; a click on the page waits for at most that long.
-PROGRESS_EVERY, WAIT_FOR_END, CHARTS_EVERY = 0.5, 0.4, 3.0
+# redraw less often.
+PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0
 
 
 def live_run(job: mc.TrainingJob) -> None:
-    """A run's progress (twice a second), and its charts and epoch table (every few seconds)."""
+    """A run's progress (every second), and its charts and epoch table (every few seconds)."""
     st.subheader(job.name)
     running = not job.finished
     st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
@@ -165,8 +164,6 @@ def live_run(job: mc.TrainingJob) -> None:
 def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
     # Timers redraw only the fragments, never the training thread.
     job.seen()
-    if job.finished and was_running:
-        st.rerun()  # the whole page at once: the outcome, the final charts, the run history
     view = job.view()
     if view.state is mc.JobState.WAITING:
         _waiting(job)
@@ -174,10 +171,19 @@ def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
         _outcome(job)
     else:
         _progress(job, view)
-    if not job.finished:
-        job.join(WAIT_FOR_END)
-        if job.finished:
-            st.rerun()
+    if _ends_within_a_tick(job, view):
+        job.join(PROGRESS_EVERY)  # so the outcome shows the moment the run ends
+    if job.finished and was_running:
+        st.rerun()  # the whole page at once: the outcome, the final charts, the run history
+
+
+def _ends_within_a_tick(job: mc.TrainingJob, view: mc.JobView) -> bool:
+    """True when the run should end before the next tick: only then is waiting for it worth
+    holding the page (a click waits for the wait to end)."""
+    if job.finished or view.state is mc.JobState.WAITING:
+        return False
+    last = view.batches[-1] if view.batches else None
+    return view.state is mc.JobState.TESTING or (last is not None and last.eta < PROGRESS_EVERY)
 
 
 def _live_charts(job: mc.TrainingJob) -> None:
@@ -245,7 +251,8 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
         )
         run, name = st.columns(2)
         names = [job.name for job in jobs]
-        picked = run.selectbox("Run", names, index=len(names) - 1, key="publish_run")
+        # Keyed by the newest run, so a new run is the one offered.
+        picked = run.selectbox("Run", names, index=len(names) - 1, key=f"publish_{names[-1]}")
         shown_as = name.text_input(
             "Your name, as the board shows it", max_chars=mc.board.MAX_NAME_CHARS,
             key="publish_name", placeholder="e.g. Ada L.",
@@ -260,8 +267,7 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
             return
         st.success(
             f"Published as “{widgets.plain(entry.name)}”: {entry.accuracy:.2%} with "
-            f"{entry.parameters:,} "
-            "parameters.",
+            f"{entry.parameters:,} parameters.",
             icon=":material/check_circle:",
         )
     navigation.link(navigation.BOARD, "See the class board")

@@ -71,19 +71,7 @@ def board() -> mc.Board:
 
 def publish(job: mc.TrainingJob, name: str) -> mc.BoardEntry:
     """Put a finished run on the class board under `name`, once (BoardError if refused)."""
-    if job.name in workspace().published:
-        raise mc.BoardError(f"{job.name} is on the board already.")
-    entry = board().publish(
-        name,
-        job.config,
-        job.result.model.count_params(),
-        job.evaluation.accuracy,
-        len(job.evaluation.labels),
-        job.result.fit_seconds,
-        publisher=workspace().token,
-    )
-    workspace().published.add(job.name)
-    return entry
+    return workspace().publish(board(), job, name)
 
 
 def workspace() -> mc.Workspace:
@@ -126,30 +114,33 @@ def active_job() -> mc.TrainingJob | None:
 
 
 def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | None) -> None:
-    """Start a training run in a worker thread and add it to this user's runs."""
-    job = mc.TrainingJob(
-        f"Run {len(jobs()) + 1} ({label})",
-        config,
-        mnist(),
-        training_slots(),
-        limits=run_limits(),
-        estimated_seconds=estimated_seconds,
+    """Start a training run in a worker thread, unless one of this user's runs is going."""
+    workspace().start_job(
+        lambda name: mc.TrainingJob(
+            f"{name} ({label})",
+            config,
+            mnist(),
+            training_slots(),
+            limits=run_limits(),
+            estimated_seconds=estimated_seconds,
+        )
     )
-    jobs().append(job.start())
 
 
 def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -> None:
-    """Start fine-tuning a copy of `entry`'s model on `own` digits, as a run of this user's."""
-    job = mc.FineTuneJob.of(
-        f"Run {len(jobs()) + 1} ({entry.name} + my digits)",
-        entry,
-        own,
-        epochs,
-        mnist(),
-        training_slots(),
-        limits=run_limits(),
+    """Fine-tune a copy of `entry`'s model on `own` digits as a run of this user's, unless one
+    of their runs is going (HandwritingError if `own` is empty)."""
+    workspace().start_job(
+        lambda name: mc.FineTuneJob.of(
+            f"{name} ({entry.name} + my digits)",
+            entry,
+            own,
+            epochs,
+            mnist(),
+            training_slots(),
+            limits=run_limits(),
+        )
     )
-    jobs().append(job.start())
 
 
 def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
@@ -208,14 +199,26 @@ def evaluation(entry: mc.ModelEntry, n: int) -> tuple[mc.Evaluation, np.ndarray]
     """`entry`'s evaluation on `n` test digits (the latest few kept for this session), and
     those digits."""
     indices = mc.evaluation_indices(mnist(), n)
+    x, y = mnist().x_test[indices], mnist().y_test[indices]
+    return _evaluated(entry, ("test", n), x, y, f"Testing {entry.name} on {n:,} digits…"), x
+
+
+def own_evaluation(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray]:
+    """`entry`'s evaluation on this user's handwriting set (kept like `evaluation`'s), and it."""
+    own = workspace().handwriting
+    version, (x, y) = own.version, own.as_test_data()
+    return _evaluated(entry, ("own", version), x, y, f"Testing {entry.name} on your digits…"), x
+
+
+def _evaluated(entry: mc.ModelEntry, digits: tuple, x, y, spinner: str) -> mc.Evaluation:
     cache = st.session_state.setdefault("evaluations", {})  # newest last
-    key = (entry.name, id(entry.model), n)
+    key = (entry.name, id(entry.model), digits)
     if key not in cache:
-        with st.spinner(f"Testing {entry.name} on {n:,} digits…"):
-            cache[key] = mc.evaluate(entry.model, mnist().x_test[indices], mnist().y_test[indices])
+        with st.spinner(spinner):
+            cache[key] = mc.evaluate(entry.model, x, y)
         while len(cache) > KEPT_EVALUATIONS:
             del cache[next(iter(cache))]
-    return cache[key], mnist().x_test[indices]
+    return cache[key]
 
 
 def current_model() -> mc.ModelEntry | None:
