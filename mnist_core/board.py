@@ -223,11 +223,28 @@ class Board:
         with self._connection() as conn:
             if conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION:
                 return  # made already: opening it costs no write lock
-            conn.execute("PRAGMA journal_mode=WAL")  # kept by the file: set once is enough
+        self._use_wal()
         with self._write() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL mode (kept by the file: once is enough).
+
+        SQLite answers "database is locked" at once, without waiting, when another process is
+        switching or creating the same file: so wait here, up to `busy_timeout`.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                with self._connection() as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except BoardError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
