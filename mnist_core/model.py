@@ -51,11 +51,27 @@ class LayerInfo:
     params: int
 
 
-def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+ONE_CYCLE_WARMUP = 0.2  # the share of a "one-cycle" run spent raising the learning rate
+
+
+def learning_rate(config: TrainConfig) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate of `config`: a number, or a schedule of the training step."""
     rate = config.learning_rate
+    steps = config.batches_per_epoch * config.epochs
     if config.lr_schedule == "cosine":
-        steps = config.batches_per_epoch * config.epochs
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+    if config.lr_schedule == "one-cycle":
+        # A tenth of the rate at first, up to the rate linearly, then cosine down to zero: a
+        # high rate that a freshly initialised network would not survive from the first step.
+        warmup = int(steps * ONE_CYCLE_WARMUP)
+        return keras.optimizers.schedules.CosineDecay(
+            rate / 10, decay_steps=steps - warmup, warmup_target=rate, warmup_steps=warmup
+        )
+    return rate
+
+
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    rate = learning_rate(config)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9)
     kinds = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
@@ -109,9 +125,10 @@ def build_model(config: TrainConfig) -> keras.Model:
     )(x)
 
     model = keras.Model(inputs, outputs, name="digit_cnn")
-    model.compile(
-        optimizer=_optimizer(config), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
+    loss = "categorical_crossentropy"
+    if config.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=_optimizer(config), loss=loss, metrics=["accuracy"])
     if not tf.distribute.has_strategy():
         model.optimizer._all_reduce_sum_gradients = _single_replica_all_reduce
     return model
@@ -199,13 +216,33 @@ def first_layer_filters(model: keras.Model) -> np.ndarray | None:
     return np.moveaxis(kernel[:, :, 0, :], -1, 0)
 
 
+def _without_optimizer(model: keras.Model) -> keras.Model:
+    """The same network, uncompiled: a functional model sharing `model`'s layers and weights.
+
+    A .keras file of a compiled model also holds its optimizer's state (Adam's two moments:
+    twice the weights again) and its compile settings. Nothing here trains a loaded model
+    further (fine-tuning compiles a copy with a fresh optimizer), so files leave both out.
+    """
+    if getattr(model, "optimizer", None) is None:
+        return model
+    inputs, outputs = model.inputs, model.outputs  # (a Sequential has no `input` of its own)
+    return keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=model.name,
+    )
+
+
 def save_model(model: keras.Model, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Save as .keras (extension added when missing), with `metadata` in a .json beside it."""
+    """Save as .keras (extension added when missing), with `metadata` in a .json beside it.
+
+    Only the network and its weights are saved, not the optimizer's state (a third the size).
+    """
     path = Path(path)
     if path.suffix != ".keras":
         path = path.with_name(path.name + ".keras")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
+    _without_optimizer(model).save(path)
     if metadata is not None:
         path.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return path
@@ -241,7 +278,9 @@ def _load(path: Path, label: str) -> keras.Model:
             f"{label} is not a Keras model: a .keras file is a zip archive, this is not."
         )
     try:
-        model = keras.saving.load_model(path, compile=True, safe_mode=True)
+        # Uncompiled: a loaded model only predicts (fine-tuning compiles a copy of its own), so
+        # an optimizer saved in older files is neither rebuilt nor filled.
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many kinds for a bad archive
         raise ModelFileError(f"{label} is not a loadable Keras model: {err}") from err
     if not isinstance(model, keras.Model):

@@ -12,6 +12,7 @@ from mnist_core.model import (
     build_model,
     feature_maps,
     first_layer_filters,
+    learning_rate,
     load_model,
     model_to_bytes,
     predict,
@@ -224,3 +225,42 @@ def test_a_model_that_predicted_is_freed_once_nobody_holds_it():
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_one_cycle_rises_to_the_rate_then_decays_to_zero():
+    config = TrainConfig(lr_schedule="one-cycle", learning_rate=0.01, train_size=1000,
+                         batch_size=100, epochs=10)  # fmt: skip
+    schedule = learning_rate(config)  # 100 steps: 20 rising, 80 falling
+    assert [round(float(schedule(s)), 5) for s in (0, 10, 20)] == [0.001, 0.0055, 0.01]
+    assert float(schedule(60)) < 0.01 / 2
+    assert float(schedule(100)) == pytest.approx(0, abs=1e-6)
+    assert learning_rate(config.replace(lr_schedule="constant")) == 0.01
+
+
+def test_label_smoothing_spreads_the_targets():
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    y = np.eye(10, dtype=np.float32)[[3]]
+    plain = build_model(TrainConfig())
+    kernel = plain.layers[-1].get_weights()[0]
+    plain.layers[-1].set_weights([kernel * 0, np.where(np.arange(10) == 3, 10.0, 0.0)])
+    smooth = build_model(TrainConfig(label_smoothing=0.1))
+    smooth.set_weights(plain.get_weights())
+    # The same, very sure, right answer: plain targets reward it, smoothed ones penalise the
+    # over-confidence (0.01 of the target sits on each wrong digit).
+    assert plain.evaluate(x, y, verbose=0)[0] < 0.01
+    assert smooth.evaluate(x, y, verbose=0)[0] > 0.5
+    with pytest.raises(ConfigError, match="Label smoothing"):
+        validate(TrainConfig(label_smoothing=1.0))
+
+
+def test_model_files_leave_the_optimizer_out_and_old_files_still_load(tmp_path):
+    model = build_model(PRESETS["fast"])
+    x = np.random.default_rng(2).random((4, 28, 28)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[1, 2, 3, 4]]
+    model.fit(x[..., None], y, epochs=1, verbose=0)  # Adam now holds two moments per weight
+    old = tmp_path / "with-optimizer.keras"
+    model.save(old)  # the way files were saved before
+    new = save_model(model, tmp_path / "new")
+    assert new.stat().st_size < old.stat().st_size * 0.5
+    for path in (old, new):
+        assert np.allclose(predict(load_model(path), x), predict(model, x), atol=1e-6)

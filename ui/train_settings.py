@@ -49,7 +49,8 @@ HELP = {
     "learning_rate": "How big each nudge is. Too small learns slowly; too big jumps around and "
     "never settles.",
     "lr_schedule": "'cosine' makes the nudges smaller and smaller towards the end, to settle "
-    "in; 'constant' keeps them the same.",
+    "in; 'one-cycle' starts small, grows to the learning rate, then shrinks like 'cosine'; "
+    "'constant' keeps them the same.",
     "batch_size": "How many digits the network looks at before each nudge. Bigger batches are "
     "faster per digit but take fewer steps.",
     "epochs": "How many times the network goes through all its training digits.",
@@ -62,6 +63,8 @@ HELP = {
     "network learns that position does not matter.",
     "rotation": "Turn each training digit a little at random, up to this many degrees.",
     "zoom": "Make each training digit a little bigger or smaller at random.",
+    "label_smoothing": "Teach 'mostly a 7' instead of 'certainly a 7': the right answer's target "
+    "is a little below 100 %, so the network stops over-trusting itself.",
 }
 # What a block shows when the config has fewer blocks (the widgets are disabled then).
 _SPARE_FILTERS, _SPARE_KERNELS = (32, 64, 128), (3, 3, 3)
@@ -192,6 +195,8 @@ def _training_settings(available: int) -> None:
     _setting(left, "select_slider", "Batch size", "batch_size", BATCHES)
     _setting(middle, "slider", "Epochs", "epochs", 1, 50)
     _setting(right, "number_input", "Seed", "seed", 0, 10**6)
+    _setting(left, "slider", "Label smoothing", "label_smoothing", 0.0, 0.3, step=0.05,
+             format="%.2f")  # fmt: skip
     left, right = st.columns(2)
     _setting(left, "slider", "Training digits", "train_size", 100, available, step=100)
     _setting(right, "slider", "Validation digits", "val_size", 0, available // 5, step=100)
