@@ -8,7 +8,7 @@ import os
 # Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mnist_core import charts, saliency, transforms
+from mnist_core import charts, export, saliency, transforms
 from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
@@ -124,6 +124,7 @@ __all__ = [
     "estimate_epoch_seconds",
     "evaluate",
     "evaluation_indices",
+    "export",
     "feature_maps",
     "fine_tune",
     "fine_tune_arrays",

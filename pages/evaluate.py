@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _
 from ui import handwriting, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -58,22 +59,36 @@ def headline(ev: mc.Evaluation, own: bool) -> None:
     )  # fmt: skip
 
 
-def per_digit(ev: mc.Evaluation) -> None:
-    """Accuracy per digit as a chart and a table."""
+def file_stem(entry: mc.ModelEntry, ev: mc.Evaluation, own: bool) -> str:
+    """The start of a download's file name: the model, and the digits it was tested on."""
+    digits = "my-handwriting" if own else f"test-{len(ev.labels)}"
+    return f"{mc.export.file_stem(entry.name)}-{digits}"
+
+
+def per_digit(ev: mc.Evaluation, stem: str) -> None:
+    """Accuracy per digit as a chart and a table (and the table as a CSV download)."""
     st.subheader("Per digit")
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
     chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch")
     with table:
         widgets.table(pd.DataFrame(rows), percent=("accuracy", "precision", "recall"))
+        widgets.csv_download(
+            _("Download the per-digit table (CSV)"),
+            lambda: mc.export.per_digit_csv(ev),
+            f"{stem}-per-digit.csv",
+            key="eval_per_digit_csv",
+            help=_("Accuracy, precision and recall as fractions from 0 to 1, with the counts."),
+        )
     st.caption(
         "Accuracy (= recall): of the images of this digit, how many were recognised. "
         "Precision: of the images predicted as this digit, how many really were."
     )
 
 
-def confusion_matrix(ev: mc.Evaluation) -> tuple[int, int] | None:
-    """The clickable confusion matrix; returns the cell just clicked (true, predicted), if any."""
+def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
+    """The clickable confusion matrix (and its counts as a CSV download); returns the cell just
+    clicked (true, predicted), if any."""
     st.subheader("Confusion matrix")
     normalise = st.toggle(
         "Show each row as percentages", key="eval_normalise",
@@ -88,6 +103,13 @@ def confusion_matrix(ev: mc.Evaluation) -> tuple[int, int] | None:
         config={"displayModeBar": False},
     )
     st.caption("Click a cell to see the images behind it.")
+    widgets.csv_download(
+        _("Download the confusion matrix (CSV)"),
+        lambda: mc.export.confusion_csv(ev),
+        f"{stem}-confusion.csv",
+        key="eval_confusion_csv",
+        help=_("The counts: a row for each true digit, a column for each predicted digit."),
+    )
     points = clicked["selection"]["points"]
     return (points[0]["y"], points[0]["x"]) if points else None
 
@@ -144,8 +166,9 @@ entry = widgets.require_model()
 ev, x_test, own = digits_to_test(entry)
 st.caption(f"{entry.name} · {entry.params:,} parameters · {entry.summary}")
 headline(ev, own)
-per_digit(ev)
-true, predicted = cell_picker(ev, confusion_matrix(ev))
+stem = file_stem(entry, ev, own)
+per_digit(ev, stem)
+true, predicted = cell_picker(ev, confusion_matrix(ev, stem))
 in_cell = ev.cell(true, predicted)
 st.markdown(
     f"**{len(in_cell):,} {'drawings' if own else 'test images'} of a {true} predicted as "

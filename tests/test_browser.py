@@ -437,6 +437,35 @@ def test_data_and_evaluate_pages_render_without_errors(page, shots):
     screenshot(page, shots / "evaluate.png")
 
 
+def download(page: Page, button: str) -> tuple[str, str]:
+    """Click the download button named `button`: the file's name and text, once it arrived.
+
+    The click must not run the script again (the page would redraw for nothing)."""
+    wait_idle(page)
+    before = runs_started(page)
+    with page.expect_download(timeout=30_000) as arrival:
+        page.get_by_role("button", name=button).click()
+    file = arrival.value
+    page.wait_for_timeout(500)  # a rerun, if the click caused one, would have started by now
+    assert runs_started(page) == before, "a download reran the script"
+    return file.suggested_filename, Path(file.path()).read_text()
+
+
+def test_evaluate_downloads_its_tables_as_csv_files(page):
+    page.goto("/evaluate")
+    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=SLOW)
+    name, text = download(page, "Download the per-digit table (CSV)")
+    assert name == "default-model-test-500-per-digit.csv"
+    lines = text.splitlines()
+    assert lines[0] == "digit,count,correct,accuracy,precision,recall" and len(lines) == 11
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == 500
+    name, text = download(page, "Download the confusion matrix (CSV)")
+    assert name == "default-model-test-500-confusion.csv"
+    rows = [line.split(",") for line in text.splitlines()]
+    assert rows[0] == ["true", *(f"predicted_{d}" for d in range(10))]
+    assert sum(int(cell) for row in rows[1:] for cell in row[1:]) == 500
+
+
 def test_stop_ends_a_long_run_early(page, shots):
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
@@ -455,6 +484,14 @@ def test_stop_ends_a_long_run_early(page, shots):
     assert "stopped" in dataframe_text(frames.last)
     wait_idle(page)
     screenshot(page, shots / "train-stopped.png")
+    # Its history: the epochs it got to, the last one cut short.
+    name, text = download(page, "Download this run's history (CSV)")
+    assert name == "run-1-custom-history.csv"
+    rows = [line.split(",") for line in text.splitlines()]
+    assert rows[0][:7] == [
+        "epoch", "complete", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
+    ]  # fmt: skip
+    assert [row[1] for row in rows[1:]] == ["true"] * (len(rows) - 2) + ["false"]
 
 
 def test_draw_recognises_drawn_digits(page, shots):

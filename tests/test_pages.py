@@ -1,11 +1,14 @@
 """The pages, rendered and driven through Streamlit's AppTest."""
 
+import io
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import DEFAULT_MODEL
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -28,6 +31,30 @@ def _navigation_as_on_a_running_server(monkeypatch):
         streamlit_workarounds.navigation_only()
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """What each download button made only on a click would send: its file id → (file name,
+    MIME type, the callable that makes the file), as the server would run it on the click."""
+    made = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+        made[file_id] = (file_name, mimetype, data_callable)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return made
+
+
+def _download(at: AppTest, downloads: dict, key: str) -> tuple[str, str]:
+    """The file name and the text of the CSV that the download button `key` gives."""
+    button = at.download_button(key=key)
+    file_name, mimetype, make = downloads[button.proto.deferred_file_id]
+    assert mimetype == "text/csv" and button.proto.ignore_rerun, "a click reruns nothing"
+    return file_name, make()
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -130,6 +157,45 @@ def test_training_runs_to_completion_and_is_recorded():
     assert at.sidebar.selectbox(key="current_model").value == job.name
 
 
+def _train(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "Train").click().run()
+
+
+def test_a_runs_history_downloads_as_csv_also_the_epochs_of_a_stopped_run(downloads):
+    at = _app("pages/train.py")
+    _tiny(at, epochs=2)
+    _train(at)
+    _wait_for_runs(at, 1)
+    done = at.session_state["workspace"].jobs[0]
+    file_name, text = _download(at, downloads, f"history_csv_{done.name}")
+    assert file_name == "run-1-custom-history.csv"
+    table = pd.read_csv(io.StringIO(text))
+    assert table["epoch"].tolist() == [1, 2] and table["complete"].tolist() == [True, True]
+    assert table["loss"].tolist() == [e.loss for e in done.result.history]
+    assert table["val_accuracy"].tolist() == [e.val_accuracy for e in done.result.history]
+    per_digit = table[[f"val_accuracy_{d}" for d in range(10)]].to_numpy()
+    assert np.allclose(per_digit[-1], done.result.history[-1].val_per_digit, equal_nan=True)
+    # A second run, stopped in its second epoch: the epochs it got to, the last one cut short.
+    _tiny(at, epochs=50)
+    _train(at)
+    stopped = at.session_state["workspace"].jobs[1]
+    deadline = time.monotonic() + 120
+    while not stopped.view().epochs and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped.stop()  # as the Stop button does
+    _wait_for_runs(at, 2)
+    assert stopped.state == "stopped"
+    file_name, text = _download(at, downloads, f"history_csv_{stopped.name}")
+    assert file_name == "run-2-custom-history.csv"
+    table = pd.read_csv(io.StringIO(text))
+    epochs = len(stopped.result.history)
+    assert epochs >= 2 and table["epoch"].tolist() == list(range(1, epochs + 1))
+    assert table["complete"].tolist() == [True] * (epochs - 1) + [False]
+    # Under the run history, every run's history, the older one too.
+    assert _download(at, downloads, f"history_csv_all_{done.name}")[0] == "run-1-custom-history.csv"
+    assert _download(at, downloads, f"history_csv_all_{stopped.name}")[1] == text
+
+
 def test_training_goes_on_while_the_user_visits_other_pages():
     at = _app("pages/train.py")
     _tiny(at, epochs=4)
@@ -160,6 +226,27 @@ def test_evaluate_page_scores_the_current_model_and_opens_a_confusion_cell():
     assert any("of a 4 predicted as 9" in m.value for m in at.markdown)
     at.select_slider(key="eval_n").set_value(1000).run()
     assert at.dataframe[0].value["count"].sum() == 1000
+
+
+def test_evaluate_downloads_its_per_digit_table_and_confusion_matrix_as_csv(downloads):
+    at = _app("pages/evaluate.py")
+    file_name, text = _download(at, downloads, "eval_per_digit_csv")
+    assert file_name == "default-model-test-500-per-digit.csv"
+    pd.testing.assert_frame_equal(
+        pd.read_csv(io.StringIO(text)), at.dataframe[0].value, check_dtype=False
+    )  # the table on screen, number for number
+    file_name, text = _download(at, downloads, "eval_confusion_csv")
+    assert file_name == "default-model-test-500-confusion.csv"
+    matrix = pd.read_csv(io.StringIO(text), index_col="true")
+    assert matrix.index.tolist() == list(range(10))
+    assert matrix.columns.tolist() == [f"predicted_{d}" for d in range(10)]
+    mistakes = next(m.value for m in at.metric if m.label == "Mistakes")  # "N of 500"
+    counts = matrix.to_numpy()
+    assert counts.sum() == 500 and counts.sum() - counts.trace() == int(mistakes.split()[0])
+    at.select_slider(key="eval_n").set_value(1000).run()
+    file_name, text = _download(at, downloads, "eval_confusion_csv")
+    assert file_name == "default-model-test-1000-confusion.csv"
+    assert pd.read_csv(io.StringIO(text), index_col="true").to_numpy().sum() == 1000
 
 
 def _png(image) -> bytes:
@@ -388,7 +475,7 @@ def _keep(at: AppTest, digit: int, canvas: np.ndarray) -> None:
     at.button(key=f"keep_{digit}").click().run()
 
 
-def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist):
+def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist, downloads):
     at = _app("pages/draw.py")
     at.slider(key="draw_threshold").set_value(0.5).run()
     _keep(at, 3, _canvas_with(3, mnist))
@@ -416,6 +503,13 @@ def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist):
     assert metric.value == "50.00%"
     assert at.dataframe[0].value["count"].sum() == 2
     assert not [s for s in at.select_slider if s.key == "eval_n"], "no MNIST size on own digits"
+    file_name, text = _download(at, downloads, "eval_confusion_csv")
+    assert file_name == "default-model-my-handwriting-confusion.csv"
+    matrix = pd.read_csv(io.StringIO(text), index_col="true")
+    assert matrix.to_numpy().sum() == 2 and matrix.loc[3, "predicted_3"] == 1
+    assert matrix.loc[1].sum() == 1 and matrix.loc[1, "predicted_1"] == 0
+    file_name, _ = _download(at, downloads, "eval_per_digit_csv")
+    assert file_name == "default-model-my-handwriting-per-digit.csv"
 
 
 def test_an_empty_set_on_evaluate_says_how_to_fill_it():

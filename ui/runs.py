@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _
 from ui import navigation, state, widgets
 
 
@@ -195,6 +196,23 @@ def _live_charts(job: mc.TrainingJob) -> None:
         _digit_learning(job, view)
     if view.epochs:
         st.dataframe(_epoch_table(view), hide_index=True, width="stretch")
+        if job.finished:
+            history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
+
+
+def history_download(job: mc.TrainingJob, label: str, key: str) -> None:
+    """A finished run's epochs (for a stopped run, those it got to) as a CSV download."""
+    epochs = job.view().epochs
+    widgets.csv_download(
+        label,
+        lambda: mc.export.history_csv(epochs),
+        f"{mc.export.file_stem(job.name)}-history.csv",
+        key=key,
+        help=_(
+            "One row per epoch: loss, accuracy, validation loss and accuracy, seconds, and "
+            "the validation accuracy of each digit. A spreadsheet opens it."
+        ),
+    )
 
 
 def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
@@ -236,9 +254,20 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
     if curves:
         st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
     st.caption("Pick the model that Evaluate and Draw use in the sidebar.")
+    _history_downloads(finished)
     publishable = [job for job in finished if job.publishable]
     if publishable:
         _publish(publishable)
+
+
+def _history_downloads(jobs: list[mc.TrainingJob]) -> None:
+    """Every finished run's per-epoch history as a CSV, one button each."""
+    trained = [job for job in jobs if job.view().epochs]
+    if not trained:
+        return
+    with st.popover(_("Download a run's history (CSV)"), icon=":material/download:"):
+        for job in trained:
+            history_download(job, job.name, f"history_csv_all_{job.name}")
 
 
 def _publish(jobs: list[mc.TrainingJob]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
@@ -69,12 +69,23 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
     st.download_button(
         "Download this model",
         data=lambda: mc.model_to_bytes(entry.model),
-        file_name=re.sub(r"[^a-z0-9]+", "-", entry.name.lower()).strip("-") + ".keras",
+        file_name=mc.export.file_stem(entry.name) + ".keras",
         mime="application/zip",
         icon=":material/download:",
         on_click="ignore",
         width="stretch",
     )
+
+
+def csv_download(
+    label: str, data: Callable[[], str], file_name: str, key: str, help: str | None = None
+) -> None:
+    """A button that downloads `data()` as a CSV file, made only when clicked; the click
+    reruns nothing."""
+    st.download_button(
+        label, data=data, file_name=file_name, mime="text/csv", key=key, help=help,
+        on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
 
 
 def _model_upload() -> None:
