@@ -119,8 +119,8 @@ def _schedule_lines(c: TrainConfig) -> list[str]:
             f"learning_rate = keras.optimizers.schedules.CosineDecay({rate}, decay_steps=steps)",
         ]
     return [
-        "# One cycle: up from a tenth of the rate over the first fifth of the run, a high rate a",
-        "# freshly initialised network would not survive at once, then down along a cosine",
+        "# One cycle: up from a tenth of the rate over the first fifth of the run (a freshly",
+        "# initialised network would not survive the full rate at once), then down along a cosine",
         steps,
         f"warmup = int(steps * {ONE_CYCLE_WARMUP})",
         *_call(
@@ -192,7 +192,8 @@ def script_for(config: TrainConfig, name: str = "custom") -> str:
         "Description: The network and training chosen on Digit Lab's Train page, in plain Keras.",
         "",
         f"Run it with `python {script_file}`: it downloads MNIST once. To use a copy on",
-        "disk instead, set MNIST_NPZ to the path of an .npz file in the same layout.",
+        "disk instead, set MNIST_NPZ to the path of an .npz file in the layout of Keras's",
+        "mnist.npz (x_train, y_train, x_test, y_test).",
         '"""',
         "",
         *imports,

@@ -151,18 +151,55 @@ def _ruff() -> str:
     return found
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-def test_the_script_compiles_and_is_ruff_clean_and_formatted(name):
-    script = script_for(CONFIGS[name], name)
-    compile(script, f"digit_lab_{name}.py", "exec")
+def _random_configs(n: int, seed: int = 0) -> list[mc.TrainConfig]:
+    """`n` valid configs with every setting drawn at random, for the script's layout."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    while len(configs) < n:
+        blocks = int(rng.integers(1, 4))
+        config = mc.TrainConfig(
+            filters=tuple(int(f) for f in rng.choice([2, 8, 32, 128, 512], blocks)),
+            kernel_sizes=tuple(int(k) for k in rng.choice([1, 3, 5, 7], blocks)),
+            strides=int(rng.integers(1, 4)),
+            padding=str(rng.choice(mc.config.PADDINGS)),
+            pooling=str(rng.choice(mc.config.POOLINGS)),
+            activation=str(rng.choice(mc.config.ACTIVATIONS)),
+            batch_norm=bool(rng.integers(2)),
+            dropout=float(rng.choice([0, 0.05, 0.5])),
+            dense_units=int(rng.choice([0, 16, 4096])),
+            optimizer=str(rng.choice(mc.config.OPTIMIZERS)),
+            learning_rate=float(rng.choice([0.0001, 0.003, 0.1])),
+            lr_schedule=str(rng.choice(mc.config.LR_SCHEDULES)),
+            batch_size=int(rng.choice([16, 8192])),
+            epochs=int(rng.choice([1, 200])),
+            train_size=int(rng.choice([100, 59999])),
+            val_size=int(rng.choice([0, 1])),
+            shift=float(rng.choice([0, 0.05, 0.3])),
+            rotation=float(rng.choice([0, 12.5, 180])),
+            zoom=float(rng.choice([0, 0.25])),
+            seed=int(rng.choice([0, 10**6])),
+            label_smoothing=float(rng.choice([0, 0.05, 0.3])),
+        )
+        try:
+            mc.validate(config)
+        except mc.ConfigError:
+            continue
+        configs.append(config)
+    return configs
+
+
+def test_every_script_compiles_and_is_ruff_clean_and_formatted(tmp_path):
+    scripts = {f"digit_lab_{name}.py": script_for(c, name) for name, c in CONFIGS.items()}
+    scripts |= {f"random_{i}.py": script_for(c) for i, c in enumerate(_random_configs(30))}
+    for file_name, script in scripts.items():
+        compile(script, file_name, "exec")
+        (tmp_path / file_name).write_text(script)
     ruff = _ruff()
-    for command in (["check"], ["format", "--diff"]):
+    for command in (["check"], ["format", "--check", "--diff"]):
         result = subprocess.run(
-            [ruff, *command, "--stdin-filename", f"digit_lab_{name}.py", "-"],
-            input=script,
+            [ruff, *command, "--config", str(REPO / "pyproject.toml"), str(tmp_path)],
             capture_output=True,
             text=True,
-            cwd=REPO,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
