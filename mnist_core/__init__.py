@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mnist_core import charts, export, saliency, transforms
 from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
+from mnist_core.codegen import script_for
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
     IMAGE_SIDE,
@@ -143,6 +144,7 @@ __all__ = [
     "read_metadata",
     "saliency",
     "save_model",
+    "script_for",
     "stratified_indices",
     "summarize",
     "to_model_input",

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _
 from ui import runs, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -43,6 +44,29 @@ with overview:
     ):  # fmt: skip
         state.start_job(config, preset, estimate)
         st.rerun()  # the button and the sidebar show the run at once
+
+if estimate is not None:
+    # Written only while the expander is open: opening or closing it reruns the page.
+    code = st.expander(
+        _("Show the code"), icon=":material/code:", key="show_code", on_change="rerun"
+    )
+    if code.open:
+        file_name = f"digit_lab_{preset}.py"
+        with code:
+            st.caption(
+                _(
+                    "These settings as a standalone Keras script, the way the Keras examples "
+                    "are written: the same network, the same training and validation digits "
+                    "of full MNIST, the same training. Run it with `python {file}` wherever "
+                    "Keras is installed."
+                ).format(file=file_name)
+            )
+            script = mc.script_for(config, preset)
+            st.download_button(
+                _("Download the script"), data=script, file_name=file_name,
+                mime="text/x-python", icon=":material/download:", on_click="ignore",
+            )  # fmt: skip
+            st.code(script, language="python")
 
 if state.jobs():
     runs.live_run(running or state.jobs()[-1])

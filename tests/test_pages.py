@@ -123,6 +123,27 @@ def test_choosing_a_preset_sets_the_widgets_and_touching_one_makes_it_custom():
     assert any("The **best** preset" in c.value for c in at.caption)
 
 
+def test_train_shows_the_code_of_the_current_settings_and_it_follows_the_sliders():
+    at = _app("pages/train.py")
+    assert [e.label for e in at.expander if e.label == "Show the code"]
+    assert not at.code, "the script is written only once the expander is opened"
+    at.session_state["show_code"] = True  # what opening the expander does
+    at.run()
+    codelab = at.code[0].value
+    assert "python digit_lab_codelab.py" in codelab and "epochs = 10" in codelab
+    assert "layers.Conv2D(8, kernel_size=(5, 5)" in codelab
+    assert at.download_button[0].label == "Download the script"
+    assert any("python digit_lab_codelab.py" in c.value for c in at.caption)
+    at.slider(key="hp_epochs").set_value(3).run()
+    at.toggle(key="hp_batch_norm").set_value(True).run()
+    custom = at.code[0].value
+    assert "epochs = 3" in custom and "layers.BatchNormalization()" in custom
+    assert any("python digit_lab_custom.py" in c.value for c in at.caption)
+    at.button(key="preset_best").click().run()
+    best = at.code[0].value
+    assert "python digit_lab_best.py" in best and "epochs = 20" in best
+
+
 def test_an_impossible_configuration_names_the_layer_and_disables_train():
     at = _app("pages/train.py")
     at.slider(key="hp_blocks").set_value(3).run()
