@@ -34,7 +34,7 @@ def board_table(entries: list[mc.BoardEntry]) -> None:
             _("parameters"): [e.parameters for e in entries],
             _("training s"): [e.seconds for e in entries],
             _("network"): [e.config.summary() for e in entries],
-            _("published"): [time.strftime("%d %b %H:%M", time.localtime(e.published_at))
+            _("published"): [time.strftime(_("%d %b %H:%M"), time.localtime(e.published_at))
                           for e in entries],
         }
     )  # fmt: skip
