@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.i18n import _
 
 BOARD_FILE = "board.sqlite3"
 MAX_NAME_CHARS = 30
@@ -105,8 +106,10 @@ def clean_name(name: str) -> str:
     text = " ".join(text.split())[:MAX_NAME_CHARS].rstrip()
     if not text:
         raise BoardError(
-            "Give the run a name: letters, digits or signs (markup and control characters "
-            "are removed)."
+            _(
+                "Give the run a name: letters, digits or signs (markup and control characters "
+                "are removed)."
+            )
         )
     return text
 
@@ -139,9 +142,14 @@ class Board:
         if url:
             if not url.startswith(_SQLITE_URL):
                 raise BoardError(
-                    f"DIGIT_LAB_BOARD_URL is {url.split(':', 1)[0]}:..., but this Digit Lab only "
-                    f"stores the board in SQLite ({_SQLITE_URL}path); unset it to use "
-                    f"{default_data_dir() / BOARD_FILE}."
+                    _(
+                        "DIGIT_LAB_BOARD_URL is {scheme}:..., but this Digit Lab only stores the "
+                        "board in SQLite ({sqlite}path); unset it to use {path}."
+                    ).format(
+                        scheme=url.split(":", 1)[0],
+                        sqlite=_SQLITE_URL,
+                        path=default_data_dir() / BOARD_FILE,
+                    )
                 )
             return cls(url.removeprefix(_SQLITE_URL), **options)
         return cls(default_data_dir() / BOARD_FILE, **options)
@@ -210,8 +218,10 @@ class Board:
             return
         wait = max(1, math.ceil(recent[-1][0] + self.rate_window - now))
         raise BoardError(
-            f"You published {self.rate_limit} runs in the last {self.rate_window:g} seconds; "
-            f"wait {wait} s before publishing another."
+            _(
+                "You published {n} runs in the last {window} seconds; wait {wait} s before "
+                "publishing another."
+            ).format(n=self.rate_limit, window=f"{self.rate_window:g}", wait=wait)
         )
 
     def _create(self) -> None:
@@ -219,7 +229,11 @@ class Board:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise BoardError(f"Cannot make the board's folder {self.path.parent}: {err}") from err
+            raise BoardError(
+                _("Cannot make the board's folder {folder}: {error}").format(
+                    folder=self.path.parent, error=err
+                )
+            ) from err
         with self._connection() as conn:
             if conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION:
                 return  # made already: opening it costs no write lock
@@ -252,11 +266,17 @@ class Board:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as err:
-            raise BoardError(f"Cannot open the board {self.path}: {err}") from err
+            raise BoardError(
+                _("Cannot open the board {path}: {error}").format(path=self.path, error=err)
+            ) from err
         try:
             yield conn
         except sqlite3.Error as err:
-            raise BoardError(f"The board {self.path} cannot be used right now: {err}") from err
+            raise BoardError(
+                _("The board {path} cannot be used right now: {error}").format(
+                    path=self.path, error=err
+                )
+            ) from err
         finally:
             conn.close()
 
@@ -310,7 +330,7 @@ def _entry(row: tuple) -> BoardEntry:
         parsed = TrainConfig.from_dict(json.loads(config))
     except (ConfigError, ValueError, TypeError) as err:
         raise BoardError(
-            f"Board entry {entry_id} holds a config this Digit Lab cannot read."
+            _("Board entry {id} holds a config this Digit Lab cannot read.").format(id=entry_id)
         ) from err
     return BoardEntry(
         entry_id, name, parsed, parameters, accuracy, test_images, seconds, published_at

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mnist_core.data import NUM_CLASSES
+from mnist_core.i18n import _
 from mnist_core.training import BatchProgress, EpochProgress
 from mnist_core.transforms import Sweep
 
@@ -58,13 +59,13 @@ def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
-                name="train",
+                name=_("train"),
                 x=DIGITS,
                 y=np.bincount(y_train, minlength=NUM_CLASSES),
                 marker_color=TRAINING_COLOUR,
             ),
             go.Bar(
-                name="test",
+                name=_("test"),
                 x=DIGITS,
                 y=np.bincount(y_test, minlength=NUM_CLASSES),
                 marker_color=HELD_OUT_COLOUR,
@@ -72,8 +73,10 @@ def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
         ]
     )
     fig.update_xaxes(type="category")
-    fig.update_layout(barmode="group", title="Digits per class", xaxis_title="digit", **_LAYOUT)
-    fig.update_yaxes(title="images")
+    fig.update_layout(
+        barmode="group", title=_("Digits per class"), xaxis_title=_("digit"), **_LAYOUT
+    )
+    fig.update_yaxes(title=_("images"))
     return fig
 
 
@@ -87,7 +90,7 @@ def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
             textfont=dict(size=7),
             colorscale="gray",
             showscale=False,
-            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+            hovertemplate=_("row %{y}, col %{x}: %{z}") + "<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
@@ -106,7 +109,7 @@ def smooth(values: list[float], weight: float = 0.6) -> list[float]:
 
 def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -> go.Figure:
     """Loss and accuracy: per batch (window means) and per epoch, train against validation."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss"), _("Accuracy")))
     x_batch = [b.epoch - 1 + b.batch / b.batches for b in batches]
     x_epoch = [e.epoch - (0 if not e.partial else 0.5) for e in epochs]
     train_line = dict(color=TRAINING_COLOUR)
@@ -114,27 +117,27 @@ def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -
         show = col == 1
         raw = [getattr(b, key) for b in batches]
         fig.add_scatter(
-            x=x_batch, y=raw, name="train (per batch)", mode="lines",
+            x=x_batch, y=raw, name=_("train (per batch)"), mode="lines",
             line=train_line | dict(width=1), opacity=0.25, legendgroup="r", showlegend=False,
             hoverinfo="skip", row=1, col=col,
         )  # fmt: skip
         fig.add_scatter(
-            x=x_batch, y=smooth(raw), name="train (per batch, smoothed)", mode="lines",
+            x=x_batch, y=smooth(raw), name=_("train (per batch, smoothed)"), mode="lines",
             line=train_line | dict(width=1.5, dash="dot"), legendgroup="b", showlegend=show,
             row=1, col=col,
         )  # fmt: skip
         fig.add_scatter(
-            x=x_epoch, y=[getattr(e, key) for e in epochs], name="train (epoch)",
+            x=x_epoch, y=[getattr(e, key) for e in epochs], name=_("train (epoch)"),
             mode="lines+markers", line=train_line, legendgroup="e", showlegend=show,
             row=1, col=col,
         )  # fmt: skip
         val = [getattr(e, f"val_{key}") for e in epochs]
         if any(v is not None for v in val):
             fig.add_scatter(
-                x=x_epoch, y=val, name="validation (epoch)", mode="lines+markers",
+                x=x_epoch, y=val, name=_("validation (epoch)"), mode="lines+markers",
                 line=dict(color=HELD_OUT_COLOUR), legendgroup="v", showlegend=show, row=1, col=col,
             )  # fmt: skip
-    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_xaxes(title=_("epoch"), rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **_LAYOUT)
     return fig
 
@@ -149,9 +152,9 @@ def runs_overlay(runs: dict[str, list[EpochProgress]]) -> go.Figure:
             mode="lines+markers",
             name=name,
         )
-    fig.update_layout(title="Validation accuracy by run", **_LAYOUT)
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="validation accuracy", tickformat=".1%")
+    fig.update_layout(title=_("Validation accuracy by run"), **_LAYOUT)
+    fig.update_xaxes(title=_("epoch"))
+    fig.update_yaxes(title=_("validation accuracy"), tickformat=".1%")
     return fig
 
 
@@ -162,16 +165,16 @@ def per_class_accuracy(rows: list[dict]) -> go.Figure:
             x=[str(r["digit"]) for r in rows],
             y=[r["accuracy"] for r in rows],
             customdata=[[r["correct"], r["count"]] for r in rows],
-            hovertemplate="digit %{x}: %{y:.2%} (%{customdata[0]} of %{customdata[1]})"
-            "<extra></extra>",
+            hovertemplate=_("digit %{x}: %{y:.2%} (%{customdata[0]} of %{customdata[1]})")
+            + "<extra></extra>",
             text=[f"{r['accuracy']:.1%}" for r in rows],
             marker_color=BAR_COLOUR,
         )
     )
     low = min((r["accuracy"] for r in rows if r["count"]), default=0)
-    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title="accuracy")
+    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title=_("accuracy"))
     fig.update_xaxes(type="category")
-    fig.update_layout(title="Accuracy per digit", xaxis_title="digit", **_LAYOUT)
+    fig.update_layout(title=_("Accuracy per digit"), xaxis_title=_("digit"), **_LAYOUT)
     return fig
 
 
@@ -184,7 +187,7 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
         go.Heatmap(
             z=values, x=digits, y=digits, text=text, texttemplate="%{text}",
             colorscale="Blues", customdata=matrix, showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>",
+            hovertemplate=_("true %{y}, predicted %{x}: %{customdata} images") + "<extra></extra>",
         )
     )  # fmt: skip
     # Plotly heatmaps cannot be selected by a click; scatter markers can.
@@ -193,9 +196,9 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
         x=xs.ravel(), y=ys.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
         marker=dict(size=28, opacity=0, symbol="square"),
     )  # fmt: skip
-    fig.update_xaxes(title="predicted digit", dtick=1, side="top", range=[-0.5, 9.5])
+    fig.update_xaxes(title=_("predicted digit"), dtick=1, side="top", range=[-0.5, 9.5])
     fig.update_xaxes(constrain="domain")
-    fig.update_yaxes(title="true digit", dtick=1, range=[9.5, -0.5], scaleanchor="x")
+    fig.update_yaxes(title=_("true digit"), dtick=1, range=[9.5, -0.5], scaleanchor="x")
     fig.update_yaxes(constrain="domain")
     fig.update_layout(margin=_margin(top=60), height=520, clickmode="event+select")
     return fig
@@ -212,14 +215,14 @@ def probability_bars(probabilities: np.ndarray, threshold: float | None = None) 
                 HIGHLIGHT_COLOUR if d == best else BAR_COLOUR for d in range(NUM_CLASSES)
             ],
             text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities],
-            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+            hovertemplate=_("digit %{x}: %{y:.2%}") + "<extra></extra>",
         )
     )
     if threshold is not None:
-        fig.add_hline(y=threshold, line_dash="dot", annotation_text="not sure below")
+        fig.add_hline(y=threshold, line_dash="dot", annotation_text=_("not sure below"))
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     fig.update_xaxes(type="category")
-    fig.update_layout(xaxis_title="digit", margin=_margin(top=20), height=260)
+    fig.update_layout(xaxis_title=_("digit"), margin=_margin(top=20), height=260)
     return fig
 
 
@@ -232,12 +235,12 @@ def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
             z=z, x=[e.epoch for e in with_val], y=DIGITS, zmin=0, zmax=1,
             colorscale="RdYlGn", text=[[f"{v:.0%}" for v in row] for row in z],
             texttemplate="%{text}", colorbar=dict(tickformat=".0%", len=0.8),
-            hovertemplate="epoch %{x}, digit %{y}: %{z:.1%} right<extra></extra>",
+            hovertemplate=_("epoch %{x}, digit %{y}: %{z:.1%} right") + "<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_xaxes(title="epoch", type="category")
-    fig.update_yaxes(title="digit", autorange="reversed", type="category")
-    fig.update_layout(title="Validation accuracy per digit", margin=_margin(), height=360)
+    fig.update_xaxes(title=_("epoch"), type="category")
+    fig.update_yaxes(title=_("digit"), autorange="reversed", type="category")
+    fig.update_layout(title=_("Validation accuracy per digit"), margin=_margin(), height=360)
     return fig
 
 
@@ -248,15 +251,16 @@ def compare_per_digit(rows_a: list[dict], rows_b: list[dict], names: tuple[str, 
             go.Bar(
                 name=name, x=DIGITS, y=[r["accuracy"] for r in rows], marker_color=colour,
                 text=[f"{r['accuracy']:.1%}" for r in rows],
-                hovertemplate=f"{name}, digit %{{x}}: %{{y:.2%}}<extra></extra>",
+                hovertemplate=_("{name}, digit {x}: {y}").format(name=name, x="%{x}", y="%{y:.2%}")
+                + "<extra></extra>",
             )
             for name, rows, colour in zip(names, (rows_a, rows_b), (BLUE, ORANGE))
         ]
     )  # fmt: skip
     low = min(r["accuracy"] for r in (*rows_a, *rows_b) if r["count"])
-    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title="accuracy")
-    fig.update_xaxes(type="category", title="digit")
-    fig.update_layout(barmode="group", title="Accuracy per digit", **_LAYOUT)
+    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title=_("accuracy"))
+    fig.update_xaxes(type="category", title=_("digit"))
+    fig.update_layout(barmode="group", title=_("Accuracy per digit"), **_LAYOUT)
     return fig
 
 
@@ -272,14 +276,14 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -
             z=better, x=DIGITS, y=DIGITS, zmin=-limit, zmax=limit, colorscale="RdYlGn",
             text=[[f"{v:+d}" if v else "" for v in row] for row in change],
             texttemplate="%{text}", showscale=False, customdata=change,
-            hovertemplate=(
-                f"true %{{y}}, predicted %{{x}}: %{{customdata:+d}} images with {names[1]} "
-                f"against {names[0]}<extra></extra>"
-            ),
+            hovertemplate=_("true {y}, predicted {x}: {change} images with {b} against {a}").format(
+                y="%{y}", x="%{x}", change="%{customdata:+d}", a=names[0], b=names[1]
+            )
+            + "<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_xaxes(title="predicted digit", side="top", type="category", constrain="domain")
-    fig.update_yaxes(title="true digit", autorange="reversed", type="category", scaleanchor="x")
+    fig.update_xaxes(title=_("predicted digit"), side="top", type="category", constrain="domain")
+    fig.update_yaxes(title=_("true digit"), autorange="reversed", type="category", scaleanchor="x")
     fig.update_layout(margin=_margin(top=60), height=480)
     return fig
 
@@ -292,11 +296,13 @@ def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
     fig = go.Figure(
         go.Scatter(
             x=sweep.values, y=sweep.label_probability, mode="lines+markers",
-            name=f"probability of {sweep.label}", line=dict(color=BAR_COLOUR),
+            name=_("probability of {digit}").format(digit=sweep.label), line=dict(color=BAR_COLOUR),
             marker=dict(color=[HIGHLIGHT_COLOUR if o else BAR_COLOUR for o in other], size=7),
             text=[str(t) for t in sweep.top], textposition="top center",
-            hovertemplate="%{x}: " + f"{sweep.label}" + " at %{y:.0%}, top answer %{text}"
-            "<extra></extra>",
+            hovertemplate=_("{x}: {digit} at {y}, top answer {top}").format(
+                x="%{x}", digit=sweep.label, y="%{y:.0%}", top="%{text}"
+            )
+            + "<extra></extra>",
         )
     )  # fmt: skip
     fig.add_scatter(
@@ -304,11 +310,15 @@ def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
         text=[str(t) for t in sweep.top[other]], textposition="top center", showlegend=False,
         textfont=dict(color=HIGHLIGHT_COLOUR), hoverinfo="skip",
     )  # fmt: skip
-    fig.add_vline(x=current, line_dash="dot", annotation_text="now")
-    fig.update_xaxes(title="rotation (degrees)" if rotation else "scale (× size)")
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title=f"probability of {sweep.label}")
+    fig.add_vline(x=current, line_dash="dot", annotation_text=_("now"))
+    fig.update_xaxes(title=_("rotation (degrees)") if rotation else _("scale (× size)"))
+    fig.update_yaxes(
+        range=[0, 1.12],
+        tickformat=".0%",
+        title=_("probability of {digit}").format(digit=sweep.label),
+    )
     fig.update_layout(
-        title="Turned" if rotation else "Shrunk or grown", showlegend=False, margin=_margin(),
+        title=_("Turned") if rotation else _("Shrunk or grown"), showlegend=False, margin=_margin(),
         height=300,
     )  # fmt: skip
     return fig

@@ -24,6 +24,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import NUM_CLASSES, MnistData, stratified_indices, to_model_input
 from mnist_core.evaluation import Evaluation, evaluate
 from mnist_core.handwriting import HandwritingError, HandwritingSet
+from mnist_core.i18n import _, ngettext
 from mnist_core.model import _single_replica_all_reduce
 from mnist_core.training import Progress, TrainingJob, TrainResult, _Reporter
 from mnist_core.workspaces import ModelEntry
@@ -66,7 +67,7 @@ def fine_tune_arrays(
     at most.
     """
     if not len(hset):
-        raise HandwritingError("Add some digits of your own before fine-tuning on them.")
+        raise HandwritingError(_("Add some digits of your own before fine-tuning on them."))
     repeat = auto_repeat(len(hset)) if repeat is None else repeat
     if repeat < 1 or mnist_per_own < 0:
         raise ValueError(
@@ -186,7 +187,7 @@ class FineTuneJob(TrainingJob):
     ) -> FineTuneJob:  # fmt: skip
         """A job fine-tuning `base` on a copy of `own` for `epochs` (not started)."""
         if not len(own):
-            raise HandwritingError("Add some digits of your own before fine-tuning on them.")
+            raise HandwritingError(_("Add some digits of your own before fine-tuning on them."))
         config = TrainConfig(
             epochs=epochs, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
             train_size=mix_size(len(own), len(data.y_train) - HELD_OUT), val_size=HELD_OUT,
@@ -200,7 +201,11 @@ class FineTuneJob(TrainingJob):
 
     def describe(self) -> str:
         """What this run trains, in plain words."""
-        return f"{self.base.name}, fine-tuned on {len(self.own)} digits of your own"
+        return ngettext(
+            "{model}, fine-tuned on {n} digit of your own",
+            "{model}, fine-tuned on {n} digits of your own",
+            len(self.own),
+        ).format(model=self.base.name, n=len(self.own))
 
     def _train(self) -> TrainResult:
         x_own, y_own = self.own.as_test_data()

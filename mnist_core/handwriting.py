@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
+from mnist_core.i18n import _
 from mnist_core.preprocess import preprocess_steps
 
 FORMAT_VERSION = 1
@@ -93,7 +94,9 @@ class HandwritingSet:
         with self._lock:
             if len(self._items) >= MAX_DIGITS:
                 raise HandwritingError(
-                    f"The set is full: it holds at most {MAX_DIGITS:,} digits. Delete some first."
+                    _("The set is full: it holds at most {n} digits. Delete some first.").format(
+                        n=f"{MAX_DIGITS:,}"
+                    )
                 )
             self._items.append(item)
             self.version += 1
@@ -200,9 +203,11 @@ def _checked_digit(digit: int) -> int:
     try:
         label = operator.index(digit)
     except TypeError:
-        raise HandwritingError(f"A digit is a whole number 0-9, not {digit!r}.") from None
+        raise HandwritingError(
+            _("A digit is a whole number 0-9, not {value}.").format(value=repr(digit))
+        ) from None
     if not 0 <= label < NUM_CLASSES:
-        raise HandwritingError(f"A digit is a whole number 0-9, not {label}.")
+        raise HandwritingError(_("A digit is a whole number 0-9, not {value}.").format(value=label))
     return label
 
 
@@ -233,8 +238,9 @@ def _read_npz(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             missing = [key for key in KEYS if f"{key}.npy" not in names]
             if missing:
                 raise HandwritingFileError(
-                    f"The file is missing {', '.join(missing)}; a handwriting set holds "
-                    f"{', '.join(KEYS)}."
+                    _("The file is missing {missing}; a handwriting set holds {keys}.").format(
+                        missing=", ".join(missing), keys=", ".join(KEYS)
+                    )
                 )
             n = _check_headers({key: _array_header(archive, key) for key in KEYS})
             arrays = {key: _read_array(archive, key) for key in KEYS}
@@ -242,7 +248,7 @@ def _read_npz(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise HandwritingFileError(
-            "The file is not a readable .npz handwriting set (damaged, or another kind of file)."
+            _("The file is not a readable .npz handwriting set (damaged, or another kind of file).")
         ) from err
     _check_values(arrays, n)
     return arrays["x_test"], arrays["y_test"].astype(np.uint8), arrays["originals"]
@@ -252,21 +258,24 @@ def _check_container(data: bytes) -> None:
     """Refuse a file too large, a pickle, or anything that is not a zip archive (an .npz)."""
     if len(data) > MAX_FILE_BYTES:
         raise HandwritingFileError(
-            f"The file is {len(data) / 2**20:.1f} MB; a handwriting set is at most "
-            f"{MAX_FILE_BYTES // 2**20} MB."
+            _("The file is {size} MB; a handwriting set is at most {limit} MB.").format(
+                size=f"{len(data) / 2**20:.1f}", limit=MAX_FILE_BYTES // 2**20
+            )
         )
     if data[:1] == _PICKLE_PROTOCOL_2_PLUS:
         raise HandwritingFileError(
-            "The file is a Python pickle, which Digit Lab never opens (loading one can run any "
-            "code); a handwriting set is an .npz file."
+            _(
+                "The file is a Python pickle, which Digit Lab never opens (loading one can run "
+                "any code); a handwriting set is an .npz file."
+            )
         )
     if data.startswith(_NPY_MAGIC):
         raise HandwritingFileError(
-            "The file is a single .npy array; a handwriting set is an .npz file of several."
+            _("The file is a single .npy array; a handwriting set is an .npz file of several.")
         )
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise HandwritingFileError(
-            "The file is not an .npz file (an .npz is a zip archive of arrays; this is not)."
+            _("The file is not an .npz file (an .npz is a zip archive of arrays; this is not).")
         )
 
 
@@ -276,7 +285,11 @@ def _array_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], 
         version = np.lib.format.read_magic(f)
         reader = _HEADER_READERS.get(version)
         if reader is None:
-            raise HandwritingFileError(f"{key} is stored in an unknown .npy version {version}.")
+            raise HandwritingFileError(
+                _("{key} is stored in an unknown .npy version {version}.").format(
+                    key=key, version=version
+                )
+            )
         shape, _fortran_order, dtype = reader(f)
     return shape, dtype
 
@@ -291,7 +304,9 @@ def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
     """Refuse wrong versions, shapes, dtypes, lengths or sizes; the number of digits."""
     shape, dtype = headers["version"]
     if shape != () or dtype.kind not in "iu":
-        raise HandwritingFileError(f"version must be one integer; got {dtype} {shape}.")
+        raise HandwritingFileError(
+            _("version must be one integer; got {dtype} {shape}.").format(dtype=dtype, shape=shape)
+        )
     expected = {
         "x_test": (IMAGE_SIDE, IMAGE_SIDE),
         "originals": (ORIGINAL_SIDE, ORIGINAL_SIDE),
@@ -300,23 +315,29 @@ def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
         shape, dtype = headers[key]
         if dtype != np.uint8 or len(shape) != 3 or shape[1:] != side:
             raise HandwritingFileError(
-                f"{key} must be uint8 images of shape (n, {side[0]}, {side[1]}); "
-                f"got {dtype} {shape}."
+                _(
+                    "{key} must be uint8 images of shape (n, {side}, {side}); got {dtype} {shape}."
+                ).format(key=key, side=side[0], dtype=dtype, shape=shape)
             )
     shape, dtype = headers["y_test"]
     if len(shape) != 1 or dtype.kind not in "iu":
         raise HandwritingFileError(
-            f"y_test must be a 1-D array of integer digits; got {dtype} {shape}."
+            _("y_test must be a 1-D array of integer digits; got {dtype} {shape}.").format(
+                dtype=dtype, shape=shape
+            )
         )
     lengths = {key: headers[key][0][0] for key in ("x_test", "y_test", "originals")}
     if max(lengths.values()) > MAX_DIGITS:
         raise HandwritingFileError(
-            f"The file holds {max(lengths.values()):,} digits; a handwriting set holds at most "
-            f"{MAX_DIGITS:,}."
+            _("The file holds {n} digits; a handwriting set holds at most {limit}.").format(
+                n=f"{max(lengths.values()):,}", limit=f"{MAX_DIGITS:,}"
+            )
         )
     if len(set(lengths.values())) != 1:
         counts = ", ".join(f"{key} {n:,}" for key, n in lengths.items())
-        raise HandwritingFileError(f"The arrays disagree on the number of digits: {counts}.")
+        raise HandwritingFileError(
+            _("The arrays disagree on the number of digits: {counts}.").format(counts=counts)
+        )
     return lengths["x_test"]
 
 
@@ -325,9 +346,15 @@ def _check_values(arrays: dict[str, np.ndarray], n: int) -> None:
     version = int(arrays["version"])
     if version != FORMAT_VERSION:
         raise HandwritingFileError(
-            f"The file is in handwriting format version {version}; this Digit Lab reads version "
-            f"{FORMAT_VERSION}."
+            _(
+                "The file is in handwriting format version {version}; this Digit Lab reads "
+                "version {supported}."
+            ).format(version=version, supported=FORMAT_VERSION)
         )
     y = arrays["y_test"]
     if n and (y.min() < 0 or y.max() >= NUM_CLASSES):
-        raise HandwritingFileError(f"y_test has digits outside 0-9 (from {y.min()} to {y.max()}).")
+        raise HandwritingFileError(
+            _("y_test has digits outside 0-9 (from {low} to {high}).").format(
+                low=y.min(), high=y.max()
+            )
+        )

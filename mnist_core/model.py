@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from mnist_core.config import TrainConfig, validate
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
+from mnist_core.i18n import _
 
 PREDICT_CHUNK = 1024
 
@@ -266,40 +267,57 @@ def load_model(source: str | os.PathLike | bytes) -> keras.Model:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.keras"
             path.write_bytes(source)
-            return _load(path, "The uploaded file")
+            return _load(path, _("The uploaded file"))
     return _load(Path(source), str(source))
 
 
 def _load(path: Path, label: str) -> keras.Model:
     if not path.is_file():
-        raise ModelFileError(f"{label}: no such file.")
+        raise ModelFileError(_("{file}: no such file.").format(file=label))
     if not zipfile.is_zipfile(path):
         raise ModelFileError(
-            f"{label} is not a Keras model: a .keras file is a zip archive, this is not."
+            _("{file} is not a Keras model: a .keras file is a zip archive, this is not.").format(
+                file=label
+            )
         )
     try:
         # Uncompiled: a loaded model only predicts (fine-tuning compiles a copy of its own), so
         # an optimizer saved in older files is neither rebuilt nor filled.
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many kinds for a bad archive
-        raise ModelFileError(f"{label} is not a loadable Keras model: {err}") from err
+        raise ModelFileError(
+            _("{file} is not a loadable Keras model: {error}").format(file=label, error=err)
+        ) from err
     if not isinstance(model, keras.Model):
-        raise ModelFileError(f"{label} holds a {type(model).__name__}, not a Keras model.")
+        raise ModelFileError(
+            _("{file} holds a {kind}, not a Keras model.").format(
+                file=label, kind=type(model).__name__
+            )
+        )
     if len(model.inputs) != 1:
         raise ModelFileError(
-            f"{label} takes {len(model.inputs)} inputs; a digit model takes one "
-            f"{IMAGE_SIDE}×{IMAGE_SIDE}×1 image."
+            _("{file} takes {n} inputs; a digit model takes one {side}×{side}×1 image.").format(
+                file=label, n=len(model.inputs), side=IMAGE_SIDE
+            )
         )
     if len(model.outputs) != 1:
         raise ModelFileError(
-            f"{label} gives {len(model.outputs)} outputs; a digit model gives one output of "
-            f"{NUM_CLASSES} class probabilities."
+            _(
+                "{file} gives {n} outputs; a digit model gives one output of {classes} class "
+                "probabilities."
+            ).format(file=label, n=len(model.outputs), classes=NUM_CLASSES)
         )
     inputs, outputs = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
     if inputs != INPUT_SHAPE:
         raise ModelFileError(
-            f"{label} expects inputs of shape {inputs}, not {IMAGE_SIDE}×{IMAGE_SIDE}×1 digits."
+            _("{file} expects inputs of shape {shape}, not {side}×{side}×1 digits.").format(
+                file=label, shape=inputs, side=IMAGE_SIDE
+            )
         )
     if outputs != (NUM_CLASSES,):
-        raise ModelFileError(f"{label} outputs shape {outputs}, not {NUM_CLASSES} digit classes.")
+        raise ModelFileError(
+            _("{file} outputs shape {shape}, not {classes} digit classes.").format(
+                file=label, shape=outputs, classes=NUM_CLASSES
+            )
+        )
     return model

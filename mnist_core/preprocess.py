@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mnist_core.data import IMAGE_SIDE
+from mnist_core.i18n import N_, _
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4000
@@ -30,12 +31,12 @@ _MIN_DRAWING_FRACTION = 0.1
 _RESAMPLING = Image.Resampling.LANCZOS
 
 _MEBIBYTE = 1024 * 1024
-_EMPTY_MESSAGE = "The image is blank: draw or upload a digit first."
-_TOO_SMALL_MESSAGE = (
+_EMPTY_MESSAGE = N_("The image is blank: draw or upload a digit first.")
+_TOO_SMALL_MESSAGE = N_(
     "The ink is only {size} px across: too small to read as a digit. Draw it larger (or upload "
     "a picture where the digit is at least {least} px tall)."
 )
-_NOT_AN_IMAGE_MESSAGE = (
+_NOT_AN_IMAGE_MESSAGE = N_(
     "The file is not an image that can be read (PNG, JPEG, GIF, BMP, WebP, ...) or it is damaged."
 )
 # Pillow reports broken files with any of these, depending on the format and the damage.
@@ -83,7 +84,7 @@ def preprocess_steps(image: np.ndarray, *, drawing: bool = False) -> PreprocessS
     if drawing:
         least = max(least, round(_MIN_DRAWING_FRACTION * min(ink.shape)))
     if max(cropped.shape) < least:
-        raise DigitTooSmallError(_TOO_SMALL_MESSAGE.format(size=max(cropped.shape), least=least))
+        raise DigitTooSmallError(_(_TOO_SMALL_MESSAGE).format(size=max(cropped.shape), least=least))
     scaled = _scale_to_box(cropped)
     return PreprocessSteps(ink, cropped, scaled, _centre_by_mass(scaled), inverted)
 
@@ -108,11 +109,12 @@ def read_image_file(data: bytes) -> np.ndarray:
     """Decode an uploaded image file into an upright uint8 RGB or RGBA array."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageFileError(
-            f"The file is {_megabytes(len(data))} MB; "
-            f"the limit is {MAX_UPLOAD_BYTES // _MEBIBYTE} MB."
+            _("The file is {size} MB; the limit is {limit} MB.").format(
+                size=_megabytes(len(data)), limit=MAX_UPLOAD_BYTES // _MEBIBYTE
+            )
         )
     if not data:
-        raise ImageFileError("The file is empty.")
+        raise ImageFileError(_("The file is empty."))
     with _open_image(data) as image:
         _check_side(image.size)
         return _decode(image)
@@ -124,10 +126,12 @@ def _open_image(data: bytes) -> Image.Image:
         return Image.open(BytesIO(data))
     except Image.DecompressionBombError as error:
         raise ImageFileError(
-            f"The image has too many pixels; the largest side allowed is {MAX_UPLOAD_SIDE} px."
+            _("The image has too many pixels; the largest side allowed is {side} px.").format(
+                side=MAX_UPLOAD_SIDE
+            )
         ) from error
     except _DECODE_ERRORS as error:
-        raise ImageFileError(_NOT_AN_IMAGE_MESSAGE) from error
+        raise ImageFileError(_(_NOT_AN_IMAGE_MESSAGE)) from error
 
 
 def _decode(image: Image.Image) -> np.ndarray:
@@ -138,7 +142,7 @@ def _decode(image: Image.Image) -> np.ndarray:
         upright.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
         return np.asarray(upright)
     except _DECODE_ERRORS as error:
-        raise ImageFileError(_NOT_AN_IMAGE_MESSAGE) from error
+        raise ImageFileError(_(_NOT_AN_IMAGE_MESSAGE)) from error
 
 
 def _megabytes(size: int) -> str:
@@ -152,7 +156,9 @@ def _check_side(size: tuple[int, int]) -> None:
     width, height = size
     if max(width, height) > MAX_UPLOAD_SIDE:
         raise ImageFileError(
-            f"The image is {width} x {height} px; the largest side allowed is {MAX_UPLOAD_SIDE} px."
+            _("The image is {width} x {height} px; the largest side allowed is {side} px.").format(
+                width=width, height=height, side=MAX_UPLOAD_SIDE
+            )
         )
 
 
@@ -217,7 +223,7 @@ def _drawing_ink(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     """The ink of a drawing, bright on its known black background (never inverted)."""
     peak = float(grey.max())
     if peak < _MIN_CONTRAST:
-        raise EmptyImageError(_EMPTY_MESSAGE)
+        raise EmptyImageError(_(_EMPTY_MESSAGE))
     ink = grey / peak
     ink[ink < _INK_THRESHOLD] = 0
     return ink.astype(np.float32), False
@@ -231,12 +237,12 @@ def _extract_ink(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     ink = grey - _background(grey)
     peak = float(ink.max())
     if peak < _MIN_CONTRAST:
-        raise EmptyImageError(_EMPTY_MESSAGE)
+        raise EmptyImageError(_(_EMPTY_MESSAGE))
     threshold = max(_INK_THRESHOLD, _NOISE_SIGMAS * _noise_level(ink) / peak)
     ink = np.clip(ink / peak, 0, 1).astype(np.float32)
     ink[ink < threshold] = 0
     if np.count_nonzero(ink) < max(1, round(ink.size * _MIN_INK_FRACTION)):
-        raise EmptyImageError(_EMPTY_MESSAGE)
+        raise EmptyImageError(_(_EMPTY_MESSAGE))
     return ink, inverted
 
 

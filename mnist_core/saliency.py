@@ -27,9 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
+from mnist_core.i18n import N_
 
 DEFAULT_STEPS = 32
-HOW_TO_READ = (
+HOW_TO_READ = N_(  # translated with _() where shown
     "Red pixels pushed the network towards its answer and blue pixels pushed it away, the "
     "brighter the harder; black pixels hold no ink, so they cannot push either way."
 )

@@ -17,6 +17,7 @@ import keras
 
 from mnist_core.board import Board, BoardEntry, BoardError
 from mnist_core.handwriting import HandwritingSet
+from mnist_core.i18n import _
 from mnist_core.training import EpochProgress, TrainingJob
 
 
@@ -64,7 +65,7 @@ class Workspace:
         with self._lock:
             if self.active_job() is not None:
                 return None
-            job = make(f"Run {len(self.jobs) + 1}")
+            job = make(_("Run {n}").format(n=len(self.jobs) + 1))
             self.jobs.append(job.start())
             return job
 
@@ -72,7 +73,7 @@ class Workspace:
         """Put a finished run on `board` under `name`, once (BoardError if refused)."""
         with self._lock:
             if job.name in self.published:
-                raise BoardError(f"{job.name} is on the board already.")
+                raise BoardError(_("{run} is on the board already.").format(run=job.name))
             entry = board.publish(
                 name,
                 job.config,

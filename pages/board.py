@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _
 from ui import navigation, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -15,10 +16,10 @@ BUDGETS = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000, No
 def budget_picker() -> int | None:
     """The largest network to show, in parameters (None: any size)."""
     return st.select_slider(
-        "Parameter budget", BUDGETS, value=None, key="board_budget", persist_state="session",
-        format_func=lambda n: "any size" if n is None else f"at most {n:,}",
-        help="Show only networks with at most this many parameters: the numbers a network "
-        "learns. A small network that reads well is the harder win.",
+        _("Parameter budget"), BUDGETS, value=None, key="board_budget", persist_state="session",
+        format_func=lambda n: _("any size") if n is None else _("at most {n}").format(n=f"{n:,}"),
+        help=_("Show only networks with at most this many parameters: the numbers a network "
+        "learns. A small network that reads well is the harder win."),
     )  # fmt: skip
 
 
@@ -27,13 +28,13 @@ def board_table(entries: list[mc.BoardEntry]) -> None:
     st.session_state.board_shown = entries  # what the rows of this table are
     rows = pd.DataFrame(
         {
-            "rank": range(1, len(entries) + 1),
-            "name": [e.name for e in entries],
-            "test accuracy": [100 * e.accuracy for e in entries],
-            "parameters": [e.parameters for e in entries],
-            "training s": [e.seconds for e in entries],
-            "network": [e.config.summary() for e in entries],
-            "published": [time.strftime("%d %b %H:%M", time.localtime(e.published_at))
+            _("rank"): range(1, len(entries) + 1),
+            _("name"): [e.name for e in entries],
+            _("test accuracy"): [100 * e.accuracy for e in entries],
+            _("parameters"): [e.parameters for e in entries],
+            _("training s"): [e.seconds for e in entries],
+            _("network"): [e.config.summary() for e in entries],
+            _("published"): [time.strftime(_("%d %b %H:%M"), time.localtime(e.published_at))
                           for e in entries],
         }
     )  # fmt: skip
@@ -41,9 +42,9 @@ def board_table(entries: list[mc.BoardEntry]) -> None:
         rows, hide_index=True, width="stretch", on_select=_load_clicked,
         selection_mode="single-row", key="board_rows",
         column_config={
-            "test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
-            "parameters": st.column_config.NumberColumn(format="localized"),
-            "training s": st.column_config.NumberColumn(format="%.1f"),
+            _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
+            _("parameters"): st.column_config.NumberColumn(format="localized"),
+            _("training s"): st.column_config.NumberColumn(format="%.1f"),
         },
     )  # fmt: skip
 
@@ -55,33 +56,45 @@ def _load_clicked() -> None:
         st.session_state.board_load = st.session_state.board_shown[rows[0]]
 
 
-st.title("Class board")
+st.title(_("Class board"))
 widgets.explainer(
-    "Everyone who trains a network here can publish it to this board: a name of their choice, "
-    "its settings, its size and how many of the 10,000 test digits it reads right. Nothing is "
-    "shared unless someone presses Publish.\n\n"
-    "A bigger network is not always better: set a **parameter budget** to compete among small "
-    "ones (try: the best network under 10,000 parameters). Click a row to load its settings "
-    "into the Train page and train it yourself."
+    _(
+        "Everyone who trains a network here can publish it to this board: a name of their choice, "
+        "its settings, its size and how many of the 10,000 test digits it reads right. Nothing is "
+        "shared unless someone presses Publish.\n\n"
+        "A bigger network is not always better: set a **parameter budget** to compete among small "
+        "ones (try: the best network under 10,000 parameters). Click a row to load its settings "
+        "into the Train page and train it yourself."
+    )
 )
 budget = budget_picker()
 try:
     entries = state.board().entries(max_parameters=budget)
 except mc.BoardError as err:
-    st.error(f"The class board is not available on this server: {err}", icon=":material/error:")
+    st.error(
+        _("The class board is not available on this server: {error}").format(error=err),
+        icon=":material/error:",
+    )
     st.stop()
 if not entries:
     if budget is None:
         st.info(
-            "No runs here yet. Train one, then publish it under the run history on the Train page.",
+            _(
+                "No runs here yet. Train one, then publish it under the run history on the Train "
+                "page."
+            ),
             icon=":material/leaderboard:",
         )
-        navigation.link(navigation.TRAIN, "Go to Train")
+        navigation.link(navigation.TRAIN, _("Go to Train"))
     else:
-        st.info(f"No published run has at most {budget:,} parameters yet: raise the budget.")
+        st.info(
+            _("No published run has at most {n} parameters yet: raise the budget.").format(
+                n=f"{budget:,}"
+            )
+        )
     st.stop()
 if (picked := st.session_state.pop("board_load", None)) is not None:
     train_settings.show(picked.config.fit_to(len(state.mnist().y_train)))
     st.switch_page(navigation.TRAIN.path)
-st.caption("Click a row to load its settings into the Train page.")
+st.caption(_("Click a row to load its settings into the Train page."))
 board_table(entries)

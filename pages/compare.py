@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _
 from ui import state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -14,22 +15,22 @@ def model_pickers(entries: dict[str, mc.ModelEntry]) -> tuple[mc.ModelEntry, mc.
     names = list(entries)
     current = state.current_model().name
     left, right = st.columns(2)
-    a = left.selectbox("Model A", names, index=names.index(current), key="compare_a")
+    a = left.selectbox(_("Model A"), names, index=names.index(current), key="compare_a")
     others = [name for name in names if name != a] or names
-    b = right.selectbox("Model B", others, key="compare_b")
+    b = right.selectbox(_("Model B"), others, key="compare_b")
     return entries[a], entries[b]
 
 
 def headline(a: mc.ModelEntry, b: mc.ModelEntry, ev_a: mc.Evaluation, ev_b: mc.Evaluation):
     """Each model's test accuracy and the difference."""
     first, second, change = st.columns(3)
-    first.metric(f"A: {a.name}", f"{ev_a.accuracy:.2%}", border=True)
-    second.metric(f"B: {b.name}", f"{ev_b.accuracy:.2%}", border=True)
+    first.metric(_("A: {model}").format(model=a.name), f"{ev_a.accuracy:.2%}", border=True)
+    second.metric(_("B: {model}").format(model=b.name), f"{ev_b.accuracy:.2%}", border=True)
     gained = ev_b.accuracy - ev_a.accuracy
+    read_right = (ev_b.predictions == ev_b.labels).sum() - (ev_a.predictions == ev_a.labels).sum()
     change.metric(
-        "B against A", f"{gained * 100:+.2f} points",
-        f"{(ev_b.predictions == ev_b.labels).sum() - (ev_a.predictions == ev_a.labels).sum():+,} "
-        "digits read right", border=True,
+        _("B against A"), _("{points} points").format(points=f"{gained * 100:+.2f}"),
+        _("{change} digits read right").format(change=f"{read_right:+,}"), border=True,
     )  # fmt: skip
 
 
@@ -42,15 +43,15 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
         widgets.table(
             [
                 {
-                    "digit": ra["digit"],
+                    _("digit"): ra["digit"],
                     "A": ra["accuracy"],
                     "B": rb["accuracy"],
-                    "B − A (points)": 100 * (rb["accuracy"] - ra["accuracy"]),
+                    _("B − A (points)"): 100 * (rb["accuracy"] - ra["accuracy"]),
                 }
                 for ra, rb in zip(rows_a, rows_b)
             ],
             percent=("A", "B"),
-            formats={"B − A (points)": "%+.2f"},
+            formats={_("B − A (points)"): "%+.2f"},
         )
 
 
@@ -64,46 +65,57 @@ def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
     ):
         picked = np.flatnonzero(mine & ~other)
         with column:
-            st.markdown(f"**{len(picked):,} digits only {label} reads right**")
+            st.markdown(
+                _("**{n} digits only {model} reads right**").format(
+                    n=f"{len(picked):,}", model=label
+                )
+            )
             widgets.digit_gallery(
                 x_test[picked[:30]],
-                [f"a {theirs.labels[i]}; {them} says {theirs.predictions[i]}" for i in picked[:30]],
+                [
+                    _("a {digit}; {model} says {answer}").format(
+                        digit=theirs.labels[i], model=them, answer=theirs.predictions[i]
+                    )
+                    for i in picked[:30]
+                ],
             )
 
 
-st.title("Compare two models")
+st.title(_("Compare two models"))
 widgets.explainer(
-    "Pick two models, say the network you just trained and the ready-made one. Both read "
-    "the same 10,000 test digits, which neither has ever seen. The bars show how often each "
-    "reads each digit right. The coloured grid shows what changed from A to B: each square "
-    "is one kind of answer (true digit down the side, answer along the top); green means "
-    "B does better there (more right answers, or fewer of that mistake), red worse. At the "
-    "bottom are the digits only one of the two reads right."
+    _(
+        "Pick two models, say the network you just trained and the ready-made one. Both read "
+        "the same 10,000 test digits, which neither has ever seen. The bars show how often each "
+        "reads each digit right. The coloured grid shows what changed from A to B: each square "
+        "is one kind of answer (true digit down the side, answer along the top); green means "
+        "B does better there (more right answers, or fewer of that mistake), red worse. At the "
+        "bottom are the digits only one of the two reads right."
+    )
 )
 entries = state.model_entries()
 if len(entries) < 2:
     st.info(
-        "Comparing needs two models: train one on the Train page (or load one in the sidebar).",
+        _("Comparing needs two models: train one on the Train page (or load one in the sidebar)."),
         icon=":material/info:",
     )
     st.stop()
 a, b = model_pickers(entries)
 n = len(state.mnist().y_test)
 ev_a, x_test = state.evaluation(a, n)
-ev_b, _ = state.evaluation(b, n)
-names = (f"A: {a.name}", f"B: {b.name}")
+ev_b, _x_test = state.evaluation(b, n)
+names = (_("A: {model}").format(model=a.name), _("B: {model}").format(model=b.name))
 headline(a, b, ev_a, ev_b)
 per_digit(names, ev_a, ev_b)
 
-st.subheader("What changed from A to B")
+st.subheader(_("What changed from A to B"))
 st.plotly_chart(
     mc.charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
     width="stretch",
     config={"displayModeBar": False},
 )
 if a.history and b.history:
-    st.subheader("Their training, side by side")
+    st.subheader(_("Their training, side by side"))
     st.plotly_chart(mc.charts.runs_overlay({a.name: a.history, b.name: b.history}))
 
-st.subheader("Where they disagree")
+st.subheader(_("Where they disagree"))
 disagreements(x_test, ev_a, ev_b)

@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
+from mnist_core.i18n import N_, _
 from ui import handwriting, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -19,8 +20,8 @@ def clear() -> None:
 def canvas() -> np.ndarray | None:
     """The drawing canvas with its pen width and Clear button; the RGBA image, if any."""
     stroke = st.slider(
-        "Pen width", 8, 40, 20, key="draw_stroke", persist_state="session",
-        help="How thick your pen is, in pixels of this 280 × 280 canvas.",
+        _("Pen width"), 8, 40, 20, key="draw_stroke", persist_state="session",
+        help=_("How thick your pen is, in pixels of this 280 × 280 canvas."),
     )  # fmt: skip
     st.session_state.setdefault("canvas_generation", 0)
     drawn = st_canvas(
@@ -33,7 +34,7 @@ def canvas() -> np.ndarray | None:
         return_image_data=True,
         key=f"canvas_{st.session_state.canvas_generation}",
     )
-    st.button("Clear", icon=":material/delete:", on_click=clear)
+    st.button(_("Clear"), icon=":material/delete:", on_click=clear)
     return drawn.image_data
 
 
@@ -44,8 +45,10 @@ def upload() -> tuple[np.ndarray | None, str]:
     (the widget would silently keep the previous file if it refused one by its extension).
     """
     file = st.file_uploader(
-        "A picture of one digit (PNG, JPEG, GIF, BMP, WebP…): white on black, or a photo of "
-        "dark ink on paper",
+        _(
+            "A picture of one digit (PNG, JPEG, GIF, BMP, WebP…): white on black, or a photo of "
+            "dark ink on paper"
+        ),
         max_upload_size=widgets.MAX_UPLOAD_MB,
         key="draw_upload",
     )
@@ -54,7 +57,9 @@ def upload() -> tuple[np.ndarray | None, str]:
     try:
         return mc.read_image_file(file.getvalue()), file.name
     except mc.ImageFileError as err:
-        st.error(f"{file.name}: {err}", icon=":material/broken_image:")
+        st.error(
+            _("{file}: {error}").format(file=file.name, error=err), icon=":material/broken_image:"
+        )
         return None, file.name
 
 
@@ -76,45 +81,63 @@ def digit_to_read(
     except mc.EmptyImageError:
         if not drawn:
             st.warning(
-                f"Nothing to read in {name}: it looks blank (no ink stands out from the paper).",
+                _(
+                    "Nothing to read in {name}: it looks blank (no ink stands out from the paper)."
+                ).format(name=name),
                 icon=":material/hide_image:",
             )
             return None
     st.info(
-        "Draw a digit on the black square (or upload a picture): the prediction appears "
-        "after each stroke.",
+        _(
+            "Draw a digit on the black square (or upload a picture): the prediction appears "
+            "after each stroke."
+        ),
         icon=":material/draw:",
     )
     return None
 
 
 BENDS = {  # slider: (label, low, high, step, untouched value, help)
-    "rotation": ("Turn (degrees)", -90, 90, 5, 0, "Positive turns it anticlockwise."),
-    "dx": ("Move right", -8, 8, 1, 0, "In pixels of the 28 × 28 image; negative moves left."),
-    "dy": ("Move down", -8, 8, 1, 0, "In pixels of the 28 × 28 image; negative moves up."),
-    "factor": ("Size (×)", 0.3, 2.0, 0.05, 1.0, "Shrink or grow it about the centre."),
-    "stroke": ("Pen (thinner ↔ thicker)", -2, 2, 1, 0, "Make its strokes thinner or thicker."),
-    "noise": ("Noise", 0.0, 1.0, 0.05, 0.0, "Sprinkle random grey dots over it."),
+    "rotation": (N_("Turn (degrees)"), -90, 90, 5, 0, N_("Positive turns it anticlockwise.")),
+    "dx": (
+        N_("Move right"),
+        -8,
+        8,
+        1,
+        0,
+        N_("In pixels of the 28 × 28 image; negative moves left."),
+    ),
+    "dy": (N_("Move down"), -8, 8, 1, 0, N_("In pixels of the 28 × 28 image; negative moves up.")),
+    "factor": (N_("Size (×)"), 0.3, 2.0, 0.05, 1.0, N_("Shrink or grow it about the centre.")),
+    "stroke": (
+        N_("Pen (thinner ↔ thicker)"),
+        -2,
+        2,
+        1,
+        0,
+        N_("Make its strokes thinner or thicker."),
+    ),
+    "noise": (N_("Noise"), 0.0, 1.0, 0.05, 0.0, N_("Sprinkle random grey dots over it.")),
 }
 
 
 def reset_bends() -> None:
     """Put every bend slider back to the untouched drawing."""
-    for name, (*_, untouched, _help) in BENDS.items():
+    for name, (*_spec, untouched, _help) in BENDS.items():
         st.session_state[f"bend_{name}"] = untouched
 
 
 def bend_sliders() -> dict:
     """Sliders that bend the image the model reads; returns `transforms.bend`'s arguments."""
-    st.markdown("**Bend it** until the network breaks")
+    st.markdown(_("**Bend it** until the network breaks"))
     values = {}
     for column, (name, (label, low, high, step, untouched, help_text)) in zip(
         st.columns(3) * 2, BENDS.items()
     ):
         values[name] = column.slider(
-            label, low, high, untouched, step=step, key=f"bend_{name}", help=help_text
+            _(label), low, high, untouched, step=step, key=f"bend_{name}", help=_(help_text)
         )
-    st.button("Undo the bends", icon=":material/undo:", on_click=reset_bends)
+    st.button(_("Undo the bends"), icon=":material/undo:", on_click=reset_bends)
     return values
 
 
@@ -124,14 +147,19 @@ def prediction(entry: mc.ModelEntry, image: np.ndarray, threshold: float) -> int
     digit, confidence = int(probs.argmax()), float(probs.max())
     sure = confidence >= threshold
     digit_column, confidence_column = st.columns(2)
-    digit_column.metric("Prediction", digit if sure else "not sure", border=True)
+    digit_column.metric(_("Prediction"), digit if sure else _("not sure"), border=True)
     confidence_column.metric(
-        "Confidence", f"{confidence:.0%}", border=True,
-        help=None if sure else f"Best guess {digit}, below {threshold:.0%}",
+        _("Confidence"), f"{confidence:.0%}", border=True,
+        help=None if sure else _("Best guess {digit}, below {threshold}").format(
+            digit=digit, threshold=f"{threshold:.0%}"
+        ),
     )  # fmt: skip
     if not sure:
         st.warning(
-            f"Not sure: the best guess is {digit}, at {confidence:.0%}.", icon=":material/help:"
+            _("Not sure: the best guess is {digit}, at {confidence}.").format(
+                digit=digit, confidence=f"{confidence:.0%}"
+            ),
+            icon=":material/help:",
         )
     st.plotly_chart(mc.charts.probability_bars(probs, threshold), width="stretch")
     return digit
@@ -139,12 +167,16 @@ def prediction(entry: mc.ModelEntry, image: np.ndarray, threshold: float) -> int
 
 def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | None) -> None:
     """Each step from the input to the 28×28 image the model sees (bent, if it is)."""
-    st.markdown(f"**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)")
+    st.markdown(
+        _("**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)").format(
+            origin=origin
+        )
+    )
     images = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
-    captions = ["input", "cropped to the ink", "longer side 20 px", "centred: 28×28"]
+    captions = [_("input"), _("cropped to the ink"), _("longer side 20 px"), _("centred: 28×28")]
     if bent is not None:
         images.append(mc.charts.upscale(bent, 4))
-        captions.append("bent: what it reads")
+        captions.append(_("bent: what it reads"))
     st.image(
         [mc.charts.pad_square(np.clip(image, 0, 1)) for image in images],
         caption=captions,
@@ -156,9 +188,11 @@ def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | Non
 def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
     """The answer's probability across every turn and every size of the drawing."""
     st.caption(
-        "The same drawing turned through every angle and shrunk or grown through every size, "
-        "all read at once: the line is how sure the network stays of its first answer; orange "
-        "points are where another digit wins (its number written above)."
+        _(
+            "The same drawing turned through every angle and shrunk or grown through every size, "
+            "all read at once: the line is how sure the network stays of its first answer; orange "
+            "points are where another digit wins (its number written above)."
+        )
     )
     for column, kind, now in zip(
         st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
@@ -171,9 +205,11 @@ def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> Non
         unit = "°" if kind == "rotation" else "×"
         edges = [f"{v:g}{unit}" for v in (low, high) if v is not None]
         column.caption(
-            f"It stops reading {sweep.label} at {' and at '.join(edges)}."
+            _("It stops reading {digit} at {edges}.").format(
+                digit=sweep.label, edges=_(" and at ").join(edges)
+            )
             if edges
-            else f"It reads {sweep.label} across the whole range."
+            else _("It reads {digit} across the whole range.").format(digit=sweep.label)
         )
 
 
@@ -183,70 +219,84 @@ def naive_comparison(entry: mc.ModelEntry, image: np.ndarray, digit: int, drawin
     plain_probs = mc.predict(entry.model, plain)[0]
     st.image(
         mc.charts.upscale(plain, 4),
-        caption="naive: the whole canvas squeezed to 28×28",
+        caption=_("naive: the whole canvas squeezed to 28×28"),
         width=TILE,
         output_format="PNG",
     )
     st.markdown(
-        f"A naive resize would predict **{int(plain_probs.argmax())}** "
-        f"({plain_probs.max():.0%}), against **{digit}** with MNIST-style centring."
+        _(
+            "A naive resize would predict **{naive}** ({confidence}), against **{digit}** with "
+            "MNIST-style centring."
+        ).format(
+            naive=int(plain_probs.argmax()), confidence=f"{plain_probs.max():.0%}", digit=digit
+        )
     )
 
 
 def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
     """Feature maps of every conv layer for this input, and the first layer's filters."""
     st.markdown(
-        "Each conv layer turns the image into *feature maps*: one per filter, bright where "
-        "the filter found its pattern. The first layer's filters are small stroke detectors."
+        _(
+            "Each conv layer turns the image into *feature maps*: one per filter, bright where "
+            "the filter found its pattern. The first layer's filters are small stroke detectors."
+        )
     )
     for name, maps in mc.feature_maps(entry.model, centred):
         channels = np.moveaxis(maps, -1, 0)
         st.image(
             mc.charts.upscale(mc.charts.tile(channels, cols=16), 3 if maps.shape[0] > 14 else 6),
-            caption=f"{name}: {channels.shape[0]} maps of {maps.shape[0]}×{maps.shape[1]}",
+            caption=_("{layer}: {n} maps of {height}×{width}").format(
+                layer=name, n=channels.shape[0], height=maps.shape[0], width=maps.shape[1]
+            ),
             output_format="PNG",
         )
     filters = mc.first_layer_filters(entry.model)
     if filters is None:
-        st.caption("This model has no conv layers to look inside.")
+        st.caption(_("This model has no conv layers to look inside."))
         return
     k = filters.shape[1]
     st.image(
         mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
-        caption=f"First layer: {len(filters)} learned {k}×{k} filters",
+        caption=_("First layer: {n} learned {k}×{k} filters").format(n=len(filters), k=k),
         output_format="PNG",
     )
 
 
-st.title("Draw a digit")
+st.title(_("Draw a digit"))
 widgets.explainer(
-    "Draw a digit and the network reads it after every stroke. The bars are its ten "
-    "**probabilities**: how sure it is of each answer; below the threshold you choose it says "
-    '"not sure". Before reading, your drawing is made to look like an MNIST digit: cut to the '
-    'ink, shrunk to 20 pixels and centred in a 28 × 28 square (the images under "What the '
-    'model sees"). A network only knows the kind of images it was trained on, and the '
-    "comparison with a naive resize shows why this step matters. Inside the network, each "
-    "layer's **feature maps** show where its filters found their patterns in your drawing."
+    _(
+        "Draw a digit and the network reads it after every stroke. The bars are its ten "
+        "**probabilities**: how sure it is of each answer; below the threshold you choose it says "
+        '"not sure". Before reading, your drawing is made to look like an MNIST digit: cut to the '
+        'ink, shrunk to 20 pixels and centred in a 28 × 28 square (the images under "What the '
+        'model sees"). A network only knows the kind of images it was trained on, and the '
+        "comparison with a naive resize shows why this step matters. Inside the network, each "
+        "layer's **feature maps** show where its filters found their patterns in your drawing."
+    )
 )
 entry = widgets.require_model()
-st.caption(f"Read by {entry.name} ({entry.params:,} parameters). Change it in the sidebar.")
+st.caption(
+    _("Read by {model} ({params} parameters). Change it in the sidebar.").format(
+        model=entry.name, params=f"{entry.params:,}"
+    )
+)
 
 source, result = st.columns([2, 3], gap="large")
 with source:
-    draw_tab, upload_tab = st.tabs(["Draw", "Upload a picture"])
+    draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
     with draw_tab:
         drawing = canvas()
     with upload_tab:
         picture, name = upload()
     threshold = st.slider(
-        "Say “not sure” below", 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
-        persist_state="session", help="The top probability a prediction needs to be trusted.",
+        _("Say “not sure” below"), 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
+        persist_state="session", help=_("The top probability a prediction needs to be trusted."),
     )  # fmt: skip
     naive = st.toggle(
-        "Compare with a naive resize of the whole canvas", key="draw_naive",
+        _("Compare with a naive resize of the whole canvas"), key="draw_naive",
         persist_state="session",
-        help="Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
-        "quick app would, and see what the network makes of that.",
+        help=_("Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
+        "quick app would, and see what the network makes of that."),
     )  # fmt: skip
     bends = bend_sliders()
 
@@ -261,22 +311,26 @@ with result:
     digit = prediction(entry, bent, threshold)
     handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
     untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
-    preprocessing(steps, "drawing" if drawn else f"upload {name}", None if untouched else bent)
-    st.markdown(f"**Why {digit}?**")
-    widgets.evidence_map(entry.model, bent, digit, f"evidence for {digit}")
+    origin = _("drawing") if drawn else _("upload {name}").format(name=name)
+    preprocessing(steps, origin, None if untouched else bent)
+    st.markdown(_("**Why {digit}?**").format(digit=digit))
+    widgets.evidence_map(entry.model, bent, digit, _("evidence for {digit}").format(digit=digit))
     if naive:
         naive_comparison(entry, image, digit, drawing=drawn)
 
 # Computed only while open: nothing is worked out for a closed section.
 sweeps = st.expander(
-    "Where does it break?", expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
+    _("Where does it break?"), expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
     on_change="rerun",
 )  # fmt: skip
 if sweeps.open:
     with sweeps:
         breaking_points(entry, steps.centred, bends)
 inside = st.expander(
-    "Look inside the network", icon=":material/visibility:", key="draw_inside", on_change="rerun"
+    _("Look inside the network"),
+    icon=":material/visibility:",
+    key="draw_inside",
+    on_change="rerun",
 )
 if inside.open:
     with inside:

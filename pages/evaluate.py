@@ -17,8 +17,8 @@ def size_picker(test_size: int) -> int:
     """How many test digits to evaluate on."""
     sizes = [n for n in SIZES if n < test_size] + [test_size]
     return st.select_slider(
-        "Test digits", sizes, value=sizes[0], key="eval_n", persist_state="session",
-        help="The codelab tests on 500; all 10,000 give the final word.",
+        _("Test digits"), sizes, value=sizes[0], key="eval_n", persist_state="session",
+        help=_("The codelab tests on 500; all 10,000 give the final word."),
     )  # fmt: skip
 
 
@@ -27,20 +27,23 @@ def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, boo
     own = handwriting.own_digits()
     st.session_state.setdefault("eval_data", handwriting.EVAL_MNIST)
     choice = st.segmented_control(
-        "Test on", [handwriting.EVAL_MNIST, handwriting.EVAL_MINE], key="eval_data",
+        _("Test on"), [handwriting.EVAL_MNIST, handwriting.EVAL_MINE], key="eval_data",
         required=True, persist_state="session",
-        format_func=lambda name: f"{name} ({len(own)})" if name == handwriting.EVAL_MINE else name,
-        help="MNIST's 10,000 test digits, or the digits you drew and kept on the Draw page.",
+        format_func=lambda name: f"{_(name)} ({len(own)})" if name == handwriting.EVAL_MINE
+        else _(name),
+        help=_("MNIST's 10,000 test digits, or the digits you drew and kept on the Draw page."),
     )  # fmt: skip
     if choice == handwriting.EVAL_MNIST:
         return *state.evaluation(entry, size_picker(len(state.mnist().y_test))), False
     if not len(own):
         st.info(
-            "Your handwriting set is empty: draw digits on the Draw page and keep each one with "
-            "its number.",
+            _(
+                "Your handwriting set is empty: draw digits on the Draw page and keep each one "
+                "with its number."
+            ),
             icon=":material/draw:",
         )
-        navigation.link(navigation.DRAW, "Go to Draw")
+        navigation.link(navigation.DRAW, _("Go to Draw"))
         st.stop()
     return *state.own_evaluation(entry), True
 
@@ -49,12 +52,21 @@ def headline(ev: mc.Evaluation, own: bool) -> None:
     """Accuracy, mistakes and the hardest digit."""
     accuracy, mistakes, hardest = st.columns(3)
     accuracy.metric(
-        "Accuracy on your drawings" if own else "Test accuracy", f"{ev.accuracy:.2%}", border=True
+        _("Accuracy on your drawings") if own else _("Test accuracy"),
+        f"{ev.accuracy:.2%}",
+        border=True,
     )
-    mistakes.metric("Mistakes", f"{len(ev.mistakes()):,} of {len(ev.labels):,}", border=True)
+    mistakes.metric(
+        _("Mistakes"),
+        _("{mistakes} of {total}").format(
+            mistakes=f"{len(ev.mistakes()):,}", total=f"{len(ev.labels):,}"
+        ),
+        border=True,
+    )
     worst = min((r for r in ev.per_class() if r["count"]), key=lambda r: r["accuracy"])
     hardest.metric(
-        "Hardest digit", worst["digit"], f"{worst['accuracy']:.1%} right", border=True,
+        _("Hardest digit"), worst["digit"],
+        _("{accuracy} right").format(accuracy=f"{worst['accuracy']:.1%}"), border=True,
         delta_color="off", delta_arrow="off",
     )  # fmt: skip
 
@@ -67,12 +79,19 @@ def file_stem(entry: mc.ModelEntry, ev: mc.Evaluation, own: bool) -> str:
 
 def per_digit(ev: mc.Evaluation, stem: str) -> None:
     """Accuracy per digit as a chart and a table (and the table as a CSV download)."""
-    st.subheader("Per digit")
+    st.subheader(_("Per digit"))
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
     chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch")
     with table:
-        widgets.table(pd.DataFrame(rows), percent=("accuracy", "precision", "recall"))
+        headers = {
+            "digit": _("digit"), "count": _("count"), "correct": _("correct"),
+            "accuracy": _("accuracy"), "precision": _("precision"), "recall": _("recall"),
+        }  # fmt: skip
+        widgets.table(
+            pd.DataFrame(rows).rename(columns=headers),
+            percent=(headers["accuracy"], headers["precision"], headers["recall"]),
+        )
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
             lambda: mc.export.per_digit_csv(ev),
@@ -81,18 +100,22 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
             help=_("Accuracy, precision and recall as fractions from 0 to 1, with the counts."),
         )
     st.caption(
-        "Accuracy (= recall): of the images of this digit, how many were recognised. "
-        "Precision: of the images predicted as this digit, how many really were."
+        _(
+            "Accuracy (= recall): of the images of this digit, how many were recognised. "
+            "Precision: of the images predicted as this digit, how many really were."
+        )
     )
 
 
 def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
     """The clickable confusion matrix (and its counts as a CSV download); returns the cell just
     clicked (true, predicted), if any."""
-    st.subheader("Confusion matrix")
+    st.subheader(_("Confusion matrix"))
     normalise = st.toggle(
-        "Show each row as percentages", key="eval_normalise",
-        help="Each row then adds up to 100 %: what share of that digit's images got each answer.",
+        _("Show each row as percentages"), key="eval_normalise",
+        help=_(
+            "Each row then adds up to 100 %: what share of that digit's images got each answer."
+        ),
     )  # fmt: skip
     clicked = st.plotly_chart(
         mc.charts.confusion_heatmap(ev.confusion, normalise),
@@ -102,7 +125,7 @@ def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
         width="stretch",
         config={"displayModeBar": False},
     )
-    st.caption("Click a cell to see the images behind it.")
+    st.caption(_("Click a cell to see the images behind it."))
     widgets.csv_download(
         _("Download the confusion matrix (CSV)"),
         lambda: mc.export.confusion_csv(ev),
@@ -125,24 +148,29 @@ def cell_picker(ev: mc.Evaluation, clicked: tuple[int, int] | None) -> tuple[int
     busiest = np.unravel_index(off_diagonal.argmax(), off_diagonal.shape)
     st.session_state.setdefault("eval_true", int(busiest[0]))
     st.session_state.setdefault("eval_pred", int(busiest[1]))
-    true_column, predicted_column, _ = st.columns([1, 1, 4])
-    true = true_column.selectbox("True digit", DIGITS, key="eval_true")
-    predicted = predicted_column.selectbox("Predicted as", DIGITS, key="eval_pred")
+    true_column, predicted_column, _rest = st.columns([1, 1, 4])
+    true = true_column.selectbox(_("True digit"), DIGITS, key="eval_true")
+    predicted = predicted_column.selectbox(_("Predicted as"), DIGITS, key="eval_pred")
     return true, predicted
 
 
 def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.ndarray) -> None:
     """For one image of the gallery, the pixels that pushed the model to its answer."""
     picked = st.selectbox(
-        "Why did it answer that? Pick one of these images",
+        _("Why did it answer that? Pick one of these images"),
         range(len(shown)),
-        format_func=lambda k: f"image {k + 1}: {top_two(ev, shown[k])}",
+        format_func=lambda k: _("image {n}: {top_two}").format(
+            n=k + 1, top_two=top_two(ev, shown[k])
+        ),
         key="eval_why",
     )
     i = shown[min(picked, len(shown) - 1)]
     answer = int(ev.predictions[i])
     widgets.evidence_map(
-        entry.model, x_test[i] / 255, answer, f"a {ev.labels[i]}, read as {answer}"
+        entry.model,
+        x_test[i] / 255,
+        answer,
+        _("a {digit}, read as {answer}").format(digit=ev.labels[i], answer=answer),
     )
 
 
@@ -152,33 +180,42 @@ def top_two(ev: mc.Evaluation, i: int) -> str:
     return " · ".join(f"{d}: {p[d]:.0%}" for d in np.argsort(-p)[:2])
 
 
-st.title("Evaluate the model")
+st.title(_("Evaluate the model"))
 widgets.explainer(
-    "The model reads test digits it has never seen, and we count how often it is right. "
-    "**Accuracy** per digit: of all the 7s, how many it called 7. **Precision**: of everything "
-    "it called 7, how much really was a 7.\n\n"
-    "The **confusion matrix** is a grid of every kind of answer: the true digit down the side, "
-    "the model's answer along the top. The diagonal is the right answers; every other square "
-    "is a kind of mistake, say 4s read as 9s. The darker a square, the more often it happened. "
-    "Click one to see those images."
+    _(
+        "The model reads test digits it has never seen, and we count how often it is right. "
+        "**Accuracy** per digit: of all the 7s, how many it called 7. **Precision**: of everything "
+        "it called 7, how much really was a 7.\n\n"
+        "The **confusion matrix** is a grid of every kind of answer: the true digit down the side, "
+        "the model's answer along the top. The diagonal is the right answers; every other square "
+        "is a kind of mistake, say 4s read as 9s. The darker a square, the more often it happened. "
+        "Click one to see those images."
+    )
 )
 entry = widgets.require_model()
 ev, x_test, own = digits_to_test(entry)
-st.caption(f"{entry.name} · {entry.params:,} parameters · {entry.summary}")
+st.caption(
+    _("{model} · {params} parameters · {summary}").format(
+        model=entry.name, params=f"{entry.params:,}", summary=entry.summary
+    )
+)
 headline(ev, own)
 stem = file_stem(entry, ev, own)
 per_digit(ev, stem)
 true, predicted = cell_picker(ev, confusion_matrix(ev, stem))
 in_cell = ev.cell(true, predicted)
 st.markdown(
-    f"**{len(in_cell):,} {'drawings' if own else 'test images'} of a {true} predicted as "
-    f"{predicted}**, most confident first"
+    (
+        _("**{n} drawings of a {true} predicted as {predicted}**, most confident first")
+        if own
+        else _("**{n} test images of a {true} predicted as {predicted}**, most confident first")
+    ).format(n=f"{len(in_cell):,}", true=true, predicted=predicted)
 )
 widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
 if len(in_cell):
     why(entry, ev, x_test, in_cell[:40])
 
-st.subheader("The most confident mistakes")
+st.subheader(_("The most confident mistakes"))
 wrong = ev.mistakes(30)
 widgets.digit_gallery(
     x_test[wrong],

@@ -7,10 +7,11 @@ import numpy as np
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import N_, _, ngettext
 from ui import navigation, state, widgets
 
 THUMB_PX = 56  # a 28×28 digit shown 2× larger
-EVAL_MNIST, EVAL_MINE = "MNIST test digits", "My handwriting set"  # Evaluate's two choices
+EVAL_MNIST, EVAL_MINE = N_("MNIST test digits"), N_("My handwriting set")  # Evaluate's two choices
 
 
 def own_digits() -> mc.HandwritingSet:
@@ -20,18 +21,22 @@ def own_digits() -> mc.HandwritingSet:
 
 def add_buttons(image: np.ndarray, drawn: bool, after_add) -> None:
     """One button per digit: a click keeps this drawing in the set as that digit."""
-    st.markdown("**Keep it in my handwriting set** as the digit it really is:")
+    st.markdown(_("**Keep it in my handwriting set** as the digit it really is:"))
     for digit, column in enumerate(st.columns(mc.NUM_CLASSES, gap="small")):
         column.button(
             str(digit), key=f"keep_{digit}", width="stretch", on_click=_add,
             args=(image, digit, drawn, after_add),
-            help=f"Add this {'drawing' if drawn else 'picture'} to your set as {_a(digit)}",
+            help=(
+                _("Add this drawing to your set as {a_digit}")
+                if drawn
+                else _("Add this picture to your set as {a_digit}")
+            ).format(a_digit=_a(digit)),
         )  # fmt: skip
 
 
 def _a(digit: int) -> str:
     """ "a 3", "an 8"."""
-    return f"an {digit}" if digit == 8 else f"a {digit}"
+    return (_("an {digit}") if digit == 8 else _("a {digit}")).format(digit=digit)
 
 
 def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
@@ -41,7 +46,11 @@ def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
         st.toast(str(err), icon=":material/error:")
         return
     st.toast(
-        f"Kept as {_a(digit)}. Your set holds {len(own_digits())} digit(s).",
+        ngettext(
+            "Kept as {a_digit}. Your set holds {n} digit.",
+            "Kept as {a_digit}. Your set holds {n} digits.",
+            len(own_digits()),
+        ).format(a_digit=_a(digit), n=len(own_digits())),
         icon=":material/check:",
     )
     after_add()
@@ -52,17 +61,20 @@ def handwriting_set() -> None:
     while its section is open)."""
     own = own_digits()
     section = st.expander(
-        f"My handwriting set ({len(own)} digit{'s' if len(own) != 1 else ''})",
+        ngettext("My handwriting set ({n} digit)", "My handwriting set ({n} digits)", len(own))
+        .format(n=len(own)),
         icon=":material/collections:", key="handwriting_open", on_change="rerun",
     )  # fmt: skip
     if not section.open:
         return
     with section:
         st.caption(
-            "MNIST's digits were written by American census staff and students; yours are the "
-            "honest test. Draw a digit, then press its number above to keep it. The set stays "
-            "while you use the app (reloads and other tabs included); download it to keep it "
-            "for good."
+            _(
+                "MNIST's digits were written by American census staff and students; yours are the "
+                "honest test. Draw a digit, then press its number above to keep it. The set stays "
+                "while you use the app (reloads and other tabs included); download it to keep it "
+                "for good."
+            )
         )
         # One snapshot for the whole section: other tabs may change the set meanwhile.
         version, items = own.version, own.items()
@@ -80,8 +92,8 @@ def _gallery(items: list[mc.HandwrittenDigit]) -> None:
         row = [(i, item) for i, item in enumerate(items) if item.digit == digit]
         st.markdown(f"**{digit}**")
         st.image(
-            [mc.charts.upscale(item.image, THUMB_PX // mc.IMAGE_SIDE) for _, item in row],
-            caption=[f"#{i + 1}" for i, _ in row],
+            [mc.charts.upscale(item.image, THUMB_PX // mc.IMAGE_SIDE) for _i, item in row],
+            caption=[f"#{i + 1}" for i, _item in row],
             width=THUMB_PX,
             output_format="PNG",
         )
@@ -90,7 +102,7 @@ def _gallery(items: list[mc.HandwrittenDigit]) -> None:
 def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
     key = f"handwriting_picked_{version}"  # picks are positions in this version of the set
     picked = st.pills(
-        "Pick digits to delete",
+        _("Pick digits to delete"),
         range(len(items)),
         format_func=lambda i: f"#{i + 1} ({items[i].digit})",
         selection_mode="multi",
@@ -98,11 +110,11 @@ def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
     )
     left, right = st.columns(2)
     left.button(
-        f"Delete {len(picked)} picked", icon=":material/delete:", disabled=not picked,
+        _("Delete {n} picked").format(n=len(picked)), icon=":material/delete:", disabled=not picked,
         on_click=lambda: own_digits().discard([items[i] for i in st.session_state[key]]),
     )  # fmt: skip
     right.button(
-        "Delete the whole set", icon=":material/delete_sweep:",
+        _("Delete the whole set"), icon=":material/delete_sweep:",
         on_click=lambda: own_digits().discard(own_digits().items()),
     )  # fmt: skip
 
@@ -110,18 +122,18 @@ def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
 def _file(own: mc.HandwritingSet) -> None:
     left, right = st.columns(2)
     left.download_button(
-        "Download my set (.npz)",
+        _("Download my set (.npz)"),
         data=own.to_npz_bytes,
         file_name="my-handwriting.npz",
         mime="application/octet-stream",
         icon=":material/download:",
         on_click="ignore",
         disabled=not len(own),
-        help="MNIST's layout: x_test (28×28 digits), y_test (their labels), and your drawings.",
+        help=_("MNIST's layout: x_test (28×28 digits), y_test (their labels), and your drawings."),
     )
-    with right.popover("Load a set (.npz)", icon=":material/upload:"):
+    with right.popover(_("Load a set (.npz)"), icon=":material/upload:"):
         upload = st.file_uploader(
-            "A set downloaded from Digit Lab; it replaces the set you have now",
+            _("A set downloaded from Digit Lab; it replaces the set you have now"),
             max_upload_size=widgets.MAX_UPLOAD_MB,
             key="handwriting_upload",
         )
@@ -130,7 +142,9 @@ def _file(own: mc.HandwritingSet) -> None:
         try:
             loaded = mc.HandwritingSet.from_npz_bytes(upload.getvalue())
         except mc.HandwritingFileError as err:
-            st.error(f"{upload.name}: {err}", icon=":material/error:")
+            st.error(
+                _("{file}: {error}").format(file=upload.name, error=err), icon=":material/error:"
+            )
             return
         own.replace_with(loaded)
         st.session_state.handwriting_loaded = upload.file_id
@@ -138,27 +152,27 @@ def _file(own: mc.HandwritingSet) -> None:
 
 
 def _use_it(own: mc.HandwritingSet) -> None:
-    st.markdown("**Use it**")
+    st.markdown(_("**Use it**"))
     st.session_state.setdefault("finetune_epochs", 3)
     left, right = st.columns(2)
     with left:
-        if st.button("Test the current model on it", icon=":material/fact_check:"):
+        if st.button(_("Test the current model on it"), icon=":material/fact_check:"):
             st.session_state.eval_data = EVAL_MINE
             st.switch_page(navigation.EVALUATE.path)
     with right:
         entry = state.current_model()
         epochs = st.slider(
-            "Fine-tune epochs", 1, 10, key="finetune_epochs", persist_state="session",
-            help="How many rounds of training on your digits (each shown several times, mixed "
-            "with three times as many MNIST digits so the network does not forget them).",
+            _("Fine-tune epochs"), 1, 10, key="finetune_epochs", persist_state="session",
+            help=_("How many rounds of training on your digits (each shown several times, mixed "
+            "with three times as many MNIST digits so the network does not forget them)."),
         )  # fmt: skip
         busy = state.active_job() is not None
         if st.button(
-            f"Fine-tune {entry.name} on my set" if entry else "Fine-tune",
+            _("Fine-tune {model} on my set").format(model=entry.name) if entry else _("Fine-tune"),
             icon=":material/tune:", disabled=entry is None or busy,
-            help="One training at a time, in all your tabs" if busy else
-            "A new run starts from a copy of the current model and learns your handwriting; "
-            "the original stays as it is.",
+            help=_("One training at a time, in all your tabs") if busy else
+            _("A new run starts from a copy of the current model and learns your handwriting; "
+            "the original stays as it is."),
         ):  # fmt: skip
             try:
                 state.start_fine_tune(entry, own, epochs)
