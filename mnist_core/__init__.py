@@ -8,7 +8,7 @@ import os
 # Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mnist_core import charts, saliency, transforms
+from mnist_core import charts, links, saliency, transforms
 from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
 from mnist_core.data import (
@@ -130,6 +130,7 @@ __all__ = [
     "first_layer_filters",
     "image_to_mnist",
     "layer_shapes",
+    "links",
     "load_mnist",
     "load_model",
     "load_sample",

@@ -10,13 +10,7 @@ import streamlit as st
 
 import mnist_core as mc
 
-MAX_BLOCKS = 3
-FILTERS = [2, 4, 8, 16, 32, 64, 128]
-KERNELS = [1, 3, 5, 7]
-DENSE = [0, 16, 32, 64, 128, 256, 512]
-RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
-BATCHES = [16, 32, 64, 128, 256, 512, 1024, 2048]
-STRIDES = [1, 2, 3]
+MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
     "codelab": "The TensorFlow.js codelab's network and training",
     "fast": "A good result in well under a minute",
@@ -66,8 +60,6 @@ HELP = {
     "label_smoothing": "Teach 'mostly a 7' instead of 'certainly a 7': the right answer's target "
     "is a little below 100 %, so the network stops over-trusting itself.",
 }
-# What a block shows when the config has fewer blocks (the widgets are disabled then).
-_SPARE_FILTERS, _SPARE_KERNELS = (32, 64, 128), (3, 3, 3)
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
 
@@ -91,8 +83,8 @@ def widget_values(config: mc.TrainConfig) -> dict:
     }
     values[BLOCKS_KEY] = config.conv_blocks
     for i in range(MAX_BLOCKS):
-        values[block_key("filters", i)] = (*config.filters, *_SPARE_FILTERS)[i]
-        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *_SPARE_KERNELS)[i]
+        values[block_key("filters", i)] = (*config.filters, *mc.config.SPARE_FILTERS)[i]
+        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *mc.config.SPARE_KERNELS)[i]
     return values
 
 
@@ -161,47 +153,53 @@ def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
     )
 
 
+def _ranged(place, widget: str, label: str, field: str, span: mc.config.Span, **kwargs):
+    """A slider or number input of one TrainConfig field over its range."""
+    return _setting(place, widget, label, field, span.low, span.high, step=span.step, **kwargs)
+
+
 def _network_settings() -> None:
     st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, help=HELP["blocks"], **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            f"Block {i + 1} filters", FILTERS, key=block_key("filters", i),
+            f"Block {i + 1} filters", mc.config.FILTERS, key=block_key("filters", i),
             help=HELP["filters"], disabled=unused, **PERSIST,
         )  # fmt: skip
         column.select_slider(
-            f"Block {i + 1} kernel", KERNELS, key=block_key("kernel_sizes", i),
+            f"Block {i + 1} kernel", mc.config.KERNELS, key=block_key("kernel_sizes", i),
             help=HELP["kernel_sizes"], disabled=unused, format_func=lambda k: f"{k}×{k}",
             **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", "Stride", "strides", STRIDES)
+    _setting(left, "selectbox", "Stride", "strides", mc.config.STRIDES)
     _setting(middle, "selectbox", "Padding", "padding", mc.config.PADDINGS)
     _setting(right, "selectbox", "Pooling (2×2)", "pooling", mc.config.POOLINGS)
     _setting(left, "selectbox", "Activation", "activation", mc.config.ACTIVATIONS)
     _setting(
-        middle, "select_slider", "Hidden dense units", "dense_units", DENSE,
+        middle, "select_slider", "Hidden dense units", "dense_units", mc.config.DENSE,
         format_func=lambda units: str(units) if units else "none",
     )  # fmt: skip
-    _setting(right, "slider", "Dropout", "dropout", 0.0, 0.7, step=0.05)
+    _ranged(right, "slider", "Dropout", "dropout", mc.config.SPANS["dropout"])
     _setting(st, "toggle", "Batch normalisation", "batch_norm")
 
 
 def _training_settings(available: int) -> None:
+    spans = {**mc.config.SPANS, **mc.config.size_spans(available)}
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", "Optimizer", "optimizer", mc.config.OPTIMIZERS)
-    _setting(middle, "select_slider", "Learning rate", "learning_rate", RATES)
+    _setting(middle, "select_slider", "Learning rate", "learning_rate", mc.config.RATES)
     _setting(right, "selectbox", "Schedule", "lr_schedule", mc.config.LR_SCHEDULES)
-    _setting(left, "select_slider", "Batch size", "batch_size", BATCHES)
-    _setting(middle, "slider", "Epochs", "epochs", 1, 50)
-    _setting(right, "number_input", "Seed", "seed", 0, 10**6)
-    _setting(left, "slider", "Label smoothing", "label_smoothing", 0.0, 0.3, step=0.05,
-             format="%.2f")  # fmt: skip
+    _setting(left, "select_slider", "Batch size", "batch_size", mc.config.BATCHES)
+    _ranged(middle, "slider", "Epochs", "epochs", spans["epochs"])
+    _ranged(right, "number_input", "Seed", "seed", spans["seed"])
+    _ranged(left, "slider", "Label smoothing", "label_smoothing", spans["label_smoothing"],
+            format="%.2f")  # fmt: skip
     left, right = st.columns(2)
-    _setting(left, "slider", "Training digits", "train_size", 100, available, step=100)
-    _setting(right, "slider", "Validation digits", "val_size", 0, available // 5, step=100)
+    _ranged(left, "slider", "Training digits", "train_size", spans["train_size"])
+    _ranged(right, "slider", "Validation digits", "val_size", spans["val_size"])
     st.markdown("**Augmentation** (random changes to each training image)")
     left, middle, right = st.columns(3)
-    _setting(left, "slider", "Shift", "shift", 0.0, 0.3, step=0.05, format="%.2f")
-    _setting(middle, "slider", "Rotation (°)", "rotation", 0.0, 30.0, step=5.0)
-    _setting(right, "slider", "Zoom", "zoom", 0.0, 0.3, step=0.05, format="%.2f")
+    _ranged(left, "slider", "Shift", "shift", spans["shift"], format="%.2f")
+    _ranged(middle, "slider", "Rotation (°)", "rotation", spans["rotation"])
+    _ranged(right, "slider", "Zoom", "zoom", spans["zoom"], format="%.2f")
