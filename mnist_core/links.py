@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -40,6 +41,9 @@ WORDS = {
 }
 _PER_BLOCK = ("filters", "kernel_sizes")
 _LONGEST_SHOWN = 40  # characters of a link's value quoted in a message
+# A message quotes the link's value: only these characters, so a crafted link cannot put a
+# link, an image or HTML into the page's Markdown.
+_NOT_SHOWN = re.compile(r"[^\w.,+\- ]", re.ASCII)
 
 NOT_A_WORD = N_("{name}={value} is not one of {options}: using {used}, the codelab value.")
 NOT_TRUE_OR_FALSE = N_("{name}={value} is neither true nor false: using {used}, the codelab value.")
@@ -137,7 +141,7 @@ class _Reader:
         self.problems: list[LinkProblem] = []
 
     def _note(self, name: str, message: str, **values: object) -> None:
-        given = self.params[name]
+        given = _NOT_SHOWN.sub("?", self.params[name])
         if len(given) > _LONGEST_SHOWN:
             given = given[:_LONGEST_SHOWN] + "…"
         shown = {key: _text(value) for key, value in values.items()}

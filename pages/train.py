@@ -22,10 +22,13 @@ widgets.explainer(
     "by heart instead of learning to read. The coloured grid shows, epoch by epoch, how well "
     "it reads each digit: some are learned at once, others lag behind."
 )
+train_settings.follow_link(available)  # before the widgets: a shared link sets them
 preset = train_settings.preset_buttons(available)
+train_settings.link_problems()
 settings, overview = st.columns([3, 2], gap="large")
 with settings:
     config = train_settings.settings_form(available)
+train_settings.keep_in_link(config)
 
 with overview:
     try:
@@ -43,6 +46,7 @@ with overview:
     ):  # fmt: skip
         state.start_job(config, preset, estimate)
         st.rerun()  # the button and the sidebar show the run at once
+    train_settings.share_link(config)
 
 if state.jobs():
     runs.live_run(running or state.jobs()[-1])

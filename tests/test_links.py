@@ -186,9 +186,13 @@ def test_an_impossible_network_is_kept_as_given_for_the_page_to_explain():
         validate(config, FULL)
 
 
-def test_a_long_value_is_shortened_in_its_message():
+def test_a_value_is_quoted_short_and_as_plain_text():
     config, problems = from_params({"activation": "x" * 500}, FULL)
     assert config.activation == "relu" and len(problems[0].message) < 200
+    _config, problems = from_params({"padding": "[win](http://x.example/)<b>:red[!]"}, FULL)
+    message = problems[0].message  # shown as Markdown: no link, tag or colour may survive
+    quoted = message.removesuffix(" is not one of valid, same: using valid, the codelab value.")
+    assert quoted.startswith("padding=?win?") and not set("[]()<>:!/") & set(quoted), message
 
 
 def test_any_link_gives_settings_the_widgets_can_show():

@@ -2,6 +2,7 @@
 
 Every setting's widget key is `widget_key(field)`, named here and nowhere else; the filters and
 kernel sizes, one per conv block, get one widget per block (`block_key`) and a block count.
+The settings also live in the page's URL (mnist_core/links.py), so a link carries them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _, language_of
 
 MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
@@ -62,6 +64,8 @@ HELP = {
 }
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
+_SEEN = "hp_links_seen"  # every settings query this session read from a link or wrote itself
+_OPENED = "hp_link_opened"  # the last link read: the config it gave, and what it changed
 
 
 def widget_key(field: str) -> str:
@@ -134,6 +138,55 @@ def preset_buttons(available: int) -> str:
         else f"The **{preset}** preset: move any slider to change it"
     )
     return preset
+
+
+def follow_link(available: int) -> None:
+    """Show the settings of a link this session has not seen yet; call before the widgets.
+
+    The page writes its settings into the URL on every run (`keep_in_link`), so a query it wrote
+    itself, or already read, is not read again and the user's later changes stay. Streamlit
+    drops the query on a page switch: coming back, the URL has none and the widgets, which keep
+    their values, write it again.
+    """
+    given = {name: st.query_params[name] for name in mc.links.FIELDS if name in st.query_params}
+    seen = st.session_state.setdefault(_SEEN, set())
+    if not given or frozenset(given.items()) in seen:
+        return
+    seen.add(frozenset(given.items()))
+    config, problems = mc.links.from_params(given, available)
+    show(config)
+    st.session_state[_OPENED] = (config, problems)
+
+
+def link_problems() -> None:
+    """What the link just opened could not set as given, while the widgets still show it."""
+    opened = st.session_state.get(_OPENED)
+    if opened and opened[1] and opened[0] == config_from_widgets():
+        lines = "".join(f"\n- {problem.message}" for problem in opened[1])
+        intro = _("This link asked for settings the page does not offer; it uses these instead:")
+        st.warning(intro + lines, icon=":material/link:")
+
+
+def keep_in_link(config: mc.TrainConfig) -> None:
+    """Write `config` into the URL, one parameter per field; other parameters stay as they are."""
+    params = mc.links.to_params(config)
+    st.session_state.setdefault(_SEEN, set()).add(frozenset(params.items()))
+    if any(st.query_params.get(name) != value for name, value in params.items()):
+        st.query_params.update(params)
+
+
+def share_link(config: mc.TrainConfig) -> None:
+    """The full link to `config` (and the user's language), in a box with a copy button."""
+    language = language_of(st.query_params.get(mc.links.LANGUAGE_PARAM))
+    url = f"{st.context.url or ''}?{mc.links.share_query(config, language)}"
+    with st.expander(_("Share these settings"), icon=":material/link:"):
+        st.caption(
+            _(
+                "Whoever opens this link gets these settings on the Train page (your runs "
+                "and models stay yours). Copy it with the button at its right."
+            )
+        )
+        st.code(url, language=None, wrap_lines=True)
 
 
 def settings_form(available: int) -> mc.TrainConfig:
