@@ -182,8 +182,8 @@ def share_link(config: mc.TrainConfig) -> None:
     with st.expander(_("Share these settings"), icon=":material/link:"):
         st.caption(
             _(
-                "Whoever opens this link gets these settings on the Train page (your runs "
-                "and models stay yours). Copy it with the button at its right."
+                "Whoever opens this link gets these settings on the Train page (not your "
+                "runs or models). Copy it with the button in the box's corner."
             )
         )
         st.code(url, language=None, wrap_lines=True)
