@@ -8,7 +8,7 @@ import os
 # Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mnist_core import charts, export, saliency, transforms
+from mnist_core import charts, export, links, saliency, transforms
 from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
 from mnist_core.codegen import script_for
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
@@ -132,6 +132,7 @@ __all__ = [
     "first_layer_filters",
     "image_to_mnist",
     "layer_shapes",
+    "links",
     "load_mnist",
     "load_model",
     "load_sample",

@@ -14,6 +14,44 @@ LR_SCHEDULES = ("constant", "cosine", "one-cycle")
 POOLINGS = ("max", "average", "none")
 PADDINGS = ("valid", "same")
 
+# What the Train page offers for each setting (ui/train_settings.py); a shared link's values
+# snap to these (links.py). Discrete settings pick from a grid:
+MAX_BLOCKS = 3
+FILTERS = (2, 4, 8, 16, 32, 64, 128)
+KERNELS = (1, 3, 5, 7)
+STRIDES = (1, 2, 3)
+DENSE = (0, 16, 32, 64, 128, 256, 512)  # 0: no hidden dense layer
+RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+BATCHES = (16, 32, 64, 128, 256, 512, 1024, 2048)
+# What a block beyond the config's last one shows (its widgets are disabled then).
+SPARE_FILTERS, SPARE_KERNELS = (32, 64, 128), (3, 3, 3)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slider's range: `low` to `high` in steps of `step` (all ints for a whole-number one)."""
+
+    low: float
+    high: float
+    step: float = 1
+
+
+# Sliders: any value in the range (the presets use some between the steps, such as 0.08).
+SPANS = {
+    "dropout": Span(0.0, 0.7, 0.05),
+    "epochs": Span(1, 50),
+    "seed": Span(0, 10**6),
+    "label_smoothing": Span(0.0, 0.3, 0.05),
+    "shift": Span(0.0, 0.3, 0.05),
+    "rotation": Span(0.0, 30.0, 5.0),
+    "zoom": Span(0.0, 0.3, 0.05),
+}
+
+
+def size_spans(available: int) -> dict[str, Span]:
+    """The training- and validation-size sliders' ranges when `available` digits can be used."""
+    return {"train_size": Span(100, available, 100), "val_size": Span(0, available // 5, 100)}
+
 
 class ConfigError(ValueError):
     """A configuration that cannot be built or trained, with the reason."""

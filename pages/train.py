@@ -23,10 +23,13 @@ widgets.explainer(
     "by heart instead of learning to read. The coloured grid shows, epoch by epoch, how well "
     "it reads each digit: some are learned at once, others lag behind."
 )
+train_settings.follow_link(available)  # before the widgets: a shared link sets them
 preset = train_settings.preset_buttons(available)
+train_settings.link_problems()
 settings, overview = st.columns([3, 2], gap="large")
 with settings:
     config = train_settings.settings_form(available)
+train_settings.keep_in_link(config)
 
 with overview:
     try:
@@ -44,6 +47,7 @@ with overview:
     ):  # fmt: skip
         state.start_job(config, preset, estimate)
         st.rerun()  # the button and the sidebar show the run at once
+    train_settings.share_link(config)
 
 if estimate is not None:
     # Written only while the expander is open: opening or closing it reruns the page.

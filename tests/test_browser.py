@@ -422,6 +422,37 @@ def test_training_updates_live_and_survives_leaving_the_page(page, shots):
     screenshot(page, shots / "train-done.png")
 
 
+def test_a_link_sets_the_train_settings_and_names_a_bad_value(page, server):
+    link = "filters=16,32&kernel_sizes=5,5&batch_norm=false&epochs=3&batch_size=128"
+    page.goto(f"/train?{link}")
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
+    network = {"Conv blocks": "2", "Block 1 filters": "16", "Block 2 filters": "32",
+               "Block 1 kernel": "5×5", "Block 2 kernel": "5×5"}  # fmt: skip
+    for name, value in network.items():
+        expect(page.get_by_role("slider", name=name)).to_have_attribute("aria-valuetext", value)
+    expect(page.get_by_role("switch", name="Batch normalisation")).not_to_be_checked()
+    page.get_by_role("tab", name="Training").click()
+    for name, value in {"Epochs": "3", "Batch size": "128", "Training digits": "5500"}.items():
+        expect(page.get_by_role("slider", name=name)).to_have_attribute("aria-valuetext", value)
+    page.get_by_text("Share these settings", exact=True).click()
+    shared = page.get_by_test_id("stCode").inner_text().strip()
+    assert shared.startswith(f"{server}/train?filters=16,32&kernel_sizes=5,5&"), shared
+    assert "&batch_norm=false&" in shared and "&batch_size=128&epochs=3&" in shared
+
+    # Another page drops the query; back on Train, the settings and their URL are there.
+    go_via_sidebar(page, "Data", "Look at the data")
+    go_via_sidebar(page, "Train", TRAIN_TITLE)
+    page.wait_for_url(re.compile(r"/train\?.*epochs=3"))
+    page.get_by_role("tab", name="Training").click()
+    expect(page.get_by_role("slider", name="Epochs")).to_have_attribute("aria-valuetext", "3")
+
+    page.goto("/train?epochs=500&padding=round")
+    expect(page.get_by_text("epochs=500 is outside 1 to 50: using 50.")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("padding=round is not one of valid, same")).to_be_visible()
+    page.get_by_role("tab", name="Training").click()
+    expect(page.get_by_role("slider", name="Epochs")).to_have_attribute("aria-valuetext", "50")
+
+
 def test_data_and_evaluate_pages_render_without_errors(page, shots):
     page.goto("/data")
     expect(page.get_by_role("heading", name="Look at the data")).to_be_visible(timeout=SLOW)

@@ -12,7 +12,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from ui import navigation, streamlit_workarounds
+import mnist_core as mc
+from ui import navigation, streamlit_workarounds, train_settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [page.path for page in navigation.PAGES]
@@ -152,6 +153,84 @@ def test_an_impossible_configuration_names_the_layer_and_disables_train():
     assert "Block 3 conv" in at.error[0].value
     train = next(b for b in at.button if b.label == "Train")
     assert train.disabled
+
+
+# Every Train setting's widget kind, for reading a config back off the page (sliders if absent).
+WIDGET_KINDS = {
+    "strides": "selectbox", "padding": "selectbox", "pooling": "selectbox",
+    "activation": "selectbox", "optimizer": "selectbox", "lr_schedule": "selectbox",
+    "dense_units": "select_slider", "learning_rate": "select_slider",
+    "batch_size": "select_slider", "batch_norm": "toggle", "seed": "number_input",
+}  # fmt: skip
+# Every setting away from the codelab preset's, and small enough for the offline sample.
+LINKED = mc.TrainConfig(
+    filters=(16, 32, 64), kernel_sizes=(3, 5, 3), padding="same", pooling="average",
+    activation="gelu", batch_norm=True, dropout=0.35, dense_units=128, optimizer="rmsprop",
+    learning_rate=0.003, lr_schedule="one-cycle", batch_size=128, epochs=3, train_size=3000,
+    val_size=500, shift=0.1, rotation=10.0, zoom=0.05, seed=7, label_smoothing=0.1,
+)  # fmt: skip
+TRAIN_URL = "http://localhost:8501/train"
+
+
+def _shown_on_train(at: AppTest) -> dict:
+    """Every setting as the Train page's widgets show it."""
+    shown = {}
+    for name in mc.links.FIELDS:
+        if name in ("filters", "kernel_sizes"):
+            blocks = range(at.slider(key="hp_blocks").value)
+            shown[name] = tuple(at.select_slider(key=f"hp_{name}{i}").value for i in blocks)
+        else:
+            widgets = getattr(at, WIDGET_KINDS.get(name, "slider"))
+            shown[name] = widgets(key=train_settings.widget_key(name)).value
+    return shown
+
+
+def _open_link(params: dict) -> AppTest:
+    """A new session opened at the Train page's URL with `params` as its query string."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params = dict(params)
+    at.context = {"url": TRAIN_URL}
+    at.run()  # AppTest starts at the default page; the query waits there untouched
+    return at.switch_page("pages/train.py").run()
+
+
+def test_a_link_restores_every_setting_and_the_page_keeps_them_in_the_url():
+    at = _open_link(mc.links.to_params(LINKED))
+    assert not at.exception and not at.warning
+    assert mc.TrainConfig(**_shown_on_train(at)) == LINKED
+    assert at.query_params == mc.links.to_params(LINKED)
+
+
+def test_a_bad_link_value_is_named_and_moving_a_widget_rewrites_the_url():
+    link = {"filters": "16,32", "epochs": "500", "padding": "round", "lang": "zh"}
+    at = _open_link(link)
+    assert not at.exception
+    warning = at.warning[0].value
+    assert "epochs=500 is outside 1 to 50: using 50." in warning
+    assert "padding=round is not one of valid, same: using valid" in warning
+    assert at.slider(key="hp_epochs").value == 50
+    assert at.selectbox(key="hp_padding").value == "valid"
+    assert [at.select_slider(key=f"hp_filters{i}").value for i in range(2)] == [16, 32]
+    assert at.query_params["epochs"] == "50" and at.query_params["filters"] == "16,32"
+    assert at.query_params["lang"] == "zh", "the language parameter is left alone"
+
+    at.slider(key="hp_epochs").set_value(7).run()
+    assert at.query_params["epochs"] == "7" and at.query_params["lang"] == "zh"
+    assert not at.warning, "the message goes once the user changes the settings"
+    shared = at.code[-1].value
+    assert shared.startswith(f"{TRAIN_URL}?filters=16,32&") and shared.endswith("&lang=zh")
+    assert "epochs=7&" in shared and "workspace" not in shared
+
+    # A rerun still carrying the link (sent before the URL changed) does not undo the move.
+    at.query_params = dict(link)
+    at.run()
+    assert at.slider(key="hp_epochs").value == 7 and at.query_params["epochs"] == "7"
+    # A page switch drops the query (as Streamlit's menu does); back on Train it is written again.
+    at.query_params = {}
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.slider(key="hp_epochs").value == 7
+    assert at.query_params["epochs"] == "7" and at.query_params["filters"] == "16,32"
 
 
 def _tiny(at: AppTest, epochs: int = 2) -> None:

@@ -2,6 +2,7 @@
 
 Every setting's widget key is `widget_key(field)`, named here and nowhere else; the filters and
 kernel sizes, one per conv block, get one widget per block (`block_key`) and a block count.
+The settings also live in the page's URL (mnist_core/links.py), so a link carries them.
 """
 
 from __future__ import annotations
@@ -9,14 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import _, language_of
 
-MAX_BLOCKS = 3
-FILTERS = [2, 4, 8, 16, 32, 64, 128]
-KERNELS = [1, 3, 5, 7]
-DENSE = [0, 16, 32, 64, 128, 256, 512]
-RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
-BATCHES = [16, 32, 64, 128, 256, 512, 1024, 2048]
-STRIDES = [1, 2, 3]
+MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
     "codelab": "The TensorFlow.js codelab's network and training",
     "fast": "A good result in well under a minute",
@@ -66,10 +62,10 @@ HELP = {
     "label_smoothing": "Teach 'mostly a 7' instead of 'certainly a 7': the right answer's target "
     "is a little below 100 %, so the network stops over-trusting itself.",
 }
-# What a block shows when the config has fewer blocks (the widgets are disabled then).
-_SPARE_FILTERS, _SPARE_KERNELS = (32, 64, 128), (3, 3, 3)
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
+_SEEN = "hp_links_seen"  # every settings query this session read from a link or wrote itself
+_OPENED = "hp_link_opened"  # the last link read: the config it gave, and what it changed
 
 
 def widget_key(field: str) -> str:
@@ -91,8 +87,8 @@ def widget_values(config: mc.TrainConfig) -> dict:
     }
     values[BLOCKS_KEY] = config.conv_blocks
     for i in range(MAX_BLOCKS):
-        values[block_key("filters", i)] = (*config.filters, *_SPARE_FILTERS)[i]
-        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *_SPARE_KERNELS)[i]
+        values[block_key("filters", i)] = (*config.filters, *mc.config.SPARE_FILTERS)[i]
+        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *mc.config.SPARE_KERNELS)[i]
     return values
 
 
@@ -144,6 +140,55 @@ def preset_buttons(available: int) -> str:
     return preset
 
 
+def follow_link(available: int) -> None:
+    """Show the settings of a link this session has not seen yet; call before the widgets.
+
+    The page writes its settings into the URL on every run (`keep_in_link`), so a query it wrote
+    itself, or already read, is not read again and the user's later changes stay. Streamlit
+    drops the query on a page switch: coming back, the URL has none and the widgets, which keep
+    their values, write it again.
+    """
+    given = {name: st.query_params[name] for name in mc.links.FIELDS if name in st.query_params}
+    seen = st.session_state.setdefault(_SEEN, set())
+    if not given or frozenset(given.items()) in seen:
+        return
+    seen.add(frozenset(given.items()))
+    config, problems = mc.links.from_params(given, available)
+    show(config)
+    st.session_state[_OPENED] = (config, problems)
+
+
+def link_problems() -> None:
+    """What the link just opened could not set as given, while the widgets still show it."""
+    opened = st.session_state.get(_OPENED)
+    if opened and opened[1] and opened[0] == config_from_widgets():
+        lines = "".join(f"\n- {problem.message}" for problem in opened[1])
+        intro = _("This link asked for settings the page does not offer; it uses these instead:")
+        st.warning(intro + lines, icon=":material/link:")
+
+
+def keep_in_link(config: mc.TrainConfig) -> None:
+    """Write `config` into the URL, one parameter per field; other parameters stay as they are."""
+    params = mc.links.to_params(config)
+    st.session_state.setdefault(_SEEN, set()).add(frozenset(params.items()))
+    if any(st.query_params.get(name) != value for name, value in params.items()):
+        st.query_params.update(params)
+
+
+def share_link(config: mc.TrainConfig) -> None:
+    """The full link to `config` (and the user's language), in a box with a copy button."""
+    language = language_of(st.query_params.get(mc.links.LANGUAGE_PARAM))
+    url = f"{st.context.url or ''}?{mc.links.share_query(config, language)}"
+    with st.expander(_("Share these settings"), icon=":material/link:"):
+        st.caption(
+            _(
+                "Whoever opens this link gets these settings on the Train page (not your "
+                "runs or models). Copy it with the button in the box's corner."
+            )
+        )
+        st.code(url, language=None, wrap_lines=True)
+
+
 def settings_form(available: int) -> mc.TrainConfig:
     """The Network and Training tabs; returns the config they show (it may be impossible)."""
     network, training = st.tabs(["Network", "Training"])
@@ -161,47 +206,53 @@ def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
     )
 
 
+def _ranged(place, widget: str, label: str, field: str, span: mc.config.Span, **kwargs):
+    """A slider or number input of one TrainConfig field over its range."""
+    return _setting(place, widget, label, field, span.low, span.high, step=span.step, **kwargs)
+
+
 def _network_settings() -> None:
     st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, help=HELP["blocks"], **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            f"Block {i + 1} filters", FILTERS, key=block_key("filters", i),
+            f"Block {i + 1} filters", mc.config.FILTERS, key=block_key("filters", i),
             help=HELP["filters"], disabled=unused, **PERSIST,
         )  # fmt: skip
         column.select_slider(
-            f"Block {i + 1} kernel", KERNELS, key=block_key("kernel_sizes", i),
+            f"Block {i + 1} kernel", mc.config.KERNELS, key=block_key("kernel_sizes", i),
             help=HELP["kernel_sizes"], disabled=unused, format_func=lambda k: f"{k}×{k}",
             **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", "Stride", "strides", STRIDES)
+    _setting(left, "selectbox", "Stride", "strides", mc.config.STRIDES)
     _setting(middle, "selectbox", "Padding", "padding", mc.config.PADDINGS)
     _setting(right, "selectbox", "Pooling (2×2)", "pooling", mc.config.POOLINGS)
     _setting(left, "selectbox", "Activation", "activation", mc.config.ACTIVATIONS)
     _setting(
-        middle, "select_slider", "Hidden dense units", "dense_units", DENSE,
+        middle, "select_slider", "Hidden dense units", "dense_units", mc.config.DENSE,
         format_func=lambda units: str(units) if units else "none",
     )  # fmt: skip
-    _setting(right, "slider", "Dropout", "dropout", 0.0, 0.7, step=0.05)
+    _ranged(right, "slider", "Dropout", "dropout", mc.config.SPANS["dropout"])
     _setting(st, "toggle", "Batch normalisation", "batch_norm")
 
 
 def _training_settings(available: int) -> None:
+    spans = {**mc.config.SPANS, **mc.config.size_spans(available)}
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", "Optimizer", "optimizer", mc.config.OPTIMIZERS)
-    _setting(middle, "select_slider", "Learning rate", "learning_rate", RATES)
+    _setting(middle, "select_slider", "Learning rate", "learning_rate", mc.config.RATES)
     _setting(right, "selectbox", "Schedule", "lr_schedule", mc.config.LR_SCHEDULES)
-    _setting(left, "select_slider", "Batch size", "batch_size", BATCHES)
-    _setting(middle, "slider", "Epochs", "epochs", 1, 50)
-    _setting(right, "number_input", "Seed", "seed", 0, 10**6)
-    _setting(left, "slider", "Label smoothing", "label_smoothing", 0.0, 0.3, step=0.05,
-             format="%.2f")  # fmt: skip
+    _setting(left, "select_slider", "Batch size", "batch_size", mc.config.BATCHES)
+    _ranged(middle, "slider", "Epochs", "epochs", spans["epochs"])
+    _ranged(right, "number_input", "Seed", "seed", spans["seed"])
+    _ranged(left, "slider", "Label smoothing", "label_smoothing", spans["label_smoothing"],
+            format="%.2f")  # fmt: skip
     left, right = st.columns(2)
-    _setting(left, "slider", "Training digits", "train_size", 100, available, step=100)
-    _setting(right, "slider", "Validation digits", "val_size", 0, available // 5, step=100)
+    _ranged(left, "slider", "Training digits", "train_size", spans["train_size"])
+    _ranged(right, "slider", "Validation digits", "val_size", spans["val_size"])
     st.markdown("**Augmentation** (random changes to each training image)")
     left, middle, right = st.columns(3)
-    _setting(left, "slider", "Shift", "shift", 0.0, 0.3, step=0.05, format="%.2f")
-    _setting(middle, "slider", "Rotation (°)", "rotation", 0.0, 30.0, step=5.0)
-    _setting(right, "slider", "Zoom", "zoom", 0.0, 0.3, step=0.05, format="%.2f")
+    _ranged(left, "slider", "Shift", "shift", spans["shift"], format="%.2f")
+    _ranged(middle, "slider", "Rotation (°)", "rotation", spans["rotation"])
+    _ranged(right, "slider", "Zoom", "zoom", spans["zoom"], format="%.2f")
