@@ -1,6 +1,6 @@
 """A deploy rehearsal: the app run the way Streamlit Community Cloud runs it, through the demo path.
 
-    python -m bench.rehearse_deploy [--reuse-venv PATH] [--keep]
+    python -m bench.rehearse_deploy [--reuse-venv PATH] [--keep] [--keras-cache mnist.npz]
 
 1. A fresh virtual environment (`python3 -m venv`) with `pip install -r requirements.txt` and
    nothing else, under a fresh HOME (no pip cache): install time, venv size, what came in.
@@ -8,7 +8,8 @@
    served by `taskset -c 0 <venv>/bin/streamlit run app.py`: one CPU, a fresh HOME (no Keras
    cache, no ~/.cache/digit-lab), no MNIST_NPZ and no DIGIT_LAB_* settings, so nothing from
    ../shared or this machine's caches. With no internet here the app falls back to its offline
-   sample; on the Cloud it would download MNIST.
+   sample; on the Cloud it downloads MNIST. `--keras-cache mnist.npz` puts that file where the
+   download leaves it (the fresh HOME's ~/.keras/datasets), to see the Cloud's full-MNIST figures.
 3. Debian's Chromium (Playwright) walks Home → Data → Train (the `codelab` preset, Train, the
    finished message) → Evaluate → Draw (a 7 drawn with the mouse, its prediction), each step timed
    from navigation or click until its key element is visible. Chromium and this script run on
@@ -44,29 +45,35 @@ DOWNLOADED = re.compile(r"Downloading \S+ \(([\d.]+) (kB|MB|GB)\)")
 UNITS = {"kB": 1e-3, "MB": 1.0, "GB": 1e3}
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants, in MB (from /proc)."""
+def tree_usage(root: int) -> tuple[float, float]:
+    """Resident MB and CPU seconds of a process and all its live descendants (from /proc)."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    usage: dict[int, tuple[int, int]] = {}  # pid → (resident kB, CPU clock ticks)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             status = (entry / "status").read_text()
         except OSError:  # the process ended while we looked
             continue
         pid = int(entry.name)
-        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        rss[pid] = next(
-            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-        )
+        parents[pid] = int(stat[1])
+        rss = next((int(line.split()[1]) for line in status.splitlines() if "VmRSS:" in line), 0)
+        usage[pid] = (rss, int(stat[11]) + int(stat[12]))  # utime + stime
     tree, grew = {root}, True
     while grew:
         more = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    return sum(rss.get(pid, 0) for pid in tree) / 1024
+    kb = sum(usage.get(pid, (0, 0))[0] for pid in tree)
+    ticks = sum(usage.get(pid, (0, 0))[1] for pid in tree)
+    return kb / 1024, ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its live descendants, in MB."""
+    return tree_usage(root)[0]
 
 
 class TreeMemoryWatch:
@@ -169,7 +176,8 @@ def server_env(home: Path) -> dict[str, str]:
 
 def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, float, str, str]:
     """The demo path: rows (step, seconds to its key element, seconds until its script run ended,
-    peak MB, MB after), the data source, idle MB, the run's finished message, Draw's answer."""
+    server CPU seconds, peak MB, MB after), the data source, idle MB, the run's finished message
+    and Draw's answer."""
     rows: list[tuple] = []
     nav = page.get_by_test_id("stSidebarNav")
 
@@ -177,6 +185,7 @@ def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, floa
         """Time `action` until `key` is visible, then until the script run it started ends."""
         before = page.evaluate("window.__digitLabStarts ?? 0") if rows else 0
         watch.next_step()
+        cpu = tree_usage(watch.root)[1]
         start = time.perf_counter()
         action()
         expect(key).to_be_visible(timeout=SLOW)
@@ -187,7 +196,8 @@ def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, floa
         settled = time.perf_counter() - start
         if page.get_by_test_id("stException").count():
             raise RuntimeError(f"{name}: {page.get_by_test_id('stException').first.inner_text()}")
-        rows.append((name, seconds, settled, watch.next_step(), tree_rss_mb(watch.root)))
+        after, cpu_after = tree_usage(watch.root)
+        rows.append((name, seconds, settled, cpu_after - cpu, watch.next_step(), after))
 
     step(
         "Home (first visit: imports, MNIST, default model)",
@@ -238,10 +248,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reuse-venv", type=Path, help="a venv a previous rehearsal kept (--keep)")
     p.add_argument("--keep", action="store_true", help="keep the temp folders (venv, app, HOME)")
+    p.add_argument(
+        "--keras-cache", type=Path, help="an mnist.npz for the fresh HOME's Keras cache, as the "
+        "app leaves it after downloading MNIST on Community Cloud",
+    )  # fmt: skip
     args = p.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="digit-lab-deploy-"))
     home, app = temp / "home", temp / "app"
     home.mkdir()
+    if args.keras_cache:
+        (home / ".keras" / "datasets").mkdir(parents=True)
+        shutil.copy(args.keras_cache, home / ".keras" / "datasets" / "mnist.npz")
     server = None
     try:
         commit = export_repo(app)
@@ -278,17 +295,26 @@ def main() -> None:
             shutil.rmtree(temp, ignore_errors=True)
     print(f"venv {installed}")
     print("\n".join(venv_lines))
-    print(f"server: `taskset -c {SERVER_CPU} streamlit run app.py`, fresh HOME, no MNIST_NPZ")
+    cache = f", {args.keras_cache} in its Keras cache" if args.keras_cache else ""
+    print(
+        f"server: `taskset -c {SERVER_CPU} streamlit run app.py`, fresh HOME{cache}, no MNIST_NPZ"
+    )
     cpus = ", ".join(map(str, sorted(others))) if others else "the same CPU (only one here)"
     print(f"browser: Chromium and this script on CPU {cpus}")
     print(f"data source the app reported: {source}")
     if source.startswith("Offline"):
         print("  (no internet here; on Community Cloud the app downloads the full MNIST instead)")
-    print(f"\n{'step':<50}{'shown s':>9}{'done s':>8}{'peak MB':>9}{'MB after':>10}")
-    for name, seconds, settled, step_peak, after in rows:
-        print(f"{name:<50}{seconds:>9.1f}{settled:>8.1f}{step_peak:>9,.0f}{after:>10,.0f}")
-    print(f"{'whole demo path':<50}{total:>9.1f}{'':>8}{peak:>9,.0f}")
-    print("shown: until the step's key element is visible; done: until its script run ended")
+    print(f"\n{'step':<50}{'shown s':>8}{'done s':>8}{'CPU s':>7}{'peak MB':>9}{'MB after':>10}")
+    for name, seconds, settled, cpu, step_peak, after in rows:
+        print(
+            f"{name:<50}{seconds:>8.1f}{settled:>8.1f}{cpu:>7.1f}{step_peak:>9,.0f}{after:>10,.0f}"
+        )
+    cpu = sum(row[3] for row in rows)
+    print(f"{'whole demo path':<50}{total:>8.1f}{'':>8}{cpu:>7.1f}{peak:>9,.0f}")
+    print(
+        "shown: until the step's key element is visible; done: until its script run ended;\n"
+        "CPU s: the server's CPU time in the step (what one uncontended CPU would take at least)"
+    )
     print(f"\nserver memory: {idle:,.0f} MB idle after the first page, peak {peak:,.0f} MB")
     print(f"training: {finished}")
     print(f"Draw's answer: {prediction}")
