@@ -129,10 +129,13 @@ def install_venv(venv: Path, requirements: Path, home: Path, log: Path) -> float
     start = time.perf_counter()
     subprocess.run(["python3", "-m", "venv", str(venv)], env=env, check=True)
     with log.open("w") as out:
-        subprocess.run(
+        pip = subprocess.run(
             [str(venv / "bin" / "python"), "-m", "pip", "install", "-r", str(requirements)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, check=True,
+            env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    if pip.returncode:
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise RuntimeError(f"pip install -r requirements.txt failed:\n{tail}")
     return time.perf_counter() - start
 
 
@@ -146,7 +149,7 @@ def describe_venv(venv: Path, log: Path | None) -> list[str]:
     listed = subprocess.run(
         [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     ).stdout
-    packages = {p["name"].lower(): p["version"] for p in json.loads(listed)}
+    packages = {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(listed)}
     ours = ("tensorflow-cpu", "tensorflow", "keras", "streamlit", "numpy", "plotly", "mlxtend")
     site = next((venv / "lib").glob("python*/site-packages"))
     sizes = sorted(((folder_mb(p), p.name) for p in site.iterdir()), reverse=True)[:8]
