@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,14 +54,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env: dict[str, str], log: Path | None = None, timeout: float = 60) -> tuple:
+def start_app(
+    env: dict[str, str],
+    log: Path | None = None,
+    timeout: float = 60,
+    *,
+    launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
+    cwd: Path = ROOT,
+) -> tuple:
     """`streamlit run app.py` on a free loopback port, once healthy: (process, base URL).
 
+    `launcher` runs Streamlit (the rehearsal: `taskset -c 0 <venv>/bin/streamlit`) in `cwd`.
     The server leads its own process group, so `stop_app` ends it with everything it started.
     """
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        *launcher, "run", "app.py",
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
@@ -68,7 +77,7 @@ def start_app(env: dict[str, str], log: Path | None = None, timeout: float = 60)
     ]  # fmt: skip
     output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     if log:
