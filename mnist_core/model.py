@@ -320,4 +320,23 @@ def _load(path: Path, label: str) -> keras.Model:
                 file=label, shape=outputs, classes=NUM_CLASSES
             )
         )
-    return model
+    return model if _ends_in_softmax(model) else _with_softmax(model)
+
+
+def _ends_in_softmax(model: keras.Model) -> bool:
+    """True when the last layer gives probabilities (a softmax), not raw scores (logits)."""
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", None) == "softmax"
+
+
+def _with_softmax(model: keras.Model) -> keras.Model:
+    """`model` with a softmax on its scores: many Keras examples leave it to the loss
+    (`from_logits=True`), but everything here, fine-tuning's loss included, needs probabilities.
+    """
+    return keras.Model(
+        model.inputs[0], keras.layers.Softmax(name="probabilities")(model.outputs[0]),
+        name=model.name,
+    )  # fmt: skip

@@ -180,6 +180,19 @@ def test_files_that_are_not_digit_models_are_refused(tmp_path):
         load_model(tmp_path / "absent.keras")
 
 
+def test_a_model_that_outputs_logits_gets_probabilities(tmp_path):
+    path = _keras_file(tmp_path, (28, 28, 1), 10)  # a linear last layer: raw scores
+    scores = keras.saving.load_model(path)
+    x = np.random.default_rng(3).random((5, 28, 28)).astype(np.float32)
+    probabilities = predict(load_model(path), x)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert np.allclose(probabilities, keras.ops.softmax(scores(x[..., None])), atol=1e-5)
+    # A model that already ends in a softmax is left as it is.
+    assert len(load_model(save_model(build_model(TrainConfig()), tmp_path / "s")).layers) == len(
+        build_model(TrainConfig()).layers
+    )
+
+
 def test_a_model_with_two_outputs_is_told_so(tmp_path):
     inputs = keras.Input((28, 28, 1))
     flat = keras.layers.Flatten()(inputs)
