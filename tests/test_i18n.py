@@ -146,7 +146,10 @@ ALLOWED = re.compile(
     r"Adam|SGD|RMSprop|relu|elu|gelu|tanh|sigmoid|adam|sgd|rmsprop|CNN|Streamlit|CSV|PNG|UTC|"
     r"codelab|fast|best|custom|valid|same|mlxtend|Ada)\b"
 )
-HIDDEN_FIELDS = {"id", "form_id", "icon", "page", "page_script_hash", "deferred_file_id", "type"}
+HIDDEN_FIELDS = {
+    *("id", "form_id", "icon", "page", "page_script_hash", "deferred_file_id", "type"),
+    *("component_name", "url", "json_args", "js_source_path", "css_source_path"),  # components
+}
 PLOTLY_TEXT = {"text", "name", "hovertemplate", "texttemplate", "ticktext", "x", "y", "title"}
 
 
@@ -190,14 +193,14 @@ def visible_texts(at: AppTest) -> list[str]:
 
     def walk(node) -> None:
         proto = getattr(node, "proto", None)
-        kind = type(node).__name__
+        kind = proto.DESCRIPTOR.name if hasattr(proto, "DESCRIPTOR") else ""
         if kind == "Html":
             return  # the cookie script: not shown
-        if proto is not None and kind == "PlotlyChart":
+        if kind == "PlotlyChart":
             texts.extend(_plotly_strings(json.loads(proto.spec)))
-        elif proto is not None and kind == "Dataframe":
+        elif kind == "Dataframe":
             texts.extend(_table_strings(node))
-        elif proto is not None and hasattr(proto, "ListFields"):
+        elif kind:
             texts.extend(_proto_strings(proto))
         for child in getattr(node, "children", {}).values():
             walk(child)
