@@ -232,9 +232,9 @@ def configure_training(page: Page, epochs: int, train_digits: int, batch_size: i
     expect(epochs_slider).to_have_value(str(epochs))
     expect(digits_slider).to_have_value(str(train_digits))
     estimate = page.locator("p", has_text="s per epoch")
-    expect(estimate).to_contain_text(f"for {epochs} epochs", timeout=SLOW)
+    expect(estimate).to_contain_text(f"for {epochs} epoch", timeout=SLOW)  # "1 epoch", "3 epochs"
     wait_idle(page)
-    expect(estimate).to_contain_text(f"for {epochs} epochs")
+    expect(estimate).to_contain_text(f"for {epochs} epoch")
     expect(custom).to_be_visible()
 
 
@@ -754,3 +754,25 @@ def test_normal_use_writes_no_traceback_to_the_server_log(server_log):
     """Runs last: everything above (training, Stop, reloads, drawing) happened on this server."""
     log = server_log.read_text()
     assert "Traceback" not in log and "Error" not in log, log[-3000:]
+
+
+# --- languages --------------------------------------------------------------------------------
+
+
+def test_a_chinese_browser_gets_chinese_and_the_switch_brings_english_and_says_so_in_the_url(
+    browser, server, first_visit
+):
+    """No ?lang=: the browser's language decides; the sidebar switch then wins and is shared."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=server, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto("/train")
+        expect(page.get_by_role("heading", name="搭建并训练网络")).to_be_visible(timeout=SLOW)
+        expect(nav_link(page, "训练")).to_be_visible()
+        assert "lang=" not in page.url
+        page.get_by_test_id("stSidebar").get_by_role("button", name="English").click()
+        expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
+        expect(nav_link(page, "Train")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/train\?(.*&)?lang=en(&|$)"))
+    finally:
+        context.close()
