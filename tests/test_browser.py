@@ -770,7 +770,7 @@ def test_a_chinese_browser_gets_chinese_and_the_switch_brings_english_and_says_s
         expect(page.get_by_role("heading", name="搭建并训练网络")).to_be_visible(timeout=SLOW)
         expect(nav_link(page, "训练")).to_be_visible()
         assert "lang=" not in page.url
-        page.get_by_test_id("stSidebar").get_by_role("button", name="English").click()
+        page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
         expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)
         expect(nav_link(page, "Train")).to_be_visible()
         expect(page).to_have_url(re.compile(r"/train\?(.*&)?lang=en(&|$)"))
