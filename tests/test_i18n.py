@@ -285,12 +285,15 @@ def test_the_sidebar_switch_changes_the_language_keeps_the_settings_and_the_url_
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("pages/train.py").run()
     at.slider(key="hp_epochs").set_value(3).run()
+    at.selectbox(key="hp_pooling").select("average").run()  # an option shown translated
     assert at.title[0].value == "Build and train a network"
     switch = next(g for g in at.get("button_group") if g.key == "language")
     switch.set_value("zh").run()
     assert at.title[0].value == "搭建并训练网络"
     assert at.query_params["lang"] == "zh"
     assert at.slider(key="hp_epochs").value == 3, "switching loses nothing"
+    assert at.selectbox(key="hp_pooling").value == "average"
+    assert at.selectbox(key="hp_pooling").options == ["最大池化", "平均池化", "无"]
     assert not english_sentences(visible_texts(at)), english_sentences(visible_texts(at))
     next(g for g in at.get("button_group") if g.key == "language").set_value("en").run()
     assert at.title[0].value == "Build and train a network" and at.query_params["lang"] == "en"
