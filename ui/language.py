@@ -15,6 +15,7 @@ from mnist_core import i18n
 KEY = "language"  # the switch's key and the session's language
 PARAM = "lang"  # ?lang=zh / ?lang=en
 _CHOSEN = "language_chosen"  # the user picked it (URL or switch): links should carry it
+_SHOWN = "language_shown"  # the language of the last run, to notice a switch
 
 
 def current() -> str:
@@ -38,7 +39,26 @@ def choose() -> str:
         state[KEY] = i18n.language_of(st.context.locale) or i18n.DEFAULT_LANGUAGE
     if state.get(_CHOSEN) and st.query_params.get(PARAM) != state[KEY]:
         st.query_params[PARAM] = state[KEY]  # this key only: other params stay as they are
+    if state.get(_SHOWN, state[KEY]) != state[KEY]:
+        _resend_choices()
+    state[_SHOWN] = state[KEY]
     return state[KEY]
+
+
+def _resend_choices() -> None:
+    """After a switch, make Streamlit send every choice again, under its new label.
+
+    The browser keeps a select box's chosen label as it was shown ("平均池化"); sent back in the
+    other language, Streamlit would no longer find it among the options and would reset the
+    choice. Setting a widget's value through session state makes Streamlit send its label
+    again. Only text and number values: buttons and uploads (True/False, None, files) refuse
+    it, and have no labelled choice to keep.
+    """
+    state = st.session_state
+    for key in list(state.keys()):
+        value = state[key]
+        if isinstance(value, (str, int, float, tuple, list)) and not isinstance(value, bool):
+            state[key] = value
 
 
 def _switched() -> None:
