@@ -321,3 +321,18 @@ def test_english_is_all_english_with_lang_en():
     switch = {"Language / 语言", "简体中文"}  # each language's name in itself
     chinese = [t for t in texts if re.search(r"[\u4e00-\u9fff]", t) and t not in switch]
     assert not chinese and "Language / 语言" in texts, chinese
+
+
+@pytest.mark.parametrize("page", [p.path for p in navigation.PAGES])
+def test_switching_language_on_every_page_keeps_the_page_and_the_run(trained_in_chinese, page):
+    at = trained_in_chinese
+    at.switch_page(page).run()
+    for code in ("en", "zh"):
+        next(g for g in at.get("button_group") if g.key == "language").set_value(code).run()
+        assert not at.exception, at.exception
+        assert at.query_params["lang"] == code
+    assert at.session_state["workspace"].jobs[0].state == "done"
+    assert (
+        at.sidebar.selectbox(key="current_model").value
+        == at.session_state["workspace"].jobs[0].name
+    )

@@ -51,14 +51,19 @@ def _resend_choices() -> None:
     The browser keeps a select box's chosen label as it was shown ("平均池化"); sent back in the
     other language, Streamlit would no longer find it among the options and would reset the
     choice. Setting a widget's value through session state makes Streamlit send its label
-    again. Only text and number values: buttons and uploads (True/False, None, files) refuse
-    it, and have no labelled choice to keep.
+    again. Only texts and numbers, alone or in a non-empty list: buttons and uploads (True or
+    False, None, files, an empty list) refuse it, and have no labelled choice to keep.
     """
     state = st.session_state
     for key in list(state.keys()):
         value = state[key]
-        if isinstance(value, (str, int, float, tuple, list)) and not isinstance(value, bool):
+        items = value if isinstance(value, (tuple, list)) else [value]
+        if items and all(_is_choice(item) for item in items):
             state[key] = value
+
+
+def _is_choice(value: object) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def _switched() -> None:
