@@ -139,8 +139,10 @@ def test_outside_a_script_run_the_ui_language_source_says_english(monkeypatch):
 
 # A "sentence": two or more English words of 3+ letters in a row.
 SENTENCE = re.compile(r"[A-Za-z]{3,}(?:[ ,;:'’\-]+[A-Za-z]{3,})+")
-# Kept in Chinese on purpose: proper names, option values that are code (relu, adam), and the
-# preset names; Markdown icons and Plotly's hover placeholders are not words either.
+# Kept as they are in the Chinese UI, on purpose: proper names (MNIST, Keras, Adam, mlxtend,
+# the time zone UTC, "Ada" in the name placeholder), option values that are code (relu, sgd,
+# valid/same padding), the preset names (codelab, fast, best, custom: they name runs too);
+# Markdown icons, HTML tags and Plotly's %{…} hover placeholders are not words either.
 ALLOWED = re.compile(
     r"Digit Lab|TensorFlow\.js|:material/\w+:|%\{[^}]*\}|<[^>]+>|\b(?:MNIST|Keras|TensorFlow|"
     r"Adam|SGD|RMSprop|relu|elu|gelu|tanh|sigmoid|adam|sgd|rmsprop|CNN|Streamlit|CSV|PNG|UTC|"
