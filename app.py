@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from ui import navigation, streamlit_workarounds, widgets
+from ui import language, navigation, streamlit_workarounds, widgets
 
 streamlit_workarounds.install()
 st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
+language.choose()  # before anything shows text, the menu included
 page = st.navigation(navigation.st_pages())
 widgets.sidebar()
 page.run()

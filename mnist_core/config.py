@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from mnist_core.data import IMAGE_SIDE
+from mnist_core.i18n import _, ngettext
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -122,29 +123,40 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
         if unknown:
-            raise ConfigError(f"Unknown hyperparameters: {', '.join(sorted(unknown))}.")
+            raise ConfigError(
+                _("Unknown hyperparameters: {names}.").format(names=", ".join(sorted(unknown)))
+            )
         tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list)}
         return cls(**{**values, **tuples})
 
     def summary(self) -> str:
         """The network in one line of plain words, for the sidebar and run tables."""
-        layers = "layer" if self.conv_blocks == 1 else "layers"
         sizes = ", ".join(str(f) for f in self.filters)
         kernels = sorted(set(self.kernel_sizes))
-        window = " or ".join(f"{k}×{k}" for k in kernels)
-        parts = [f"{self.conv_blocks} {layers} of {sizes} pattern detectors ({window} pixels)"]
+        window = _(" or ").join(f"{k}×{k}" for k in kernels)
+        parts = [
+            ngettext(
+                "{n} layer of {sizes} pattern detectors ({window} pixels)",
+                "{n} layers of {sizes} pattern detectors ({window} pixels)",
+                self.conv_blocks,
+            ).format(n=self.conv_blocks, sizes=sizes, window=window)
+        ]
         if self.dense_units:
-            parts.append(f"{self.dense_units} hidden neurons")
+            parts.append(_("{n} hidden neurons").format(n=self.dense_units))
         if self.batch_norm:
-            parts.append("batch normalisation")
+            parts.append(_("batch normalisation"))
         if self.dropout:
-            parts.append(f"dropout {self.dropout:.0%}")
+            parts.append(_("dropout {share:.0%}").format(share=self.dropout))
         if self.augmented:
-            parts.append("varied training images")
+            parts.append(_("varied training images"))
         if self.label_smoothing:
-            parts.append("softened answers")
-        slowing = ", slowing down" if self.lr_schedule != "constant" else ""
-        parts.append(f"{self.optimizer.title()} at {self.learning_rate:g}{slowing}")
+            parts.append(_("softened answers"))
+        optimizer = self.optimizer.title()
+        if self.lr_schedule != "constant":
+            step = _("{optimizer} at {rate:g}, slowing down")
+        else:
+            step = _("{optimizer} at {rate:g}")
+        parts.append(step.format(optimizer=optimizer, rate=self.learning_rate))
         return " · ".join(parts)
 
 
@@ -189,9 +201,11 @@ def layer_shapes(config: TrainConfig) -> list[tuple[str, int]]:
         if config.padding == "valid":
             if k > size:
                 raise ConfigError(
-                    f"Block {i} conv: a {k}×{k} kernel does not fit its {size}×{size} input "
-                    "(feature maps would shrink below 1×1). Use smaller kernels, fewer "
-                    "blocks or 'same' padding."
+                    _(
+                        "Block {i} conv: a {k}×{k} kernel does not fit its {size}×{size} input "
+                        "(feature maps would shrink below 1×1). Use smaller kernels, fewer "
+                        "blocks or 'same' padding."
+                    ).format(i=i, k=k, size=size)
                 )
             size = (size - k) // config.strides + 1
         else:
@@ -200,9 +214,11 @@ def layer_shapes(config: TrainConfig) -> list[tuple[str, int]]:
         if config.pooling != "none":
             if size < 2:
                 raise ConfigError(
-                    f"Block {i} pooling: its {size}×{size} input is too small for 2×2 "
-                    "pooling (feature maps would shrink below 1×1). Use smaller kernels, "
-                    "stride 1, fewer blocks or no pooling."
+                    _(
+                        "Block {i} pooling: its {size}×{size} input is too small for 2×2 "
+                        "pooling (feature maps would shrink below 1×1). Use smaller kernels, "
+                        "stride 1, fewer blocks or no pooling."
+                    ).format(i=i, size=size)
                 )
             size //= 2
             shapes.append((f"pool{i}", size))
@@ -213,41 +229,65 @@ def validate(config: TrainConfig, available: int | None = None) -> None:
     """Raise ConfigError naming the first impossible setting."""
     c = config
     checks = [
-        (1 <= c.conv_blocks <= 3, f"Use 1 to 3 conv blocks, not {c.conv_blocks}."),
+        (
+            1 <= c.conv_blocks <= 3,
+            _("Use 1 to 3 conv blocks, not {n}.").format(n=c.conv_blocks),
+        ),
         (
             len(c.kernel_sizes) == c.conv_blocks,
-            f"Give one kernel size per block: {c.conv_blocks} blocks, "
-            f"{len(c.kernel_sizes)} kernel sizes.",
+            _("Give one kernel size per block: {blocks} blocks, {kernels} kernel sizes.").format(
+                blocks=c.conv_blocks, kernels=len(c.kernel_sizes)
+            ),
         ),
-        (all(1 <= f <= 512 for f in c.filters), "Filters per block must be 1 to 512."),
+        (all(1 <= f <= 512 for f in c.filters), _("Filters per block must be 1 to 512.")),
         (
             all(1 <= k <= IMAGE_SIDE for k in c.kernel_sizes),
-            f"Kernel sizes must be 1 to {IMAGE_SIDE}.",
+            _("Kernel sizes must be 1 to {n}.").format(n=IMAGE_SIDE),
         ),
-        (1 <= c.strides <= 4, "Stride must be 1 to 4."),
-        (c.padding in PADDINGS, f"Padding must be one of {PADDINGS}."),
-        (c.pooling in POOLINGS, f"Pooling must be one of {POOLINGS}."),
-        (c.activation in ACTIVATIONS, f"Activation must be one of {ACTIVATIONS}."),
-        (c.optimizer in OPTIMIZERS, f"Optimizer must be one of {OPTIMIZERS}."),
-        (0 <= c.dropout < 1, "Dropout must be at least 0 and below 1."),
-        (0 <= c.dense_units <= 4096, "Dense units must be 0 (none) to 4,096."),
-        (0 < c.learning_rate <= 1, "The learning rate must be above 0 and at most 1."),
-        (c.lr_schedule in LR_SCHEDULES, f"Learning-rate schedule must be one of {LR_SCHEDULES}."),
-        (1 <= c.batch_size <= 8192, "The batch size must be 1 to 8,192."),
-        (1 <= c.epochs <= 200, "Epochs must be 1 to 200."),
-        (c.train_size >= 10, "Train on at least 10 digits."),
-        (c.val_size >= 0, "The validation size cannot be negative."),
-        (0 <= c.shift <= 0.5, "Random shift must be 0 to 0.5 of the image."),
-        (0 <= c.rotation <= 180, "Random rotation must be 0 to 180 degrees."),
-        (0 <= c.zoom < 1, "Random zoom must be at least 0 and below 1."),
-        (0 <= c.label_smoothing < 1, "Label smoothing must be at least 0 and below 1."),
+        (1 <= c.strides <= 4, _("Stride must be 1 to 4.")),
+        (
+            c.padding in PADDINGS,
+            _("Padding must be one of {options}.").format(options=PADDINGS),
+        ),
+        (
+            c.pooling in POOLINGS,
+            _("Pooling must be one of {options}.").format(options=POOLINGS),
+        ),
+        (
+            c.activation in ACTIVATIONS,
+            _("Activation must be one of {options}.").format(options=ACTIVATIONS),
+        ),
+        (
+            c.optimizer in OPTIMIZERS,
+            _("Optimizer must be one of {options}.").format(options=OPTIMIZERS),
+        ),
+        (0 <= c.dropout < 1, _("Dropout must be at least 0 and below 1.")),
+        (0 <= c.dense_units <= 4096, _("Dense units must be 0 (none) to 4,096.")),
+        (0 < c.learning_rate <= 1, _("The learning rate must be above 0 and at most 1.")),
+        (
+            c.lr_schedule in LR_SCHEDULES,
+            _("Learning-rate schedule must be one of {options}.").format(options=LR_SCHEDULES),
+        ),
+        (1 <= c.batch_size <= 8192, _("The batch size must be 1 to 8,192.")),
+        (1 <= c.epochs <= 200, _("Epochs must be 1 to 200.")),
+        (c.train_size >= 10, _("Train on at least 10 digits.")),
+        (c.val_size >= 0, _("The validation size cannot be negative.")),
+        (0 <= c.shift <= 0.5, _("Random shift must be 0 to 0.5 of the image.")),
+        (0 <= c.rotation <= 180, _("Random rotation must be 0 to 180 degrees.")),
+        (0 <= c.zoom < 1, _("Random zoom must be at least 0 and below 1.")),
+        (
+            0 <= c.label_smoothing < 1,
+            _("Label smoothing must be at least 0 and below 1."),
+        ),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
     if available is not None and c.train_size + c.val_size > available:
         raise ConfigError(
-            f"{c.train_size:,} training + {c.val_size:,} validation digits exceed the "
-            f"{available:,} training digits available."
+            _(
+                "{train:,} training + {val:,} validation digits exceed the "
+                "{available:,} training digits available."
+            ).format(train=c.train_size, val=c.val_size, available=available)
         )
     layer_shapes(config)

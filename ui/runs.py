@@ -6,13 +6,13 @@ import pandas as pd
 import streamlit as st
 
 import mnist_core as mc
-from mnist_core.i18n import _
+from mnist_core.i18n import N_, _, ngettext
 from ui import navigation, state, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
-    """The layers of `config`'s network as a table."""
+    """The layers of `config`'s network as a table (English headers; shown translated)."""
     rows = mc.summarize(mc.build_model(config))
     return pd.DataFrame(
         {
@@ -24,7 +24,33 @@ def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
     )
 
 
-@st.cache_resource(show_spinner="Measuring this server's speed (once)…")
+# Table headers, marked for translation; the data keeps its English column names.
+HEADERS = {
+    "layer": N_("layer"),
+    "type": N_("type"),
+    "output shape": N_("output shape"),
+    "parameters": N_("parameters"),
+    "epoch": N_("epoch"),
+    "complete": N_("complete"),
+    "loss": N_("loss"),
+    "accuracy": N_("accuracy"),
+    "val loss": N_("val loss"),
+    "val accuracy": N_("val accuracy"),
+    "seconds": N_("seconds"),
+    "run": N_("run"),
+    "outcome": N_("outcome"),
+    "network": N_("network"),
+    "epochs": N_("epochs"),
+    "test accuracy": N_("test accuracy"),
+}
+
+
+def _headers(table: pd.DataFrame) -> dict[str, str]:
+    """The table's column names translated, as st.dataframe's column_config labels."""
+    return {name: _(HEADERS[name]) for name in table.columns}
+
+
+@st.cache_resource(show_spinner=False)  # network_overview shows a spinner in the user's language
 def server_speed() -> tuple[float, float, float]:
     """This server's (MACs per second, seconds per batch, seconds per epoch), measured once."""
     return mc.measure_speed(state.mnist())
@@ -34,20 +60,39 @@ def network_overview(config: mc.TrainConfig) -> float:
     """The layer table, parameter count and time estimate of a config that can be built;
     returns the estimated seconds of training."""
     table = layer_table(config)
-    st.dataframe(table, hide_index=True, width="stretch")
-    seconds = mc.estimate_epoch_seconds(config, *server_speed())
+    st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
+    with st.spinner(_("Measuring this server's speed (once)…")):
+        speed = server_speed()
+    seconds = mc.estimate_epoch_seconds(config, *speed)
     st.markdown(
-        f"**{table['parameters'].sum():,} parameters** · about **{seconds:,.1f} s per epoch** "
-        f"on this server ({seconds * config.epochs:,.0f} s for {config.epochs} epochs)"
+        ngettext(
+            "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
+            "({total:,.0f} s for {epochs} epoch)",
+            "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
+            "({total:,.0f} s for {epochs} epochs)",
+            config.epochs,
+        ).format(
+            params=table["parameters"].sum(),
+            seconds=seconds,
+            total=seconds * config.epochs,
+            epochs=config.epochs,
+        )
     )
     return seconds * config.epochs
 
 
 def _progress_text(last: mc.BatchProgress) -> str:
-    return (
-        f"Epoch {last.epoch}/{last.epochs} · batch {last.batch}/{last.batches} · "
-        f"{last.images_per_s:,.0f} images/s · {last.elapsed:,.0f} s elapsed · "
-        f"about {last.eta:,.0f} s left"
+    return _(
+        "Epoch {epoch}/{epochs} · batch {batch}/{batches} · {speed:,.0f} images/s · "
+        "{elapsed:,.0f} s elapsed · about {eta:,.0f} s left"
+    ).format(
+        epoch=last.epoch,
+        epochs=last.epochs,
+        batch=last.batch,
+        batches=last.batches,
+        speed=last.images_per_s,
+        elapsed=last.elapsed,
+        eta=last.eta,
     )
 
 
@@ -70,30 +115,41 @@ def _epoch_table(view: mc.JobView) -> pd.DataFrame:
 
 STOPPED_BECAUSE = {
     mc.StopReason.USER: "",
-    mc.StopReason.ABANDONED: " (no page showed it for a minute, so it stopped by itself)",
-    mc.StopReason.TIME_LIMIT: " (it reached this server's time limit for one run)",
+    mc.StopReason.ABANDONED: N_(" (no page showed it for a minute, so it stopped by itself)"),
+    mc.StopReason.TIME_LIMIT: N_(" (it reached this server's time limit for one run)"),
 }
 
 
 def _outcome(job: mc.TrainingJob) -> None:
     """One line on how a finished run ended."""
+    why = STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER]
+    why = _(why) if why else ""
     if job.state is mc.JobState.FAILED:
-        st.error(f"{job.name} failed: {job.error}")
+        st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
     elif job.state is mc.JobState.CANCELLED:
-        why = STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER]
-        st.warning(f"{job.name} was cancelled before it started{why}.")
+        st.warning(_("{run} was cancelled before it started{why}.").format(run=job.name, why=why))
     else:
         epochs = job.result.history
         full_epochs = len(epochs) - (1 if epochs and epochs[-1].partial else 0)
         val = epochs[-1].val_accuracy if epochs else None
-        verb = "finished"
         if job.state is mc.JobState.STOPPED:
-            verb = "stopped" + STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER] + " after"
+            ended = _("{run} stopped{why} after {n} full epoch(s) in {seconds:,.1f} s")
+        else:
+            ended = _("{run} finished {n} full epoch(s) in {seconds:,.1f} s")
+        ended = ended.format(run=job.name, why=why, n=full_epochs, seconds=job.result.fit_seconds)
         st.success(
-            f"{job.name} {verb} {full_epochs} full epoch(s) in {job.result.fit_seconds:,.1f} s · "
-            + (f"validation {val:.2%} · " if val is not None else "")
-            + f"test {job.evaluation.accuracy:.2%} on {len(job.evaluation.labels):,} digits. "
-            "It is now the current model for Evaluate and Draw.",
+            ended
+            + " · "
+            + (
+                _("validation {accuracy:.2%}").format(accuracy=val) + " · "
+                if val is not None
+                else ""
+            )
+            + _("test {accuracy:.2%} on {n:,} digits.").format(
+                accuracy=job.evaluation.accuracy, n=len(job.evaluation.labels)
+            )
+            + " "
+            + _("It is now the current model for Evaluate and Draw."),
             icon=":material/check_circle:",
         )
         if isinstance(job, mc.FineTuneJob):
@@ -102,20 +158,27 @@ def _outcome(job: mc.TrainingJob) -> None:
 
 def _before_after(job: mc.FineTuneJob) -> None:
     """What fine-tuning did: on the user's digits, and on MNIST's test digits."""
-    own, test, _ = st.columns(3)
+    own, test, _unused = st.columns(3)
     own.metric(
-        f"Your {len(job.own)} digits", f"{job.own_after.accuracy:.0%}",
-        f"{(job.own_after.accuracy - job.own_before.accuracy) * 100:+.0f} points "
-        f"(from {job.own_before.accuracy:.0%})", border=True,
+        _("Your {n} digits").format(n=len(job.own)), f"{job.own_after.accuracy:.0%}",
+        _("{change:+.0f} points (from {before:.0%})").format(
+            change=(job.own_after.accuracy - job.own_before.accuracy) * 100,
+            before=job.own_before.accuracy,
+        ), border=True,
     )  # fmt: skip
     test.metric(
-        f"MNIST's {len(job.evaluation.labels):,} test digits", f"{job.evaluation.accuracy:.2%}",
-        f"{(job.evaluation.accuracy - job.test_before.accuracy) * 100:+.2f} points "
-        f"(from {job.test_before.accuracy:.2%})", border=True,
+        _("MNIST's {n:,} test digits").format(n=len(job.evaluation.labels)),
+        f"{job.evaluation.accuracy:.2%}",
+        _("{change:+.2f} points (from {before:.2%})").format(
+            change=(job.evaluation.accuracy - job.test_before.accuracy) * 100,
+            before=job.test_before.accuracy,
+        ), border=True,
     )  # fmt: skip
     st.caption(
-        "The digits it was fine-tuned on are not a fair test of it: draw new ones to see "
-        "whether it learned your handwriting or just those drawings."
+        _(
+            "The digits it was fine-tuned on are not a fair test of it: draw new ones to see "
+            "whether it learned your handwriting or just those drawings."
+        )
     )
 
 
@@ -123,30 +186,37 @@ def _waiting(job: mc.TrainingJob) -> None:
     slots = state.training_slots()
     place = slots.place(job) or 1
     ahead = [other.remaining_seconds() for other in slots.ahead_of(job)]
-    wait = "unknown" if None in ahead else f"about {_duration(sum(ahead) / slots.limit)}"
+    if None in ahead:
+        wait = _("unknown")
+    else:
+        wait = _("about {duration}").format(duration=_duration(sum(ahead) / slots.limit))
     st.info(
-        f"Waiting for a free training slot: you are number {place} in the queue, and "
-        f"{slots.running} of {slots.limit} slot(s) on this server are in use. Rough wait: "
-        f"{wait}. Your run starts as soon as it is its turn.",
+        _(
+            "Waiting for a free training slot: you are number {place} in the queue, and "
+            "{running} of {limit} slot(s) on this server are in use. Rough wait: {wait}. "
+            "Your run starts as soon as it is its turn."
+        ).format(place=place, running=slots.running, limit=slots.limit, wait=wait),
         icon=":material/hourglass_top:",
     )
-    st.button("Cancel", on_click=job.stop, key=f"cancel_{job.name}")
+    st.button(_("Cancel"), on_click=job.stop, key=f"cancel_{job.name}")
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:,.0f} s" if seconds < 90 else f"{seconds / 60:,.0f} min"
+    if seconds < 90:
+        return _("{seconds:,.0f} s").format(seconds=seconds)
+    return _("{minutes:,.0f} min").format(minutes=seconds / 60)
 
 
 def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
     bar, stop = st.columns([5, 1], vertical_alignment="bottom")
-    fraction, label = 0.0, "Starting…"
+    fraction, label = 0.0, _("Starting…")
     if view.batches:
         last = view.batches[-1]
         fraction, label = last.step / (last.batches * last.epochs), _progress_text(last)
     if job.stopping:
-        label = "Stopping after this batch…"
+        label = _("Stopping after this batch…")
     bar.progress(fraction, text=label)
-    stop.button("Stop", icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
+    stop.button(_("Stop"), icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
 
 
 # Seconds. Progress is light; the charts cost the training CPU to draw (2 cores), so they
@@ -195,7 +265,8 @@ def _live_charts(job: mc.TrainingJob) -> None:
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
     if view.epochs:
-        st.dataframe(_epoch_table(view), hide_index=True, width="stretch")
+        table = _epoch_table(view)
+        st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
         if job.finished:
             history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
 
@@ -222,9 +293,9 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
     shown = epochs[-1]
     if job.finished and len(epochs) > 1:
         number = st.select_slider(
-            "Replay the run: the validation digits after epoch",
+            _("Replay the run: the validation digits after epoch"),
             [e.epoch for e in epochs], value=epochs[-1].epoch, key=f"replay_{job.name}",
-            help="Move back to see which digits the network learned first and which lagged.",
+            help=_("Move back to see which digits the network learned first and which lagged."),
         )  # fmt: skip
         shown = next(e for e in epochs if e.epoch == number)
     learning, confusion = st.columns(2)
@@ -234,7 +305,9 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
     )
     figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
     figure.update_layout(
-        title=f"Validation confusion after epoch {shown.epoch}", height=400, margin=dict(t=110)
+        title=_("Validation confusion after epoch {epoch}").format(epoch=shown.epoch),
+        height=400,
+        margin=dict(t=110),
     )
     confusion.plotly_chart(figure, key=f"confusion_{job.name}", config={"displayModeBar": False})
 
@@ -244,16 +317,18 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
     finished = [job for job in jobs if job.finished]
     if not finished:
         return
-    st.subheader("Run history")
+    st.subheader(_("Run history"))
+    history = pd.DataFrame([_history_row(job) for job in finished])
     widgets.table(
-        pd.DataFrame([_history_row(job) for job in finished]),
+        history,
         percent=("val accuracy", "test accuracy"),
         formats={"seconds": "%.1f"},
+        labels=_headers(history),
     )
     curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
     if curves:
         st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
-    st.caption("Pick the model that Evaluate and Draw use in the sidebar.")
+    st.caption(_("Pick the model that Evaluate and Draw use in the sidebar."))
     _history_downloads(finished)
     publishable = [job for job in finished if job.publishable]
     if publishable:
@@ -273,20 +348,22 @@ def _history_downloads(jobs: list[mc.TrainingJob]) -> None:
 def _publish(jobs: list[mc.TrainingJob]) -> None:
     """Opt-in: put one run on the class board under a name the user types."""
     with st.form("publish", enter_to_submit=True):
-        st.markdown("**Publish a run on the class board**")
+        st.markdown(_("**Publish a run on the class board**"))
         st.caption(
-            "Only what you publish is shared: the name you type, the run's settings, size, "
-            "test accuracy and training time. Everyone on this server sees the board."
+            _(
+                "Only what you publish is shared: the name you type, the run's settings, size, "
+                "test accuracy and training time. Everyone on this server sees the board."
+            )
         )
         run, name = st.columns(2)
         names = [job.name for job in jobs]
         # Keyed by the newest run, so a new run is the one offered.
-        picked = run.selectbox("Run", names, index=len(names) - 1, key=f"publish_{names[-1]}")
+        picked = run.selectbox(_("Run"), names, index=len(names) - 1, key=f"publish_{names[-1]}")
         shown_as = name.text_input(
-            "Your name, as the board shows it", max_chars=mc.board.MAX_NAME_CHARS,
-            key="publish_name", placeholder="e.g. Ada L.",
+            _("Your name, as the board shows it"), max_chars=mc.board.MAX_NAME_CHARS,
+            key="publish_name", placeholder=_("e.g. Ada L."),
         )  # fmt: skip
-        if not st.form_submit_button("Publish", icon=":material/publish:"):
+        if not st.form_submit_button(_("Publish"), icon=":material/publish:"):
             return
         job = next(job for job in jobs if job.name == picked)
         try:
@@ -295,18 +372,19 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
             st.error(str(err), icon=":material/error:")
             return
         st.success(
-            f"Published as “{widgets.plain(entry.name)}”: {entry.accuracy:.2%} with "
-            f"{entry.parameters:,} parameters.",
+            _("Published as “{name}”: {accuracy:.2%} with {params:,} parameters.").format(
+                name=widgets.plain(entry.name), accuracy=entry.accuracy, params=entry.parameters
+            ),
             icon=":material/check_circle:",
         )
-    navigation.link(navigation.BOARD, "See the class board")
+    navigation.link(navigation.BOARD, _("See the class board"))
 
 
 def _history_row(job: mc.TrainingJob) -> dict:
     result, history = job.result, job.result.history if job.result else []
     return {
         "run": job.name,
-        "outcome": str(job.state),
+        "outcome": job.state.label,
         "network": job.describe(),
         "parameters": result.model.count_params() if result else None,
         "epochs": len(history),

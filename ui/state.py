@@ -10,9 +10,10 @@ import numpy as np
 import streamlit as st
 
 import mnist_core as mc
+from mnist_core.i18n import N_, _
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
-DEFAULT_NAME = "Default model"
+DEFAULT_NAME = N_("Default model")  # its key everywhere; display_name() translates it
 COOKIE = "digit_lab_workspace"  # the browser's key to its workspace; never put in a URL
 
 
@@ -20,7 +21,7 @@ def _env_number(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
 
 
-@st.cache_resource(show_spinner="Loading MNIST…")
+@st.cache_resource(show_spinner=False)  # the sidebar shows a spinner in the user's language
 def mnist() -> mc.MnistData:
     """MNIST, loaded once per server and shared read-only by every session."""
     return mc.load_mnist()
@@ -49,18 +50,33 @@ def workspaces() -> mc.Workspaces:
     return mc.Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
 
 
-@st.cache_resource(show_spinner="Loading the default model…")
-def default_model() -> mc.ModelEntry | None:
-    """The model shipped in models/, trained with the `best` preset (None if it is missing)."""
+@st.cache_resource(show_spinner=False)
+def _default_model_file() -> tuple[object, dict] | None:
+    """The shipped model and its metadata, loaded once per server (None if it is missing)."""
     try:
         model = mc.load_model(DEFAULT_MODEL)
     except mc.ModelFileError:
         return None
-    info = mc.read_metadata(DEFAULT_MODEL)
+    return model, mc.read_metadata(DEFAULT_MODEL)
+
+
+def default_model() -> mc.ModelEntry | None:
+    """The model shipped in models/, trained with the `best` preset (None if it is missing)."""
+    with st.spinner(_("Loading the default model…")):
+        loaded = _default_model_file()
+    if loaded is None:
+        return None
+    model, info = loaded
+    # Described on each call: the summary is in this user's language.
     summary = mc.TrainConfig.from_dict(info["config"]).summary() if "config" in info else ""
     return mc.ModelEntry(
         DEFAULT_NAME, model, info.get("test_accuracy"), summary, info.get("trained_at", "")
     )
+
+
+def display_name(name: str) -> str:
+    """A model's name as shown: the default model's in the user's language, others as named."""
+    return _(DEFAULT_NAME) if name == DEFAULT_NAME else name
 
 
 @st.cache_resource
@@ -132,7 +148,7 @@ def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -
     of their runs is going (HandwritingError if `own` is empty)."""
     workspace().start_job(
         lambda name: mc.FineTuneJob.of(
-            f"{name} ({entry.name} + my digits)",
+            _("{run} ({model} + my digits)").format(run=name, model=display_name(entry.name)),
             entry,
             own,
             epochs,
@@ -169,7 +185,9 @@ def model_entries() -> dict[str, mc.ModelEntry]:
 def add_upload(name: str, content: bytes) -> mc.ModelEntry:
     """Load an uploaded .keras file as a model entry (ModelFileError if it is not a digit model)."""
     model = mc.load_model(content)
-    entry = mc.ModelEntry(f"{name} (uploaded)", model, None, "", time.strftime("%H:%M"))
+    entry = mc.ModelEntry(
+        _("{file} (uploaded)").format(file=name), model, None, "", time.strftime("%H:%M")
+    )
     workspace().uploads[entry.name] = entry
     workspace().made_current.discard(entry.name)
     return entry
@@ -200,14 +218,16 @@ def evaluation(entry: mc.ModelEntry, n: int) -> tuple[mc.Evaluation, np.ndarray]
     those digits."""
     indices = mc.evaluation_indices(mnist(), n)
     x, y = mnist().x_test[indices], mnist().y_test[indices]
-    return _evaluated(entry, ("test", n), x, y, f"Testing {entry.name} on {n:,} digits…"), x
+    spinner = _("Testing {model} on {n:,} digits…").format(model=display_name(entry.name), n=n)
+    return _evaluated(entry, ("test", n), x, y, spinner), x
 
 
 def own_evaluation(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray]:
     """`entry`'s evaluation on this user's handwriting set (kept like `evaluation`'s), and it."""
     own = workspace().handwriting
     version, (x, y) = own.version, own.as_test_data()
-    return _evaluated(entry, ("own", version), x, y, f"Testing {entry.name} on your digits…"), x
+    spinner = _("Testing {model} on your digits…").format(model=display_name(entry.name))
+    return _evaluated(entry, ("own", version), x, y, spinner), x
 
 
 def _evaluated(entry: mc.ModelEntry, digits: tuple, x, y, spinner: str) -> mc.Evaluation:

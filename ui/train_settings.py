@@ -10,62 +10,108 @@ from __future__ import annotations
 import streamlit as st
 
 import mnist_core as mc
-from mnist_core.i18n import _, language_of
+from mnist_core.i18n import N_, _, language_of
 
 MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
-    "codelab": "The TensorFlow.js codelab's network and training",
-    "fast": "A good result in well under a minute",
-    "best": "The most accurate: 99.5 % on the test set, about 10 minutes here",
+    "codelab": N_("The TensorFlow.js codelab's network and training"),
+    "fast": N_("A good result in well under a minute"),
+    "best": N_("The most accurate (99.5% test accuracy), about 10 minutes here"),
+}
+# Shown for option values that are words (the values stay English: keys, URL, saved configs).
+OPTION_LABELS = {
+    "max": N_("max"),
+    "average": N_("average"),
+    "none": N_("none"),
+    "constant": N_("constant"),
+    "cosine": N_("cosine"),
+    "one-cycle": N_("one-cycle"),
 }
 BLOCKS_KEY = "hp_blocks"
-# One line for every control, for someone who has never trained a network.
+# One line for every control, for someone who has never trained a network (translated where shown).
 HELP = {
-    "blocks": "How many layers of pattern detectors the image passes through, one after another. "
-    "The first finds strokes; later ones combine them into loops and corners.",
-    "filters": "How many different patterns this layer learns to look for (its filters). "
-    "More can spot more, but train slower.",
-    "kernel_sizes": "How big a patch of the image each filter looks at, in pixels.",
-    "strides": "How far a filter moves between looks: 2 skips every other pixel, shrinking the "
-    "picture faster.",
-    "padding": "'same' adds a black border so the picture keeps its size; 'valid' lets each "
-    "layer shrink it a little.",
-    "pooling": "After each layer, keep only the strongest (max) or the average signal of each "
-    "2×2 square: the picture halves, and small shifts matter less.",
-    "activation": "The rule each neuron uses to decide how strongly to fire. relu (nothing "
-    "below zero) is the usual choice.",
-    "dense_units": "A layer of neurons that sees all the patterns at once before the answer. "
-    "'none' goes straight to the ten answers.",
-    "dropout": "During training, switch off this share of neurons at random, so the network "
-    "cannot lean on any one of them: it fights overfitting.",
-    "batch_norm": "Rescale each layer's signals to a steady range: training is usually faster "
-    "and steadier.",
-    "optimizer": "The method that nudges the network's numbers after each batch. Adam adjusts "
-    "its own step size and is the usual choice.",
-    "learning_rate": "How big each nudge is. Too small learns slowly; too big jumps around and "
-    "never settles.",
-    "lr_schedule": "'cosine' makes the nudges smaller and smaller towards the end, to settle "
-    "in; 'one-cycle' starts small, grows to the learning rate, then shrinks like 'cosine'; "
-    "'constant' keeps them the same.",
-    "batch_size": "How many digits the network looks at before each nudge. Bigger batches are "
-    "faster per digit but take fewer steps.",
-    "epochs": "How many times the network goes through all its training digits.",
-    "seed": "Starting point for everything random. The same seed and settings give the same "
-    "network again.",
-    "train_size": "How many digits the network learns from.",
-    "val_size": "Digits set aside to check the network during training. It never learns from "
-    "them, so they show how it will do on digits it has never seen.",
-    "shift": "Move each training digit a little at random (as a share of the image), so the "
-    "network learns that position does not matter.",
-    "rotation": "Turn each training digit a little at random, up to this many degrees.",
-    "zoom": "Make each training digit a little bigger or smaller at random.",
-    "label_smoothing": "Teach 'mostly a 7' instead of 'certainly a 7': the right answer's target "
-    "is a little below 100 %, so the network stops over-trusting itself.",
+    "blocks": N_(
+        "How many layers of pattern detectors the image passes through, one after another. "
+        "The first finds strokes; later ones combine them into loops and corners."
+    ),
+    "filters": N_(
+        "How many different patterns this layer learns to look for (its filters). "
+        "More can spot more, but train slower."
+    ),
+    "kernel_sizes": N_("How big a patch of the image each filter looks at, in pixels."),
+    "strides": N_(
+        "How far a filter moves between looks: 2 skips every other pixel, shrinking the "
+        "picture faster."
+    ),
+    "padding": N_(
+        "'same' adds a black border so the picture keeps its size; 'valid' lets each "
+        "layer shrink it a little."
+    ),
+    "pooling": N_(
+        "After each layer, keep only the strongest (max) or the average signal of each "
+        "2×2 square: the picture halves, and small shifts matter less."
+    ),
+    "activation": N_(
+        "The rule each neuron uses to decide how strongly to fire. relu (nothing "
+        "below zero) is the usual choice."
+    ),
+    "dense_units": N_(
+        "A layer of neurons that sees all the patterns at once before the answer. "
+        "'none' goes straight to the ten answers."
+    ),
+    "dropout": N_(
+        "During training, switch off this share of neurons at random, so the network "
+        "cannot lean on any one of them: it fights overfitting."
+    ),
+    "batch_norm": N_(
+        "Rescale each layer's signals to a steady range: training is usually faster and steadier."
+    ),
+    "optimizer": N_(
+        "The method that nudges the network's numbers after each batch. Adam adjusts "
+        "its own step size and is the usual choice."
+    ),
+    "learning_rate": N_(
+        "How big each nudge is. Too small learns slowly; too big jumps around and never settles."
+    ),
+    "lr_schedule": N_(
+        "'cosine' makes the nudges smaller and smaller towards the end, to settle "
+        "in; 'one-cycle' starts small, grows to the learning rate, then shrinks like 'cosine'; "
+        "'constant' keeps them the same."
+    ),
+    "batch_size": N_(
+        "How many digits the network looks at before each nudge. Bigger batches are "
+        "faster per digit but take fewer steps."
+    ),
+    "epochs": N_("How many times the network goes through all its training digits."),
+    "seed": N_(
+        "Starting point for everything random. The same seed and settings give the same "
+        "network again."
+    ),
+    "train_size": N_("How many digits the network learns from."),
+    "val_size": N_(
+        "Digits set aside to check the network during training. It never learns from "
+        "them, so they show how it will do on digits it has never seen."
+    ),
+    "shift": N_(
+        "Move each training digit a little at random (as a share of the image), so the "
+        "network learns that position does not matter."
+    ),
+    "rotation": N_("Turn each training digit a little at random, up to this many degrees."),
+    "zoom": N_("Make each training digit a little bigger or smaller at random."),
+    "label_smoothing": N_(
+        "Teach 'mostly a 7' instead of 'certainly a 7': the right answer's target "
+        "is a little below 100 %, so the network stops over-trusting itself."
+    ),
 }
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
 _SEEN = "hp_links_seen"  # every settings query this session read from a link or wrote itself
 _OPENED = "hp_link_opened"  # the last link read: the config it gave, and what it changed
+
+
+def help_text(field: str) -> str:
+    """The one-line help of a setting, in the user's language."""
+    return _(HELP[field])
 
 
 def widget_key(field: str) -> str:
@@ -128,14 +174,14 @@ def preset_buttons(available: int) -> str:
     *buttons, label = st.columns([1, 1, 1, 5], vertical_alignment="center")
     for column, name in zip(buttons, mc.PRESETS):
         column.button(
-            name, key=f"preset_{name}", width="stretch", help=PRESET_HELP[name],
+            name, key=f"preset_{name}", width="stretch", help=_(PRESET_HELP[name]),
             type="primary" if name == preset else "secondary",
             on_click=lambda name=name: show(mc.PRESETS[name].fit_to(available)),
         )  # fmt: skip
     label.caption(
-        "Custom settings"
+        _("Custom settings")
         if preset == "custom"
-        else f"The **{preset}** preset: move any slider to change it"
+        else _("The **{preset}** preset: move any slider to change it").format(preset=preset)
     )
     return preset
 
@@ -191,7 +237,7 @@ def share_link(config: mc.TrainConfig) -> None:
 
 def settings_form(available: int) -> mc.TrainConfig:
     """The Network and Training tabs; returns the config they show (it may be impossible)."""
-    network, training = st.tabs(["Network", "Training"])
+    network, training = st.tabs([_("Network"), _("Training")])
     with network:
         _network_settings()
     with training:
@@ -200,9 +246,10 @@ def settings_form(available: int) -> mc.TrainConfig:
 
 
 def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
-    """The widget of one TrainConfig field in `place`: keyed, explained, kept across pages."""
+    """The widget of one TrainConfig field in `place`: keyed, explained, kept across pages
+    (`label` already translated)."""
     return getattr(place, widget)(
-        label, *args, key=widget_key(field), help=HELP[field], **PERSIST, **kwargs
+        label, *args, key=widget_key(field), help=help_text(field), **PERSIST, **kwargs
     )
 
 
@@ -212,47 +259,49 @@ def _ranged(place, widget: str, label: str, field: str, span: mc.config.Span, **
 
 
 def _network_settings() -> None:
-    st.slider("Conv blocks", 1, MAX_BLOCKS, key=BLOCKS_KEY, help=HELP["blocks"], **PERSIST)
+    st.slider(_("Conv blocks"), 1, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            f"Block {i + 1} filters", mc.config.FILTERS, key=block_key("filters", i),
-            help=HELP["filters"], disabled=unused, **PERSIST,
+            _("Block {n} filters").format(n=i + 1), mc.config.FILTERS,
+            key=block_key("filters", i), help=help_text("filters"), disabled=unused, **PERSIST,
         )  # fmt: skip
         column.select_slider(
-            f"Block {i + 1} kernel", mc.config.KERNELS, key=block_key("kernel_sizes", i),
-            help=HELP["kernel_sizes"], disabled=unused, format_func=lambda k: f"{k}×{k}",
-            **PERSIST,
+            _("Block {n} kernel").format(n=i + 1), mc.config.KERNELS,
+            key=block_key("kernel_sizes", i), help=help_text("kernel_sizes"), disabled=unused,
+            format_func=lambda k: f"{k}×{k}", **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", "Stride", "strides", mc.config.STRIDES)
-    _setting(middle, "selectbox", "Padding", "padding", mc.config.PADDINGS)
-    _setting(right, "selectbox", "Pooling (2×2)", "pooling", mc.config.POOLINGS)
-    _setting(left, "selectbox", "Activation", "activation", mc.config.ACTIVATIONS)
+    _setting(left, "selectbox", _("Stride"), "strides", mc.config.STRIDES)
+    _setting(middle, "selectbox", _("Padding"), "padding", mc.config.PADDINGS)
+    _setting(right, "selectbox", _("Pooling (2×2)"), "pooling", mc.config.POOLINGS,
+             format_func=lambda pooling: _(OPTION_LABELS[pooling]))  # fmt: skip
+    _setting(left, "selectbox", _("Activation"), "activation", mc.config.ACTIVATIONS)
     _setting(
-        middle, "select_slider", "Hidden dense units", "dense_units", mc.config.DENSE,
-        format_func=lambda units: str(units) if units else "none",
+        middle, "select_slider", _("Hidden dense units"), "dense_units", mc.config.DENSE,
+        format_func=lambda units: str(units) if units else _("none"),
     )  # fmt: skip
-    _ranged(right, "slider", "Dropout", "dropout", mc.config.SPANS["dropout"])
-    _setting(st, "toggle", "Batch normalisation", "batch_norm")
+    _ranged(right, "slider", _("Dropout"), "dropout", mc.config.SPANS["dropout"])
+    _setting(st, "toggle", _("Batch normalisation"), "batch_norm")
 
 
 def _training_settings(available: int) -> None:
     spans = {**mc.config.SPANS, **mc.config.size_spans(available)}
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", "Optimizer", "optimizer", mc.config.OPTIMIZERS)
-    _setting(middle, "select_slider", "Learning rate", "learning_rate", mc.config.RATES)
-    _setting(right, "selectbox", "Schedule", "lr_schedule", mc.config.LR_SCHEDULES)
-    _setting(left, "select_slider", "Batch size", "batch_size", mc.config.BATCHES)
-    _ranged(middle, "slider", "Epochs", "epochs", spans["epochs"])
-    _ranged(right, "number_input", "Seed", "seed", spans["seed"])
-    _ranged(left, "slider", "Label smoothing", "label_smoothing", spans["label_smoothing"],
+    _setting(left, "selectbox", _("Optimizer"), "optimizer", mc.config.OPTIMIZERS)
+    _setting(middle, "select_slider", _("Learning rate"), "learning_rate", mc.config.RATES)
+    _setting(right, "selectbox", _("Schedule"), "lr_schedule", mc.config.LR_SCHEDULES,
+             format_func=lambda schedule: _(OPTION_LABELS[schedule]))  # fmt: skip
+    _setting(left, "select_slider", _("Batch size"), "batch_size", mc.config.BATCHES)
+    _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
+    _ranged(right, "number_input", _("Seed"), "seed", spans["seed"])
+    _ranged(left, "slider", _("Label smoothing"), "label_smoothing", spans["label_smoothing"],
             format="%.2f")  # fmt: skip
     left, right = st.columns(2)
-    _ranged(left, "slider", "Training digits", "train_size", spans["train_size"])
-    _ranged(right, "slider", "Validation digits", "val_size", spans["val_size"])
-    st.markdown("**Augmentation** (random changes to each training image)")
+    _ranged(left, "slider", _("Training digits"), "train_size", spans["train_size"])
+    _ranged(right, "slider", _("Validation digits"), "val_size", spans["val_size"])
+    st.markdown(_("**Augmentation** (random changes to each training image)"))
     left, middle, right = st.columns(3)
-    _ranged(left, "slider", "Shift", "shift", spans["shift"], format="%.2f")
-    _ranged(middle, "slider", "Rotation (°)", "rotation", spans["rotation"])
-    _ranged(right, "slider", "Zoom", "zoom", spans["zoom"], format="%.2f")
+    _ranged(left, "slider", _("Shift"), "shift", spans["shift"], format="%.2f")
+    _ranged(middle, "slider", _("Rotation (°)"), "rotation", spans["rotation"])
+    _ranged(right, "slider", _("Zoom"), "zoom", spans["zoom"], format="%.2f")

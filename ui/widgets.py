@@ -9,7 +9,8 @@ import numpy as np
 import streamlit as st
 
 import mnist_core as mc
-from ui import navigation, state
+from mnist_core.i18n import _
+from ui import language, navigation, state
 
 MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
@@ -19,7 +20,9 @@ def sidebar() -> None:
     """Where the data came from, the current model (pick, download, load another), the run."""
     entries = state.select_current_model()
     with st.sidebar:
-        source = state.mnist()
+        language.switch()
+        with st.spinner(_("Loading MNIST…")):
+            source = state.mnist()
         if source.is_sample:
             st.warning(source.describe(), icon=":material/wifi_off:")
         else:
@@ -27,7 +30,7 @@ def sidebar() -> None:
         if entries:
             _current_model_picker(entries)
         else:
-            st.info("No model yet: train one on the Train page.")
+            st.info(_("No model yet: train one on the Train page."))
         _model_upload()
         if (job := state.active_job()) is not None:
             st.fragment(_run_status, run_every=5)(job)
@@ -48,26 +51,33 @@ def _run_status(job: mc.TrainingJob) -> None:
     if job.finished:
         st.rerun()  # the whole app: the new model joins the picker
     last = job.view().batches[-1:]
-    progress = f": epoch {last[0].epoch} of {last[0].epochs}" if last else ""
-    st.caption(f":orange[●] {job.name} is {job.state}{progress}")
+    if last:
+        status = _("{run} is {state}: epoch {epoch} of {epochs}").format(
+            run=job.name, state=job.state.label, epoch=last[0].epoch, epochs=last[0].epochs
+        )
+    else:
+        status = _("{run} is {state}").format(run=job.name, state=job.state.label)
+    st.caption(f":orange[●] {status}")
 
 
 def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
     st.selectbox(
-        "Current model", list(entries), key="current_model",
-        help="The network that Evaluate and Draw use. Its parameters are the numbers it learned "
-        "in training: the weights of its filters and connections.",
+        _("Current model"), list(entries), key="current_model", format_func=state.display_name,
+        help=_("The network that Evaluate and Draw use. Its parameters are the numbers it learned "
+        "in training: the weights of its filters and connections."),
     )  # fmt: skip
     entry = entries[st.session_state.current_model]
-    accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else "not tested"
+    accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else _("not tested")
     st.caption(
-        f"{entry.params:,} parameters · test accuracy {accuracy}"
-        + (f" · trained {entry.when}" if entry.when else "")
+        _("{params:,} parameters · test accuracy {accuracy}").format(
+            params=entry.params, accuracy=accuracy
+        )
+        + (_(" · trained {when}").format(when=entry.when) if entry.when else "")
     )
     if entry.summary:
         st.caption(entry.summary)
     st.download_button(
-        "Download this model",
+        _("Download this model"),
         data=lambda: mc.model_to_bytes(entry.model),
         file_name=mc.export.file_stem(entry.name) + ".keras",
         mime="application/zip",
@@ -89,10 +99,12 @@ def csv_download(
 
 
 def _model_upload() -> None:
-    with st.popover("Load a model", icon=":material/upload:", width="stretch"):
+    with st.popover(_("Load a model"), icon=":material/upload:", width="stretch"):
         upload = st.file_uploader(
-            "A model downloaded from Digit Lab, or any Keras model taking 28×28×1 digits and "
-            "giving 10 classes",
+            _(
+                "A model downloaded from Digit Lab, or any Keras model taking 28×28×1 digits "
+                "and giving 10 classes"
+            ),
             type=["keras"],
             max_upload_size=MAX_UPLOAD_MB,
             key="model_upload",
@@ -100,7 +112,7 @@ def _model_upload() -> None:
         if upload is None:
             return
         if upload.file_id == st.session_state.get("model_upload_done"):
-            st.success(f"Loaded {upload.name}: it is in the model list above.")
+            st.success(_("Loaded {file}: it is in the model list above.").format(file=upload.name))
             return
         try:
             state.add_upload(upload.name, upload.getvalue())
@@ -115,8 +127,8 @@ def require_model() -> mc.ModelEntry:
     """The current model; without one, say so, link to Train and end the page here."""
     entry = state.current_model()
     if entry is None:
-        st.info("There is no model yet: train one on the Train page.", icon=":material/info:")
-        navigation.link(navigation.TRAIN, "Go to Train")
+        st.info(_("There is no model yet: train one on the Train page."), icon=":material/info:")
+        navigation.link(navigation.TRAIN, _("Go to Train"))
         st.stop()
     return entry
 
@@ -124,7 +136,7 @@ def require_model() -> mc.ModelEntry:
 def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None:
     """28×28 digits as crisp tiles with captions ("No images here." when there are none)."""
     if len(images) == 0:
-        st.caption("No images here.")
+        st.caption(_("No images here."))
         return
     st.image(
         [mc.charts.upscale(image, TILE_PX // mc.IMAGE_SIDE) for image in images],
@@ -140,15 +152,26 @@ def plain(text: str) -> str:
 
 
 def explainer(text: str) -> None:
-    """The page's "What am I looking at?" box: plain words for someone new to all this."""
-    with st.expander("What am I looking at?", icon=":material/help:"):
+    """The page's "What am I looking at?" box: plain words (`text`, translated) for someone new."""
+    with st.expander(_("What am I looking at?"), icon=":material/help:"):
         st.markdown(text)
 
 
-def table(rows, percent: tuple[str, ...] = (), formats: dict[str, str] | None = None) -> None:
-    """A full-width table without an index; `percent` columns shown as percentages."""
-    config = {name: st.column_config.NumberColumn(format="percent") for name in percent}
-    config |= {name: st.column_config.NumberColumn(format=f) for name, f in (formats or {}).items()}
+def table(
+    rows,
+    percent: tuple[str, ...] = (),
+    formats: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
+    """A full-width table without an index; `percent` columns shown as percentages, columns
+    shown under `labels` (translated headers; the data keeps its own column names)."""
+    labels = labels or {}
+    formats = {name: "percent" for name in percent} | (formats or {})
+    config: dict = dict(labels)
+    config |= {
+        name: st.column_config.NumberColumn(labels.get(name), format=f)
+        for name, f in formats.items()
+    }
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
 
 
@@ -162,4 +185,4 @@ def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
         width=4 * mc.IMAGE_SIDE,
         output_format="PNG",
     )
-    words.caption(mc.saliency.HOW_TO_READ)
+    words.caption(_(mc.saliency.HOW_TO_READ))

@@ -1,0 +1,82 @@
+"""The user's language: chosen each run from the URL, the sidebar switch or the browser.
+
+The core translates through `mnist_core.i18n`, which asks `current()` (registered once, on
+import) for the language of whoever is asking; outside a script run (a training worker
+thread, say) that is English.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from mnist_core import i18n
+
+KEY = "language"  # the switch's key and the session's language
+PARAM = "lang"  # ?lang=zh / ?lang=en
+_CHOSEN = "language_chosen"  # the user picked it (URL or switch): links should carry it
+_SHOWN = "language_shown"  # the language of the last run, to notice a switch
+
+
+def current() -> str:
+    """This session's language code; English outside a script run or before the first choice."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return i18n.DEFAULT_LANGUAGE
+    return st.session_state.get(KEY, i18n.DEFAULT_LANGUAGE)
+
+
+def choose() -> str:
+    """Settle this run's language: `?lang=` wins, then the switch, then the browser, then English.
+
+    A `?lang=` naming no supported language is ignored. Once chosen, the URL carries it, so a
+    shared link opens in the same language.
+    """
+    state = st.session_state
+    from_url = i18n.language_of(st.query_params.get(PARAM))
+    if from_url is not None:
+        state[KEY], state[_CHOSEN] = from_url, True
+    elif not state.get(_CHOSEN):
+        state[KEY] = i18n.language_of(st.context.locale) or i18n.DEFAULT_LANGUAGE
+    if state.get(_CHOSEN) and st.query_params.get(PARAM) != state[KEY]:
+        st.query_params[PARAM] = state[KEY]  # this key only: other params stay as they are
+    if state.get(_SHOWN, state[KEY]) != state[KEY]:
+        _resend_choices()
+    state[_SHOWN] = state[KEY]
+    return state[KEY]
+
+
+def _resend_choices() -> None:
+    """After a switch, make Streamlit send every choice again, under its new label.
+
+    The browser keeps a select box's chosen label as it was shown ("平均池化"); sent back in the
+    other language, Streamlit would no longer find it among the options and would reset the
+    choice. Setting a widget's value through session state makes Streamlit send its label
+    again. Only texts and numbers, alone or in a non-empty list: buttons and uploads (True or
+    False, None, files, an empty list) refuse it, and have no labelled choice to keep.
+    """
+    state = st.session_state
+    for key in list(state.keys()):
+        value = state[key]
+        items = value if isinstance(value, (tuple, list)) else [value]
+        if items and all(_is_choice(item) for item in items):
+            state[key] = value
+
+
+def _is_choice(value: object) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _switched() -> None:
+    st.session_state[_CHOSEN] = True
+    st.query_params[PARAM] = st.session_state[KEY]
+
+
+def switch() -> None:
+    """The sidebar's language switch (English, 简体中文); it writes `?lang=` too."""
+    st.segmented_control(
+        "Language / 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, key=KEY,
+        required=True, on_change=_switched,
+    )  # fmt: skip
+
+
+i18n.set_language_source(current)
