@@ -15,17 +15,22 @@ def model_pickers(entries: dict[str, mc.ModelEntry]) -> tuple[mc.ModelEntry, mc.
     names = list(entries)
     current = state.current_model().name
     left, right = st.columns(2)
-    a = left.selectbox(_("Model A"), names, index=names.index(current), key="compare_a")
+    a = left.selectbox(
+        _("Model A"), names, index=names.index(current), key="compare_a",
+        format_func=state.display_name,
+    )  # fmt: skip
     others = [name for name in names if name != a] or names
-    b = right.selectbox(_("Model B"), others, key="compare_b")
+    b = right.selectbox(_("Model B"), others, key="compare_b", format_func=state.display_name)
     return entries[a], entries[b]
 
 
 def headline(a: mc.ModelEntry, b: mc.ModelEntry, ev_a: mc.Evaluation, ev_b: mc.Evaluation):
     """Each model's test accuracy and the difference."""
     first, second, change = st.columns(3)
-    first.metric(_("A: {model}").format(model=a.name), f"{ev_a.accuracy:.2%}", border=True)
-    second.metric(_("B: {model}").format(model=b.name), f"{ev_b.accuracy:.2%}", border=True)
+    first.metric(_("A: {model}").format(model=state.display_name(a.name)), f"{ev_a.accuracy:.2%}",
+                 border=True)  # fmt: skip
+    second.metric(_("B: {model}").format(model=state.display_name(b.name)), f"{ev_b.accuracy:.2%}",
+                  border=True)  # fmt: skip
     gained = ev_b.accuracy - ev_a.accuracy
     read_right = (ev_b.predictions == ev_b.labels).sum() - (ev_a.predictions == ev_a.labels).sum()
     change.metric(
@@ -103,7 +108,10 @@ a, b = model_pickers(entries)
 n = len(state.mnist().y_test)
 ev_a, x_test = state.evaluation(a, n)
 ev_b, _x_test = state.evaluation(b, n)
-names = (_("A: {model}").format(model=a.name), _("B: {model}").format(model=b.name))
+names = (
+    _("A: {model}").format(model=state.display_name(a.name)),
+    _("B: {model}").format(model=state.display_name(b.name)),
+)
 headline(a, b, ev_a, ev_b)
 per_digit(names, ev_a, ev_b)
 
@@ -115,7 +123,11 @@ st.plotly_chart(
 )
 if a.history and b.history:
     st.subheader(_("Their training, side by side"))
-    st.plotly_chart(mc.charts.runs_overlay({a.name: a.history, b.name: b.history}))
+    st.plotly_chart(
+        mc.charts.runs_overlay(
+            {state.display_name(a.name): a.history, state.display_name(b.name): b.history}
+        )
+    )
 
 st.subheader(_("Where they disagree"))
 disagreements(x_test, ev_a, ev_b)

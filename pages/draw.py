@@ -6,7 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
-from ui import handwriting, streamlit_workarounds, widgets
+from ui import handwriting, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 TILE = 112  # px: a 28×28 image shown 4× larger
@@ -277,7 +277,7 @@ widgets.explainer(
 entry = widgets.require_model()
 st.caption(
     _("Read by {model} ({params} parameters). Change it in the sidebar.").format(
-        model=entry.name, params=f"{entry.params:,}"
+        model=state.display_name(entry.name), params=f"{entry.params:,}"
     )
 )
 

@@ -196,7 +196,7 @@ entry = widgets.require_model()
 ev, x_test, own = digits_to_test(entry)
 st.caption(
     _("{model} · {params} parameters · {summary}").format(
-        model=entry.name, params=f"{entry.params:,}", summary=entry.summary
+        model=state.display_name(entry.name), params=f"{entry.params:,}", summary=entry.summary
     )
 )
 headline(ev, own)

@@ -167,8 +167,11 @@ def _use_it(own: mc.HandwritingSet) -> None:
             "with three times as many MNIST digits so the network does not forget them)."),
         )  # fmt: skip
         busy = state.active_job() is not None
+        label = _("Fine-tune")
+        if entry:
+            label = _("Fine-tune {model} on my set").format(model=state.display_name(entry.name))
         if st.button(
-            _("Fine-tune {model} on my set").format(model=entry.name) if entry else _("Fine-tune"),
+            label,
             icon=":material/tune:", disabled=entry is None or busy,
             help=_("One training at a time, in all your tabs") if busy else
             _("A new run starts from a copy of the current model and learns your handwriting; "
