@@ -34,7 +34,7 @@ FINISHED = re.compile(r"finished 10 full epoch\(s\) in ([\d.,]+) s")
 
 def app_run(browser, url: str) -> tuple[float, float]:
     """Train the codelab preset on the Train page: (click → finished message s, fit s)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page.goto(f"{url}/train")
     train = page.get_by_role("button", name="Train", exact=True)
     train.wait_for(timeout=120_000)

@@ -62,7 +62,7 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
             page.add_init_script(WATCH_SCRIPT_RUNS)
             page.goto(f"{url}/draw")
             canvas = page.locator("canvas.upper-canvas")

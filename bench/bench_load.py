@@ -62,7 +62,9 @@ async def timed(steps: list[float], action, result) -> None:
 
 async def demo(browser, url: str, steps: list[float]) -> None:
     """One user's demo path; raises on any error."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=url)
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 1000}, base_url=url, locale="en-US"
+    )
     page = await context.new_page()
     try:
         nav = page.get_by_test_id("stSidebarNav")
@@ -116,7 +118,7 @@ async def drive(url: str, users: int, pid: int) -> tuple[int, list[str], list[fl
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
         # Warm the server up (TensorFlow, MNIST, the default model) with one visit first.
-        warm = await browser.new_page()
+        warm = await browser.new_page(locale="en-US")
         await warm.goto(url)
         await expect(warm.get_by_role("heading", name="Digit Lab")).to_be_visible(timeout=SLOW)
         await warm.close()

@@ -285,7 +285,7 @@ def main() -> None:
         started = time.perf_counter()
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
             page.add_init_script(WATCH_SCRIPT_RUNS)
             rows, source, idle, finished, prediction = walk(page, url, watch)
             browser.close()

@@ -27,8 +27,9 @@ def _call(indent: int, name: str, args: list[str], end: str = "") -> list[str]:
 
 
 def _number(value: float) -> str:
-    """A hyperparameter as a Python literal: 0.001, 0.25, 8."""
-    return f"{value:g}"
+    """A hyperparameter as a Python literal: 0.001, 0.25, 8; exact, however many digits."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _section(title: str) -> list[str]:

@@ -30,8 +30,9 @@ PER_DIGIT_COLUMNS = ("digit", "count", "correct", "accuracy", "precision", "reca
 
 
 def file_stem(name: str) -> str:
-    """`name` as the start of a file name: lower case, runs of other characters as one '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "model"
+    """`name` as the start of a file name: lower case letters (any script) and digits, runs of
+    other characters as one '-'."""
+    return re.sub(r"[\W_]+", "-", name.lower()).strip("-") or "model"
 
 
 def _cell(value: object) -> object:

@@ -71,7 +71,13 @@ class LinkProblem:
     """A link's value that the page could not use as given: the field, and what it did instead."""
 
     field: str
-    message: str
+    template: str  # an English message, translated each time it is shown
+    values: tuple[tuple[str, str], ...]
+
+    @property
+    def message(self) -> str:
+        """What happened, in the current user's language."""
+        return _(self.template).format(**dict(self.values))
 
 
 def to_params(config: TrainConfig) -> dict[str, str]:
@@ -128,7 +134,8 @@ def _numbers(text: str) -> list[float]:
 def _nearest(number: float, grid: tuple) -> int | float:
     """The grid value nearest `number`: by ratio on a grid of sizes or rates, else by distance."""
     if number > 0 and all(value > 0 for value in grid):
-        return min(grid, key=lambda value: abs(math.log(number / value)))
+        # Logs apart rather than the log of a ratio, which underflows to 0 for a tiny number.
+        return min(grid, key=lambda value: abs(math.log(number) - math.log(value)))
     return min(grid, key=lambda value: abs(number - value))
 
 
@@ -144,8 +151,10 @@ class _Reader:
         given = _NOT_SHOWN.sub("?", self.params[name])
         if len(given) > _LONGEST_SHOWN:
             given = given[:_LONGEST_SHOWN] + "…"
-        shown = {key: _text(value) for key, value in values.items()}
-        self.problems.append(LinkProblem(name, _(message).format(name=name, value=given, **shown)))
+        # In a code span: Markdown would turn even plain text such as www.example.com into a link.
+        shown = {"name": name, "value": f"`{given}`"}
+        shown |= {key: _text(value) for key, value in values.items()}
+        self.problems.append(LinkProblem(name, message, tuple(shown.items())))
 
     def _refuse(self, name: str, message: str, **values: object) -> object:
         """The codelab value of `name`, noting why the link's was refused."""

@@ -320,16 +320,17 @@ def _load(path: Path, label: str) -> keras.Model:
                 file=label, shape=outputs, classes=NUM_CLASSES
             )
         )
-    return model if _ends_in_softmax(model) else _with_softmax(model)
+    return model if _gives_probabilities(model) else _with_softmax(model)
 
 
-def _ends_in_softmax(model: keras.Model) -> bool:
-    """True when the last layer gives probabilities (a softmax), not raw scores (logits)."""
-    last = model.layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", None) == "softmax"
+def _gives_probabilities(model: keras.Model) -> bool:
+    """True when the outputs are probabilities (each row non-negative, summing to 1) for a
+    blank and a noisy image; raw scores (logits) are not. Asked of the outputs, not of the
+    last layer's name: a nested Sequential or a Softmax layer both count, a sigmoid does not.
+    """
+    x = np.stack([np.zeros(INPUT_SHAPE), np.random.default_rng(0).random(INPUT_SHAPE)])
+    y = np.asarray(model(x.astype(np.float32), training=False))
+    return bool((y >= 0).all() and np.allclose(y.sum(axis=1), 1, atol=1e-3))
 
 
 def _with_softmax(model: keras.Model) -> keras.Model:

@@ -216,6 +216,10 @@ def test_the_script_holds_only_what_the_settings_use():
     assert best.count("layers.BatchNormalization()") == 3
     assert "layers.RandomRotation(8 / 360" in best and "CosineDecay(0.001" in best
     assert "batch_size = 128" in best and "epochs = 20" in best
+    # A value a link set between the sliders' steps is written exactly, not rounded.
+    assert "layers.Dropout(0.1234567," in script_for(
+        mc.PRESETS["codelab"].replace(dropout=0.1234567)
+    )
     no_validation = script_for(mc.PRESETS["codelab"].replace(val_size=0))
     assert "x_val" not in no_validation and "validation_data" not in no_validation
     # Standalone: only keras and numpy, and none of the app's own speed-ups.

@@ -117,4 +117,5 @@ def test_file_names_come_from_the_model_name():
     assert file_stem("Run 3 (custom)") == "run-3-custom"
     assert file_stem("Default model") == "default-model"
     assert file_stem("mine.keras (uploaded)") == "mine-keras-uploaded"
-    assert file_stem("我的模型") == "model", "never an empty file name"
+    assert file_stem("训练 3 (custom)") == "训练-3-custom", "a run named in Chinese keeps its name"
+    assert file_stem("../(*)") == "model", "never an empty file name, never a path"

@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from mnist_core import config as cfg
+from mnist_core import i18n
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, validate
 from mnist_core.links import FIELDS, from_params, share_query, to_params
 
@@ -150,7 +151,7 @@ def test_a_bad_value_falls_back_with_a_message_naming_it_and_the_value_used(
     assert config.replace(**{field: used}) == config  # nothing else moved
     assert len(problems) == 1 and problems[0].field == field
     message = problems[0].message
-    assert message.startswith(f"{field}={given} ") and why in message, message
+    assert message.startswith(f"{field}=`{given}` ") and why in message, message
     shown = to_params(config)[field]  # the value used, as the link now shows it
     assert message.endswith((f" {shown}.", f" {shown}, the codelab value.")), message
 
@@ -192,12 +193,26 @@ def test_a_value_is_quoted_short_and_as_plain_text():
     _config, problems = from_params({"padding": "[win](http://x.example/)<b>:red[!]"}, FULL)
     message = problems[0].message  # shown as Markdown: no link, tag or colour may survive
     quoted = message.removesuffix(" is not one of valid, same: using valid, the codelab value.")
-    assert quoted.startswith("padding=?win?") and not set("[]()<>:!/") & set(quoted), message
+    assert quoted.startswith("padding=`?win?") and not set("[]()<>:!/") & set(quoted), message
+    # Even plain text can be a link in Markdown (www.…): a code span shows it as text.
+    _config, problems = from_params({"padding": "www.evil-site.example"}, FULL)
+    assert problems[0].message.startswith("padding=`www.evil-site.example` is not one of")
+
+
+def test_a_message_is_in_the_language_of_whoever_reads_it():
+    _config, problems = from_params({"epochs": "500"}, FULL)
+    assert problems[0].message == "epochs=`500` is outside 1 to 50: using 50."
+    i18n.set_language_source(lambda: "zh")
+    try:
+        assert problems[0].message == "epochs=`500` 超出了 1 到 50 的范围：改用 50。"
+    finally:
+        i18n.set_language_source(i18n._default_source)
 
 
 def test_any_link_gives_settings_the_widgets_can_show():
     rng = random.Random(3)
-    junk = ["", "-1", "0", "1e9", "nan", "abc", "1,2,3,4", "0.5", "true", "7,7", " 16 ", "%20"]
+    junk = ["", "-1", "0", "1e9", "nan", "abc", "1,2,3,4", "0.5", "true", "7,7", " 16 ", "%20",
+            "5e-324", "1e-323,2"]  # fmt: skip
     for _ in range(300):
         available = rng.choice([FULL, OFFLINE])
         link = {name: rng.choice(junk) for name in FIELDS if rng.random() < 0.5}

@@ -187,7 +187,17 @@ def test_a_model_that_outputs_logits_gets_probabilities(tmp_path):
     probabilities = predict(load_model(path), x)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert np.allclose(probabilities, keras.ops.softmax(scores(x[..., None])), atol=1e-5)
-    # A model that already ends in a softmax is left as it is.
+    # Outputs that are already probabilities are left as they are, however they are made.
+    inner = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    outer = keras.Input((28, 28, 1))
+    nested = tmp_path / "nested.keras"
+    keras.Model(outer, inner(outer)).save(nested)
+    assert np.allclose(predict(load_model(nested), x), inner(x[..., None]), atol=1e-6)
+    sigmoid = tmp_path / "sigmoid.keras"
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                      keras.layers.Dense(10, activation="sigmoid")]).save(sigmoid)  # fmt: skip
+    assert np.allclose(predict(load_model(sigmoid), x).sum(axis=1), 1, atol=1e-5)
     assert len(load_model(save_model(build_model(TrainConfig()), tmp_path / "s")).layers) == len(
         build_model(TrainConfig()).layers
     )

@@ -11,9 +11,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core import i18n
+from mnist_core.links import LANGUAGE_PARAM as PARAM  # ?lang=zh / ?lang=en
 
 KEY = "language"  # the switch's key and the session's language
-PARAM = "lang"  # ?lang=zh / ?lang=en
 _CHOSEN = "language_chosen"  # the user picked it (URL or switch): links should carry it
 _SHOWN = "language_shown"  # the language of the last run, to notice a switch
 
@@ -45,25 +45,30 @@ def choose() -> str:
     return state[KEY]
 
 
+# The widgets whose options are shown through a translated label (format_func): the only ones
+# a language switch can break. A new such widget must be listed here.
+RELABELLED = (
+    "hp_pooling", "hp_lr_schedule", "hp_dense_units",  # Train
+    "current_model",  # the sidebar
+    "data_split", "data_digit", "data_closeup",  # Data
+    "eval_data", "eval_why",  # Evaluate
+    "compare_a", "compare_b",  # Compare
+    "board_budget",  # Class board
+)  # fmt: skip
+
+
 def _resend_choices() -> None:
-    """After a switch, make Streamlit send every choice again, under its new label.
+    """After a switch, make Streamlit send the relabelled widgets' choices again.
 
     The browser keeps a select box's chosen label as it was shown ("平均池化"); sent back in the
     other language, Streamlit would no longer find it among the options and would reset the
     choice. Setting a widget's value through session state makes Streamlit send its label
-    again. Only texts and numbers, alone or in a non-empty list: buttons and uploads (True or
-    False, None, files, an empty list) refuse it, and have no labelled choice to keep.
+    again. Only widgets present now (their page was shown), so nothing else changes.
     """
     state = st.session_state
-    for key in list(state.keys()):
-        value = state[key]
-        items = value if isinstance(value, (tuple, list)) else [value]
-        if items and all(_is_choice(item) for item in items):
-            state[key] = value
-
-
-def _is_choice(value: object) -> bool:
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    for key in RELABELLED:
+        if key in state:
+            state[key] = state[key]
 
 
 def _switched() -> None:

@@ -27,7 +27,7 @@ def mnist() -> mc.MnistData:
     return mc.load_mnist()
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def training_slots() -> mc.TrainingSlots:
     """How many trainings may run at once on this server ($DIGIT_LAB_MAX_TRAININGS, default 1)."""
     return mc.TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", 1)))
@@ -44,7 +44,7 @@ def run_limits() -> mc.RunLimits:
     )
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def workspaces() -> mc.Workspaces:
     """Every user's workspace; one unvisited for $DIGIT_LAB_WORKSPACE_MINUTES (15) is dropped."""
     return mc.Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
@@ -79,7 +79,7 @@ def display_name(name: str) -> str:
     return _(DEFAULT_NAME) if name == DEFAULT_NAME else name
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def board() -> mc.Board:
     """The class board, in $DIGIT_LAB_DATA_DIR (BoardError if it cannot be opened)."""
     return mc.Board.from_env()

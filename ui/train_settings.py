@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 import mnist_core as mc
-from mnist_core.i18n import N_, _, language_of
+from mnist_core.i18n import N_, _
+from ui import language
 
 MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
@@ -223,8 +224,7 @@ def keep_in_link(config: mc.TrainConfig) -> None:
 
 def share_link(config: mc.TrainConfig) -> None:
     """The full link to `config` (and the user's language), in a box with a copy button."""
-    language = language_of(st.query_params.get(mc.links.LANGUAGE_PARAM))
-    url = f"{st.context.url or ''}?{mc.links.share_query(config, language)}"
+    url = f"{st.context.url or ''}?{mc.links.share_query(config, language.current())}"
     with st.expander(_("Share these settings"), icon=":material/link:"):
         st.caption(
             _(
