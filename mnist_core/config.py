@@ -163,15 +163,16 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The TensorFlow.js codelab's network and training, exactly.
     "codelab": TrainConfig(),
-    # A good result in well under a minute on 2 CPU cores.
+    # 99 % on the test set in well under a minute on 2 CPU cores (99.03-99.15 % over seeds 0-2).
     "fast": TrainConfig(
         filters=(16, 32),
-        kernel_sizes=(3, 3),
-        dense_units=64,
+        kernel_sizes=(5, 5),
         dropout=0.25,
+        learning_rate=0.003,
+        lr_schedule="one-cycle",
         batch_size=128,
         epochs=4,
-        train_size=20000,
+        train_size=55000,
         val_size=5000,
     ),
     # The most accurate network that trains in minutes on 2 CPU cores (99.5 % on the test set).

@@ -16,7 +16,10 @@ from ui import language
 MAX_BLOCKS = mc.config.MAX_BLOCKS
 PRESET_HELP = {
     "codelab": N_("The TensorFlow.js codelab's network and training"),
-    "fast": N_("A good result in well under a minute"),
+    "fast": N_(
+        "About 99% test accuracy in well under a minute: two small conv layers, all the "
+        "training digits, 4 epochs with a one-cycle learning rate"
+    ),
     "best": N_("The most accurate (99.5% test accuracy), about 10 minutes here"),
 }
 # Shown for option values that are words (the values stay English: keys, URL, saved configs).
