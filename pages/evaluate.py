@@ -89,8 +89,7 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
             "accuracy": _("accuracy"), "precision": _("precision"), "recall": _("recall"),
         }  # fmt: skip
         widgets.table(
-            pd.DataFrame(rows).rename(columns=headers),
-            percent=(headers["accuracy"], headers["precision"], headers["recall"]),
+            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers
         )
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
