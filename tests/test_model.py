@@ -105,8 +105,9 @@ def test_config_round_trips_through_plain_data():
     with pytest.raises(ConfigError, match="Unknown hyperparameters: colour"):
         TrainConfig.from_dict({"colour": "red"})
     assert config.summary() == (
-        "3 layers of 32, 64, 128 pattern detectors (3×3 pixels) · 256 hidden neurons · "
-        "batch normalisation · dropout 40% · varied training images · Adam at 0.001, slowing down"
+        "3 layers of 32, 64, 128 pattern detectors (3×3 or 5×5 pixels) · 128 hidden neurons · "
+        "batch normalisation · dropout 20% · varied training images · softened answers · "
+        "Adam at 0.003, slowing down"
     )
     assert (
         PRESETS["codelab"].summary()
@@ -132,12 +133,12 @@ def test_look_inside_gives_a_map_per_conv_layer_and_the_first_filters():
     model = build_model(PRESETS["best"])
     maps = feature_maps(model, np.random.default_rng(0).random((28, 28)))
     assert [(name, m.shape) for name, m in maps] == [
-        ("act1", (28, 28, 32)),
-        ("act2", (14, 14, 64)),
-        ("act3", (7, 7, 128)),
+        ("act1", (14, 14, 32)),
+        ("act2", (7, 7, 64)),
+        ("act3", (4, 4, 128)),
     ]
     assert all(m.min() >= 0 for _, m in maps)  # after the ReLU
-    assert first_layer_filters(model).shape == (32, 3, 3)
+    assert first_layer_filters(model).shape == (32, 5, 5)
     codelab = build_model(PRESETS["codelab"])
     assert [n for n, _ in feature_maps(codelab, np.zeros((28, 28)))] == ["conv1", "conv2"]
 

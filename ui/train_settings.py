@@ -20,7 +20,11 @@ PRESET_HELP = {
         "About 99% test accuracy in well under a minute: two small conv layers, all the "
         "training digits, 4 epochs with a one-cycle learning rate"
     ),
-    "best": N_("The most accurate (99.5% test accuracy), about 10 minutes here"),
+    "best": N_(
+        "The most accurate: 99.5% test accuracy in about 3 minutes: three conv layers that stride "
+        "instead of pooling, batch normalisation, shifted training images and softened answers, "
+        "10 epochs with a one-cycle learning rate"
+    ),
 }
 # Shown for option values that are words (the values stay English: keys, URL, saved configs).
 OPTION_LABELS = {
