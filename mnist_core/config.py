@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnist_core.data import IMAGE_SIDE
 from mnist_core.i18n import _, ngettext
@@ -292,3 +295,10 @@ def validate(config: TrainConfig, available: int | None = None) -> None:
             ).format(train=c.train_size, val=c.val_size, available=available)
         )
     layer_shapes(config)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The .json written beside a saved model (how it was trained, its scores), or {} when
+    there is none. Plain Python, so a model can be described before Keras is imported."""
+    sidecar = Path(path).with_suffix(".json")
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else {}

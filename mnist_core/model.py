@@ -249,12 +249,6 @@ def save_model(model: keras.Model, path: str | os.PathLike, metadata: dict | Non
     return path
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The .json written beside a saved model, or {} when there is none."""
-    sidecar = Path(path).with_suffix(".json")
-    return json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-
-
 def model_to_bytes(model: keras.Model) -> bytes:
     """The .keras file of `model`, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:

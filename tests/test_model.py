@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
+from mnist_core.config import (
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    layer_shapes,
+    read_metadata,
+    validate,
+)
 from mnist_core.model import (
     ModelFileError,
     build_model,
@@ -16,7 +23,6 @@ from mnist_core.model import (
     load_model,
     model_to_bytes,
     predict,
-    read_metadata,
     save_model,
     summarize,
 )
