@@ -54,7 +54,7 @@ class ServerWarmup:
         try:
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
-            from mnist_core.training import measure_speed
+            from mnist_core.training import _release_freed_memory, measure_speed
 
             slots = self._slots()
             slots.acquire(self, cancelled=lambda: False)
@@ -62,6 +62,7 @@ class ServerWarmup:
                 self.speed = measure_speed(data)
             finally:
                 slots.release(self)
+                _release_freed_memory()  # the trainings' freed heap: about 50 MB
         except Exception as err:  # shown where the estimate would be
             log.exception("The server's warm-up failed")
             self.error = f"{type(err).__name__}: {err}"
