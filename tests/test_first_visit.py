@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY
-from test_pages import _app, _tiny, _wait_for_runs
+
+# The page tests' helpers, and their autouse fixture: page runs as on a running server.
+from test_pages import _app, _navigation_as_on_a_running_server, _tiny, _wait_for_runs  # noqa: F401
 
 import mnist_core as mc
 import mnist_core.training
