@@ -125,10 +125,6 @@ def breakdown() -> None:
     step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
     step("the default model", lambda: kept.setdefault("model", mc.load_model(state.DEFAULT_MODEL)))
     step("the speed calibration, freed heap trimmed", lambda: _calibrate(kept["data"]))
-    step(
-        "Train's layer table (a codelab model built)",
-        lambda: mc.summarize(mc.build_model(mc.PRESETS["codelab"])),
-    )
     width = max(len(name) for name, _mb in steps)
     for name, mb in steps:
         print(f"  {name:<{width}}  {mb:+7.0f} MB")

@@ -20,8 +20,10 @@ _NAMES_BY_MODULE = {
     "config": (
         "PRESETS",
         "ConfigError",
+        "LayerInfo",
         "TrainConfig",
         "layer_shapes",
+        "network_layers",
         "read_metadata",
         "validate",
     ),
@@ -48,7 +50,6 @@ _NAMES_BY_MODULE = {
         "HandwrittenDigit",
     ),
     "model": (
-        "LayerInfo",
         "ModelFileError",
         "build_model",
         "feature_maps",
@@ -57,7 +58,6 @@ _NAMES_BY_MODULE = {
         "model_to_bytes",
         "predict",
         "save_model",
-        "summarize",
     ),
     "preprocess": (
         "MAX_UPLOAD_BYTES",

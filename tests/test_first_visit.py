@@ -21,7 +21,7 @@ from ui import state
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Home and Data in a fresh process, the warm-up kept from starting: it imports TensorFlow in
+# Home, Data and Train in a fresh process, the warm-up kept from starting: it imports TensorFlow in
 # the background by design, and this asks what the pages' own script runs import.
 FIRST_VISIT = """
 import json, sys
@@ -34,18 +34,24 @@ at = AppTest.from_file("app.py", default_timeout=120).run()
 imported["home"] = [not at.exception, "tensorflow" in sys.modules, len(at.sidebar.selectbox)]
 at.switch_page("pages/data.py").run()
 imported["data"] = [not at.exception, "tensorflow" in sys.modules, len(at.sidebar.selectbox)]
+at.switch_page("pages/train.py").run()
+imported["train"] = [not at.exception, "tensorflow" in sys.modules, len(at.dataframe)]
 print(json.dumps(imported))
 """
 
 
-def test_home_data_and_the_sidebar_show_without_importing_tensorflow():
+def test_home_data_train_and_the_sidebar_show_without_importing_tensorflow():
     out = subprocess.run(
         [sys.executable, "-c", FIRST_VISIT], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     imported = json.loads(out.splitlines()[-1])
     # Each: the page ran without an exception, TensorFlow was not imported, and the sidebar's
-    # model picker (the default model, listed from its metadata) was there.
-    assert imported == {"home": [True, False, 1], "data": [True, False, 1]}
+    # model picker (the default model, listed from its metadata) or Train's layer table was there.
+    assert imported == {
+        "home": [True, False, 1],
+        "data": [True, False, 1],
+        "train": [True, False, 1],
+    }
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from ui import navigation, state, widgets
 @st.cache_data(max_entries=64, show_spinner=False)
 def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
     """The layers of `config`'s network as a table (English headers; shown translated)."""
-    rows = mc.summarize(mc.build_model(config))
+    rows = mc.network_layers(config)
     return pd.DataFrame(
         {
             "layer": [r.name for r in rows],
@@ -134,16 +134,16 @@ def _epoch_table(view: mc.JobView) -> pd.DataFrame:
     )
 
 
-STOPPED_BECAUSE = {
-    mc.StopReason.USER: "",
-    mc.StopReason.ABANDONED: N_(" (no page showed it for a minute, so it stopped by itself)"),
-    mc.StopReason.TIME_LIMIT: N_(" (it reached this server's time limit for one run)"),
+STOPPED_BECAUSE = {  # by mc.StopReason, whose values these are: naming it would import Keras
+    "user": "",
+    "abandoned": N_(" (no page showed it for a minute, so it stopped by itself)"),
+    "time limit": N_(" (it reached this server's time limit for one run)"),
 }
 
 
 def _outcome(job: mc.TrainingJob) -> None:
     """One line on how a finished run ended."""
-    why = STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER]
+    why = STOPPED_BECAUSE[job.stop_reason or "user"]
     why = _(why) if why else ""
     if job.state is mc.JobState.FAILED:
         st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
