@@ -116,7 +116,7 @@ def breakdown() -> None:
         action()
         steps.append((name, rss_mb() - before))
 
-    step("Python, Streamlit, pandas, plotly and the UI code", _import_ui)
+    step("Streamlit, pandas, pyarrow, plotly and the UI code", _import_ui)
     import mnist_core as mc
     from ui import state
 
@@ -125,10 +125,13 @@ def breakdown() -> None:
     step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
     step("the default model", lambda: kept.setdefault("model", mc.load_model(state.DEFAULT_MODEL)))
     step("the speed calibration, freed heap trimmed", lambda: _calibrate(kept["data"]))
+    total = rss_mb()
+    step("later, not the first visit: a codelab run", lambda: _train(kept["data"]))
     width = max(len(name) for name, _mb in steps)
     for name, mb in steps:
         print(f"  {name:<{width}}  {mb:+7.0f} MB")
-    print(f"  {'resident in all':<{width}}  {rss_mb():7.0f} MB")
+        if name.startswith("the speed calibration"):
+            print(f"  {'resident after the first visit':<{width}}  {total:7.0f} MB")
 
 
 def _calibrate(data) -> None:
@@ -139,12 +142,22 @@ def _calibrate(data) -> None:
     _release_freed_memory()
 
 
+def _train(data) -> None:
+    """A user's codelab run, as the server trains it (its freed heap handed back)."""
+    from mnist_core.config import PRESETS
+    from mnist_core.training import TrainingJob
+
+    job = TrainingJob("run", PRESETS["codelab"], data).start()
+    job.join()
+
+
 def _import_ui() -> None:
     import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
+    import pyarrow  # noqa: F401
     import streamlit  # noqa: F401
 
-    from ui import state, train_settings, widgets  # noqa: F401  (ui.runs imports Keras)
+    from ui import runs, state, train_settings, widgets  # noqa: F401
 
 
 def main() -> None:

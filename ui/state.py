@@ -99,6 +99,11 @@ def default_model() -> mc.ModelEntry | None:
 
 def _prepare_server() -> mc.MnistData:
     """What the pages share, loaded ahead of them: MNIST, TensorFlow and the default model."""
+    # The tables' libraries first: a page importing them while TensorFlow's import holds the
+    # import machinery waited seconds for it (Train's first table, 0.3 s alone, took 1.6 s).
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
     data = mnist()
     if _default_model_info() is not None:
         _default_model_file()
