@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import language, navigation, streamlit_workarounds, widgets
+from ui import language, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.install()
 st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
@@ -10,3 +10,5 @@ language.choose()  # before anything shows text, the menu included
 page = st.navigation(navigation.st_pages())
 widgets.sidebar()
 page.run()
+# Once per server, after the first page is drawn (TensorFlow's import would slow it down).
+state.warmup()

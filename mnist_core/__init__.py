@@ -1,156 +1,112 @@
 """Digit Lab's engine: MNIST data, CNN models, training, evaluation and drawing preprocessing.
 
 It never imports streamlit: the pages call into it, and it reports progress through callbacks.
+
+The names below are imported on first use (PEP 562), so `import mnist_core` is cheap and a page
+that needs no network (Home, Data, the sidebar) never waits for TensorFlow's import (2-4 s,
+about 500 MB): `mc.TrainConfig` imports only mnist_core.config, `mc.build_model` imports Keras.
 """
 
+import importlib
 import os
+from pathlib import Path
 
 # Keep TensorFlow's C++ start-up chatter off the terminal; it must be set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mnist_core import charts, export, links, saliency, transforms
-from mnist_core.board import Board, BoardEntry, BoardError, clean_name, default_data_dir
-from mnist_core.codegen import script_for
-from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
-from mnist_core.data import (
-    IMAGE_SIDE,
-    INPUT_SHAPE,
-    NUM_CLASSES,
-    DataFileError,
-    MnistData,
-    class_means,
-    evaluation_indices,
-    load_mnist,
-    load_sample,
-    stratified_indices,
-    to_model_input,
-    train_val_split,
-)
-from mnist_core.evaluation import Evaluation, evaluate
-from mnist_core.fine_tuning import FineTuneJob, fine_tune, fine_tune_arrays
-from mnist_core.handwriting import (
-    HandwritingError,
-    HandwritingFileError,
-    HandwritingSet,
-    HandwrittenDigit,
-)
-from mnist_core.model import (
-    LayerInfo,
-    ModelFileError,
-    build_model,
-    feature_maps,
-    first_layer_filters,
-    load_model,
-    model_to_bytes,
-    predict,
-    read_metadata,
-    save_model,
-    summarize,
-)
-from mnist_core.preprocess import (
-    MAX_UPLOAD_BYTES,
-    DigitTooSmallError,
-    EmptyImageError,
-    ImageError,
-    ImageFileError,
-    PreprocessSteps,
-    image_to_mnist,
-    naive_resize,
-    preprocess_steps,
-    read_image_file,
-)
-from mnist_core.training import (
-    BatchProgress,
-    EpochProgress,
-    JobState,
-    JobView,
-    Progress,
-    RunLimits,
-    StopReason,
-    TrainingJob,
-    TrainingSlots,
-    TrainResult,
-    count_macs,
-    estimate_epoch_seconds,
-    measure_speed,
-    train,
-)
-from mnist_core.workspaces import ModelEntry, Workspace, Workspaces
+_NAMES_BY_MODULE = {
+    "board": ("Board", "BoardEntry", "BoardError", "clean_name", "default_data_dir"),
+    "codegen": ("script_for",),
+    "config": (
+        "PRESETS",
+        "ConfigError",
+        "LayerInfo",
+        "TrainConfig",
+        "layer_shapes",
+        "network_layers",
+        "read_metadata",
+        "validate",
+    ),
+    "data": (
+        "IMAGE_SIDE",
+        "INPUT_SHAPE",
+        "NUM_CLASSES",
+        "DataFileError",
+        "MnistData",
+        "class_means",
+        "evaluation_indices",
+        "load_mnist",
+        "load_sample",
+        "stratified_indices",
+        "to_model_input",
+        "train_val_split",
+    ),
+    "evaluation": ("Evaluation", "evaluate"),
+    "fine_tuning": ("FineTuneJob", "fine_tune", "fine_tune_arrays"),
+    "handwriting": (
+        "HandwritingError",
+        "HandwritingFileError",
+        "HandwritingSet",
+        "HandwrittenDigit",
+    ),
+    "model": (
+        "ModelFileError",
+        "build_model",
+        "feature_maps",
+        "first_layer_filters",
+        "load_model",
+        "model_to_bytes",
+        "predict",
+        "save_model",
+    ),
+    "preprocess": (
+        "MAX_UPLOAD_BYTES",
+        "DigitTooSmallError",
+        "EmptyImageError",
+        "ImageError",
+        "ImageFileError",
+        "PreprocessSteps",
+        "image_to_mnist",
+        "naive_resize",
+        "preprocess_steps",
+        "read_image_file",
+    ),
+    "training": (
+        "BatchProgress",
+        "EpochProgress",
+        "JobState",
+        "JobView",
+        "Progress",
+        "RunLimits",
+        "StopReason",
+        "TrainingJob",
+        "TrainingSlots",
+        "TrainResult",
+        "count_macs",
+        "estimate_epoch_seconds",
+        "measure_speed",
+        "train",
+    ),
+    "warmup": ("ServerWarmup",),
+    "workspaces": ("ModelEntry", "Workspace", "Workspaces"),
+}
+_MODULE_OF = {name: module for module, names in _NAMES_BY_MODULE.items() for name in names}
+_MODULES = {path.stem for path in Path(__file__).parent.glob("*.py")} - {"__init__", "__main__"}
 
-__all__ = [
-    "IMAGE_SIDE",
-    "INPUT_SHAPE",
-    "MAX_UPLOAD_BYTES",
-    "NUM_CLASSES",
-    "PRESETS",
-    "BatchProgress",
-    "Board",
-    "BoardEntry",
-    "BoardError",
-    "ConfigError",
-    "DataFileError",
-    "DigitTooSmallError",
-    "EmptyImageError",
-    "EpochProgress",
-    "Evaluation",
-    "FineTuneJob",
-    "HandwritingError",
-    "HandwritingFileError",
-    "HandwritingSet",
-    "HandwrittenDigit",
-    "ImageError",
-    "ImageFileError",
-    "JobState",
-    "JobView",
-    "LayerInfo",
-    "MnistData",
-    "ModelEntry",
-    "ModelFileError",
-    "PreprocessSteps",
-    "Progress",
-    "RunLimits",
-    "StopReason",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingJob",
-    "TrainingSlots",
-    "Workspace",
-    "Workspaces",
-    "build_model",
-    "charts",
-    "class_means",
-    "clean_name",
-    "count_macs",
-    "default_data_dir",
-    "estimate_epoch_seconds",
-    "evaluate",
-    "evaluation_indices",
-    "export",
-    "feature_maps",
-    "fine_tune",
-    "fine_tune_arrays",
-    "first_layer_filters",
-    "image_to_mnist",
-    "layer_shapes",
-    "links",
-    "load_mnist",
-    "load_model",
-    "load_sample",
-    "measure_speed",
-    "model_to_bytes",
-    "naive_resize",
-    "predict",
-    "preprocess_steps",
-    "read_image_file",
-    "read_metadata",
-    "saliency",
-    "save_model",
-    "script_for",
-    "stratified_indices",
-    "summarize",
-    "to_model_input",
-    "train",
-    "train_val_split",
-    "transforms",
-    "validate",
-]
+__all__ = [*sorted(_MODULE_OF), "charts", "export", "links", "saliency", "transforms"]
+
+
+def __getattr__(name: str) -> object:
+    """A public name or module of the package, imported the first time it is asked for."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f"mnist_core.{_MODULE_OF[name]}"), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"mnist_core.{name}")
+    else:
+        raise AttributeError(f"module 'mnist_core' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _MODULES)

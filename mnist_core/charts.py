@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mnist_core.data import NUM_CLASSES
 from mnist_core.i18n import _
-from mnist_core.training import BatchProgress, EpochProgress
-from mnist_core.transforms import Sweep
+
+if TYPE_CHECKING:  # annotations only: the Data page's charts need no TensorFlow
+    from mnist_core.training import BatchProgress, EpochProgress
+    from mnist_core.transforms import Sweep
 
 BLUE, ORANGE = "#1f77b4", "#ff7f0e"  # Plotly's first two colours
 TRAINING_COLOUR = BLUE  # digits the model learns from

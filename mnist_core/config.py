@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from mnist_core.data import IMAGE_SIDE
+from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
 from mnist_core.i18n import _, ngettext
 
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
@@ -229,6 +232,56 @@ def layer_shapes(config: TrainConfig) -> list[tuple[str, int]]:
     return shapes
 
 
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of a model summary."""
+
+    name: str
+    kind: str
+    output_shape: tuple  # (None, ...): any number of images
+    params: int
+
+
+def network_layers(config: TrainConfig) -> list[LayerInfo]:
+    """The layers model.build_model makes for `config`, worked out without Keras, so the Train
+    page shows them before TensorFlow is imported (tests/test_model.py checks them against it)."""
+    sizes = dict(layer_shapes(config))
+    side, channels = IMAGE_SIDE, 1
+    rows = [LayerInfo("image", "InputLayer", (None, side, side, 1), 0)]
+    augmentations = (
+        (config.shift, "shift", "RandomTranslation"),
+        (config.rotation, "rotate", "RandomRotation"),
+        (config.zoom, "zoom", "RandomZoom"),
+    )
+    rows += [LayerInfo(n, kind, (None, side, side, 1), 0) for on, n, kind in augmentations if on]
+    pools = {"max": "MaxPooling2D", "average": "AveragePooling2D"}
+    for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes), 1):
+        side, weights = sizes[f"conv{i}"], kernel * kernel * channels * filters
+        shape, channels = (None, side, side, filters), filters
+        if config.batch_norm:  # no bias: the normalisation's shift does its work
+            rows += [
+                LayerInfo(f"conv{i}", "Conv2D", shape, weights),
+                LayerInfo(f"bn{i}", "BatchNormalization", shape, 4 * filters),
+                LayerInfo(f"act{i}", "Activation", shape, 0),
+            ]
+        else:
+            rows.append(LayerInfo(f"conv{i}", "Conv2D", shape, weights + filters))
+        if config.pooling in pools:
+            side = sizes[f"pool{i}"]
+            shape = (None, side, side, filters)
+            rows.append(LayerInfo(f"pool{i}", pools[config.pooling], shape, 0))
+    width = side * side * channels
+    rows.append(LayerInfo("flatten", "Flatten", (None, width), 0))
+    if config.dense_units:
+        units = config.dense_units
+        rows.append(LayerInfo("dense", "Dense", (None, units), (width + 1) * units))
+        width = units
+    if config.dropout:
+        rows.append(LayerInfo("dropout", "Dropout", (None, width), 0))
+    rows.append(LayerInfo("digits", "Dense", (None, NUM_CLASSES), (width + 1) * NUM_CLASSES))
+    return rows
+
+
 def validate(config: TrainConfig, available: int | None = None) -> None:
     """Raise ConfigError naming the first impossible setting."""
     c = config
@@ -295,3 +348,10 @@ def validate(config: TrainConfig, available: int | None = None) -> None:
             ).format(train=c.train_size, val=c.val_size, available=available)
         )
     layer_shapes(config)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The .json written beside a saved model (how it was trained, its scores), or {} when
+    there is none. Plain Python, so a model can be described before Keras is imported."""
+    sidecar = Path(path).with_suffix(".json")
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else {}

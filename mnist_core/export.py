@@ -12,10 +12,13 @@ import io
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from mnist_core.data import NUM_CLASSES
-from mnist_core.evaluation import Evaluation
-from mnist_core.training import EpochProgress
+
+if TYPE_CHECKING:  # annotations only: naming a download needs no TensorFlow
+    from mnist_core.evaluation import Evaluation
+    from mnist_core.training import EpochProgress
 
 HISTORY_COLUMNS = (
     "epoch",

@@ -7,7 +7,6 @@ import os
 import tempfile
 import weakref
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -40,16 +39,6 @@ def _single_replica_all_reduce(grads_and_vars):
 
 class ModelFileError(ValueError):
     """A file that is not a usable digit model."""
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One row of a model summary."""
-
-    name: str
-    kind: str
-    output_shape: tuple
-    params: int
 
 
 ONE_CYCLE_WARMUP = 0.2  # the share of a "one-cycle" run spent raising the learning rate
@@ -133,14 +122,6 @@ def build_model(config: TrainConfig) -> keras.Model:
     if not tf.distribute.has_strategy():
         model.optimizer._all_reduce_sum_gradients = _single_replica_all_reduce
     return model
-
-
-def summarize(model: keras.Model) -> list[LayerInfo]:
-    """Layer-by-layer name, kind, output shape and parameter count, as plain data."""
-    return [
-        LayerInfo(layer.name, type(layer).__name__, tuple(layer.output.shape), layer.count_params())
-        for layer in model.layers
-    ]
 
 
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -247,12 +228,6 @@ def save_model(model: keras.Model, path: str | os.PathLike, metadata: dict | Non
     if metadata is not None:
         path.with_suffix(".json").write_text(json.dumps(metadata, indent=2) + "\n")
     return path
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The .json written beside a saved model, or {} when there is none."""
-    sidecar = Path(path).with_suffix(".json")
-    return json.loads(sidecar.read_text()) if sidecar.is_file() else {}
 
 
 def model_to_bytes(model: keras.Model) -> bytes:

@@ -12,30 +12,51 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import keras
+from typing import TYPE_CHECKING
 
 from mnist_core.board import Board, BoardEntry, BoardError
 from mnist_core.handwriting import HandwritingSet
 from mnist_core.i18n import _
-from mnist_core.training import EpochProgress, TrainingJob
+
+if TYPE_CHECKING:  # annotations only: a workspace and the sidebar need no TensorFlow
+    import keras
+
+    from mnist_core.training import EpochProgress, TrainingJob
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model the user can pick: the shipped default, a run of theirs, or an upload."""
+    """A model the user can pick: the shipped default, a run of theirs, or an upload.
+
+    The network itself comes from `load`, called when a page needs it: the sidebar and Home
+    list the shipped default model without loading its file (nor importing TensorFlow).
+    """
 
     name: str
-    model: keras.Model
+    load: Callable[[], keras.Model] = field(repr=False, compare=False)
+    params: int
     test_accuracy: float | None
     summary: str
     when: str
     history: tuple[EpochProgress, ...] = ()  # per epoch, for a run trained here
 
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        model: keras.Model,
+        test_accuracy: float | None,
+        summary: str,
+        when: str,
+        history: tuple[EpochProgress, ...] = (),
+    ) -> ModelEntry:
+        """The entry of a model already in memory (a run's, an upload)."""
+        return cls(name, lambda: model, model.count_params(), test_accuracy, summary, when, history)
+
     @property
-    def params(self) -> int:
-        """Number of parameters."""
-        return self.model.count_params()
+    def model(self) -> keras.Model:
+        """The network, loaded on first use."""
+        return self.load()
 
 
 @dataclass(eq=False)

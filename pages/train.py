@@ -38,20 +38,21 @@ with overview:
         mc.validate(config, available)
     except mc.ConfigError as err:
         st.error(str(err), icon=":material/block:")
-        estimate = None  # no network: nothing to train
+        buildable = False  # no network: nothing to train
     else:
-        estimate = runs.network_overview(config)
+        buildable = True
+        runs.network_overview(config)
     running = state.active_job()
     if st.button(
         _("Train"), type="primary", icon=":material/play_arrow:", width="stretch",
-        disabled=estimate is None or running is not None,
+        disabled=not buildable or running is not None,
         help=_("One training at a time, in all your tabs") if running else None,
     ):  # fmt: skip
-        state.start_job(config, preset, estimate)
+        state.start_job(config, preset, runs.estimated_seconds(config))
         st.rerun()  # the button and the sidebar show the run at once
     train_settings.share_link(config)
 
-if estimate is not None:
+if buildable:
     # Written only while the expander is open: opening or closing it reruns the page.
     code = st.expander(
         _("Show the code"), icon=":material/code:", key="show_code", on_change="rerun"

@@ -6,7 +6,16 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.config import PRESETS, ConfigError, TrainConfig, layer_shapes, validate
+from mnist_core.config import (
+    PRESETS,
+    ConfigError,
+    LayerInfo,
+    TrainConfig,
+    layer_shapes,
+    network_layers,
+    read_metadata,
+    validate,
+)
 from mnist_core.model import (
     ModelFileError,
     build_model,
@@ -16,9 +25,7 @@ from mnist_core.model import (
     load_model,
     model_to_bytes,
     predict,
-    read_metadata,
     save_model,
-    summarize,
 )
 from mnist_core.training import count_macs
 
@@ -32,7 +39,7 @@ def test_codelab_preset_is_the_codelab_network():
         1000,
     )
     model = build_model(config)
-    rows = [(r.kind, r.output_shape[1:], r.params) for r in summarize(model)]
+    rows = [(r.kind, r.output_shape[1:], r.params) for r in network_layers(config)]
     assert rows == [
         ("InputLayer", (28, 28, 1), 0),
         ("Conv2D", (24, 24, 8), 208),
@@ -57,7 +64,43 @@ def test_every_preset_builds_and_gives_probabilities(name):
     probs = predict(model, np.random.default_rng(0).random((3, 28, 28)))
     assert probs.shape == (3, 10)
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    assert sum(r.params for r in summarize(model)) == model.count_params()
+    assert network_layers(PRESETS[name]) == _keras_layers(model)
+
+
+def _keras_layers(model: keras.Model) -> list[LayerInfo]:
+    """What Keras itself says of each layer of `model`."""
+    return [
+        LayerInfo(layer.name, type(layer).__name__, tuple(layer.output.shape), layer.count_params())
+        for layer in model.layers
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_layer_table_worked_out_without_keras_is_keras_own(seed):
+    """Random valid settings (augmentation, batch norm, stride, padding, pooling, dense layer and
+    dropout each on or off): the Train page's layer table is what Keras builds, row for row."""
+    rng = np.random.default_rng(seed)
+    while True:
+        blocks = int(rng.integers(1, 4))
+        config = TrainConfig(
+            filters=tuple(int(f) for f in rng.choice([4, 8, 16], blocks)),
+            kernel_sizes=tuple(int(k) for k in rng.choice([1, 3, 5, 7], blocks)),
+            strides=int(rng.integers(1, 3)),
+            padding=str(rng.choice(["valid", "same"])),
+            pooling=str(rng.choice(["max", "average", "none"])),
+            batch_norm=bool(rng.integers(2)),
+            dense_units=int(rng.choice([0, 16])),
+            dropout=float(rng.choice([0.0, 0.25])),
+            shift=float(rng.choice([0.0, 0.1])),
+            rotation=float(rng.choice([0.0, 10.0])),
+            zoom=float(rng.choice([0.0, 0.1])),
+        )
+        try:
+            validate(config)
+        except ConfigError:
+            continue
+        break
+    assert network_layers(config) == _keras_layers(build_model(config))
 
 
 def test_feature_maps_that_would_vanish_are_refused_naming_the_layer():

@@ -70,6 +70,8 @@ def _wait_for_runs(at: AppTest, count: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = at.session_state["workspace"].jobs
+        for job in jobs:
+            job.seen()  # as the open page's timer does: a run waiting or training is wanted
         if len(jobs) >= count and all(job.finished for job in jobs):
             at.run()
             return

@@ -13,7 +13,7 @@ from ui import navigation, state, widgets
 @st.cache_data(max_entries=64, show_spinner=False)
 def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
     """The layers of `config`'s network as a table (English headers; shown translated)."""
-    rows = mc.summarize(mc.build_model(config))
+    rows = mc.network_layers(config)
     return pd.DataFrame(
         {
             "layer": [r.name for r in rows],
@@ -50,20 +50,45 @@ def _headers(table: pd.DataFrame) -> dict[str, str]:
     return {name: _(HEADERS[name]) for name in table.columns}
 
 
-@st.cache_resource(show_spinner=False)  # network_overview shows a spinner in the user's language
-def server_speed() -> tuple[float, float, float]:
-    """This server's (MACs per second, seconds per batch, seconds per epoch), measured once."""
-    return mc.measure_speed(state.mnist())
-
-
-def network_overview(config: mc.TrainConfig) -> float:
-    """The layer table, parameter count and time estimate of a config that can be built;
-    returns the estimated seconds of training."""
+def network_overview(config: mc.TrainConfig) -> None:
+    """The layer table and parameter count of a config that can be built, and the time
+    estimate once this server's speed is known (measured once, in the background)."""
     table = layer_table(config)
     st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
-    with st.spinner(_("Measuring this server's speed (once)…")):
-        speed = server_speed()
-    seconds = mc.estimate_epoch_seconds(config, *speed)
+    waiting = not state.warmup().done
+    st.fragment(_estimate, run_every=ESTIMATE_POLL if waiting else None)(
+        config, int(table["parameters"].sum()), waiting
+    )
+
+
+ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it is done
+
+
+def estimated_seconds(config: mc.TrainConfig) -> float | None:
+    """`config`'s estimated seconds of training (None while the speed is being measured)."""
+    speed = state.warmup().speed
+    return None if speed is None else mc.estimate_epoch_seconds(config, *speed) * config.epochs
+
+
+def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
+    warmup = state.warmup()
+    if warmup.done and was_waiting:
+        st.rerun()  # the whole page, so that this stops polling
+    if warmup.error is not None:
+        st.markdown(_("**{params:,} parameters**").format(params=params))
+        st.warning(
+            _("No time estimate: measuring this server's speed failed ({error}).").format(
+                error=warmup.error
+            ),
+            icon=":material/warning:",
+        )
+        return
+    if warmup.speed is None:
+        st.markdown(
+            _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
+        )
+        return
+    seconds = mc.estimate_epoch_seconds(config, *warmup.speed)
     st.markdown(
         ngettext(
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
@@ -72,13 +97,9 @@ def network_overview(config: mc.TrainConfig) -> float:
             "({total:,.0f} s for {epochs} epochs)",
             config.epochs,
         ).format(
-            params=table["parameters"].sum(),
-            seconds=seconds,
-            total=seconds * config.epochs,
-            epochs=config.epochs,
+            params=params, seconds=seconds, total=seconds * config.epochs, epochs=config.epochs
         )
     )
-    return seconds * config.epochs
 
 
 def _progress_text(last: mc.BatchProgress) -> str:
@@ -113,16 +134,16 @@ def _epoch_table(view: mc.JobView) -> pd.DataFrame:
     )
 
 
-STOPPED_BECAUSE = {
-    mc.StopReason.USER: "",
-    mc.StopReason.ABANDONED: N_(" (no page showed it for a minute, so it stopped by itself)"),
-    mc.StopReason.TIME_LIMIT: N_(" (it reached this server's time limit for one run)"),
+STOPPED_BECAUSE = {  # by mc.StopReason, whose values these are: naming it would import Keras
+    "user": "",
+    "abandoned": N_(" (no page showed it for a minute, so it stopped by itself)"),
+    "time limit": N_(" (it reached this server's time limit for one run)"),
 }
 
 
 def _outcome(job: mc.TrainingJob) -> None:
     """One line on how a finished run ended."""
-    why = STOPPED_BECAUSE[job.stop_reason or mc.StopReason.USER]
+    why = STOPPED_BECAUSE[job.stop_reason or "user"]
     why = _(why) if why else ""
     if job.state is mc.JobState.FAILED:
         st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
@@ -185,7 +206,16 @@ def _before_after(job: mc.FineTuneJob) -> None:
 def _waiting(job: mc.TrainingJob) -> None:
     slots = state.training_slots()
     place = slots.place(job) or 1
-    ahead = [other.remaining_seconds() for other in slots.ahead_of(job)]
+    holders = slots.ahead_of(job)
+    if state.warmup() in holders:
+        st.info(
+            _(
+                "This server is measuring its training speed, once after it starts (a few small "
+                "trainings). Your run starts as soon as that is done."
+            ),
+            icon=":material/speed:",
+        )
+    ahead = [other.remaining_seconds() for other in holders]
     if None in ahead:
         wait = _("unknown")
     else:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
+
+if TYPE_CHECKING:
+    import keras
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 DEFAULT_NAME = N_("Default model")  # its key everywhere; display_name() translates it
@@ -51,27 +55,66 @@ def workspaces() -> mc.Workspaces:
 
 
 @st.cache_resource(show_spinner=False)
-def _default_model_file() -> tuple[object, dict] | None:
-    """The shipped model and its metadata, loaded once per server (None if it is missing)."""
-    try:
-        model = mc.load_model(DEFAULT_MODEL)
-    except mc.ModelFileError:
+def _default_model_file() -> keras.Model:
+    """The shipped model, loaded once per server (ModelFileError if it is unusable)."""
+    return mc.load_model(DEFAULT_MODEL)
+
+
+def _load_default_model() -> keras.Model:
+    with st.spinner(_("Loading the default model…")):
+        return _default_model_file()
+
+
+@st.cache_resource(show_spinner=False)
+def _default_model_info() -> dict | None:
+    """The shipped model's metadata, read once per server (None if the model is missing)."""
+    if not DEFAULT_MODEL.is_file():
         return None
-    return model, mc.read_metadata(DEFAULT_MODEL)
+    info = mc.read_metadata(DEFAULT_MODEL)
+    if "params" not in info:  # a model saved without its sidecar: count them
+        info["params"] = _default_model_file().count_params()
+    return info
 
 
 def default_model() -> mc.ModelEntry | None:
-    """The model shipped in models/, trained with the `best` preset (None if it is missing)."""
-    with st.spinner(_("Loading the default model…")):
-        loaded = _default_model_file()
-    if loaded is None:
+    """The model shipped in models/, trained with the `best` preset (None if it is missing).
+
+    Listing it reads only its metadata: the network is loaded when a page uses it (the
+    server's warm-up loads it in the background first).
+    """
+    info = _default_model_info()
+    if info is None:
         return None
-    model, info = loaded
     # Described on each call: the summary is in this user's language.
     summary = mc.TrainConfig.from_dict(info["config"]).summary() if "config" in info else ""
     return mc.ModelEntry(
-        DEFAULT_NAME, model, info.get("test_accuracy"), summary, info.get("trained_at", "")
+        DEFAULT_NAME,
+        _load_default_model,
+        info["params"],
+        info.get("test_accuracy"),
+        summary,
+        info.get("trained_at", ""),
     )
+
+
+def _prepare_server() -> mc.MnistData:
+    """What the pages share, loaded ahead of them: MNIST, TensorFlow and the default model."""
+    # The tables' libraries first: a page importing them while TensorFlow's import holds the
+    # import machinery waited seconds for it (Train's first table, 0.3 s alone, took 1.6 s).
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    data = mnist()
+    if _default_model_info() is not None:
+        _default_model_file()
+    return data
+
+
+@st.cache_resource(show_spinner=False)
+def warmup() -> mc.ServerWarmup:
+    """The server's warm-up (TensorFlow, MNIST, the default model, then the speed
+    calibration) in a background thread, started by the server's first script run."""
+    return mc.ServerWarmup(_prepare_server, training_slots).start()
 
 
 def display_name(name: str) -> str:
@@ -160,7 +203,7 @@ def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -
 
 
 def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
-    return mc.ModelEntry(
+    return mc.ModelEntry.of(
         job.name,
         job.result.model,
         job.evaluation.accuracy,
@@ -185,7 +228,7 @@ def model_entries() -> dict[str, mc.ModelEntry]:
 def add_upload(name: str, content: bytes) -> mc.ModelEntry:
     """Load an uploaded .keras file as a model entry (ModelFileError if it is not a digit model)."""
     model = mc.load_model(content)
-    entry = mc.ModelEntry(
+    entry = mc.ModelEntry.of(
         _("{file} (uploaded)").format(file=name), model, None, "", time.strftime("%H:%M")
     )
     workspace().uploads[entry.name] = entry

@@ -1,0 +1,210 @@
+"""A fresh server's first visitor: Home, then Train's layer table and estimate, and the memory.
+
+    flock /tmp/cpu.lock python -m bench.bench_first_visit [--rounds 3]
+
+Each round starts a fresh server (`bench/browser.py start_app`, a fresh HOME and board folder;
+MNIST from $MNIST_NPZ when set, else the offline digits) and Debian's Chromium opens Home, then
+clicks Train as soon as Home's script run has ended. Timed from the navigation or the click:
+
+- Home shown: the page's heading visible;
+- Train layer table: the layer table visible;
+- Train estimate: "s per epoch" visible (the speed calibration, in the background, is done).
+
+Then the server's resident memory (its process tree, from /proc) once it is idle.
+
+Baselines measured in the same invocation, alternating with the rounds: a fresh Python's
+`import tensorflow` (what a first visit paid before) and a fresh server's first visit to a
+one-line Streamlit page (what no app can beat here). `--breakdown` prints, in one fresh process,
+the resident memory each part of the first visit adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from bench.browser import ROOT, launch_chromium, start_app, stop_app
+from bench.rehearse_deploy import tree_rss_mb
+
+TIMEOUT = 180_000  # ms
+SETTLED = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
+TRIVIAL_APP = 'import streamlit as st\n\nst.title("Hello")\n'
+GOALS = {"home": 3.0, "table": 3.0, "mb": 800.0}
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """A fresh server's environment: this one with a fresh HOME and board folder."""
+    env = {**os.environ, "HOME": str(home), "DIGIT_LAB_DATA_DIR": str(home / "board")}
+    env.pop("KERAS_HOME", None)
+    return env
+
+
+def import_tensorflow_seconds() -> float:
+    """Wall seconds of `python -c "import tensorflow"` in a fresh process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def trivial_first_visit(browser, home: Path) -> float:
+    """Seconds from navigation to the heading of a one-line Streamlit app on a fresh server."""
+    folder = Path(tempfile.mkdtemp(dir=home))
+    (folder / "app.py").write_text(TRIVIAL_APP)
+    server, url = start_app(server_env(home), cwd=folder)
+    try:
+        page = browser.new_page()
+        start = time.perf_counter()
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Hello")).to_be_visible(timeout=TIMEOUT)
+        seconds = time.perf_counter() - start
+        page.close()
+        return seconds
+    finally:
+        stop_app(server)
+
+
+def digit_lab_first_visit(browser, home: Path) -> dict[str, float]:
+    """One fresh server's first visit: Home shown, Train's layer table and estimate, idle MB."""
+    server, url = start_app(server_env(home), log=home / "server.log")
+    try:
+        page = browser.new_page()
+        start = time.perf_counter()
+        page.goto(f"{url}/?lang=en")
+        expect(page.get_by_role("heading", name="Digit Lab")).to_be_visible(timeout=TIMEOUT)
+        home_shown = time.perf_counter() - start
+        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        start = time.perf_counter()
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_role("link", name="Train", exact=True).click()
+        expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=TIMEOUT)
+        table = time.perf_counter() - start
+        expect(page.get_by_text("s per epoch")).to_be_visible(timeout=TIMEOUT)
+        estimate = time.perf_counter() - start
+        if page.get_by_test_id("stException").count():
+            raise RuntimeError(page.get_by_test_id("stException").first.inner_text())
+        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        time.sleep(2)  # idle: the first visit over
+        mb = tree_rss_mb(server.pid)
+        page.close()
+        return {"home": home_shown, "table": table, "estimate": estimate, "mb": mb}
+    finally:
+        stop_app(server)
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB."""
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if "VmRSS:" in line) / 1024
+
+
+def breakdown() -> None:
+    """The first visit's parts in one fresh process, each with the resident MB it adds."""
+    sys.path.insert(0, str(ROOT))
+    start = rss_mb()
+    steps = [("Python itself", start)]
+
+    def step(name: str, action) -> None:
+        before = rss_mb()
+        action()
+        steps.append((name, rss_mb() - before))
+
+    step("Streamlit, pandas, pyarrow, plotly and the UI code", _import_ui)
+    import mnist_core as mc
+    from ui import state
+
+    step("TensorFlow and Keras imported", lambda: __import__("keras"))
+    kept = {}  # what the server keeps
+    step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
+    step("the default model", lambda: kept.setdefault("model", mc.load_model(state.DEFAULT_MODEL)))
+    step("the speed calibration, freed heap trimmed", lambda: _calibrate(kept["data"]))
+    total = rss_mb()
+    step("later, not the first visit: a codelab run", lambda: _train(kept["data"]))
+    width = max(len(name) for name, _mb in steps)
+    for name, mb in steps:
+        print(f"  {name:<{width}}  {mb:+7.0f} MB")
+        if name.startswith("the speed calibration"):
+            print(f"  {'resident after the first visit':<{width}}  {total:7.0f} MB")
+
+
+def _calibrate(data) -> None:
+    """What the server's warm-up does after loading: measure, then hand freed heap back."""
+    from mnist_core.training import _release_freed_memory, measure_speed
+
+    measure_speed(data)
+    _release_freed_memory()
+
+
+def _train(data) -> None:
+    """A user's codelab run, as the server trains it (its freed heap handed back)."""
+    from mnist_core.config import PRESETS
+    from mnist_core.training import TrainingJob
+
+    job = TrainingJob("run", PRESETS["codelab"], data).start()
+    job.join()
+
+
+def _import_ui() -> None:
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import pyarrow  # noqa: F401
+    import streamlit  # noqa: F401
+
+    from ui import runs, state, train_settings, widgets  # noqa: F401
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--breakdown", action="store_true", help="only the memory breakdown")
+    args = p.parse_args()
+    if args.breakdown:
+        breakdown()
+        return
+    mnist = os.environ.get("MNIST_NPZ") or "offline"
+    print(f"load average {os.getloadavg()[0]:.2f}; MNIST: {mnist}")
+    runs, tf_import, trivial = [], [], []
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as temp:
+        browser = launch_chromium(playwright)
+        for i in range(args.rounds):
+            home = Path(temp) / f"round{i}"
+            home.mkdir()
+            tf_import.append(import_tensorflow_seconds())
+            trivial.append(trivial_first_visit(browser, home))
+            runs.append(digit_lab_first_visit(browser, home))
+            print(f"round {i + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()))
+        browser.close()
+    median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    base = statistics.median(tf_import)
+    print(f"\nmedians of {args.rounds} rounds (goal beside each)")
+    print(f"  baseline: fresh `import tensorflow`          {base:5.1f} s")
+    print(f"  baseline: a one-line app's first visit       {statistics.median(trivial):5.1f} s")
+    print(
+        f"  Home shown                                   {median['home']:5.1f} s"
+        f"  ({median['home'] / base:.2f}× the import)  goal ≤ {GOALS['home']:.0f} s"
+    )
+    print(
+        f"  Train layer table (from the click)           {median['table']:5.1f} s"
+        f"  ({median['table'] / base:.2f}× the import)  goal ≤ {GOALS['table']:.0f} s"
+    )
+    print(
+        f"  Train estimate (from the click)              {median['estimate']:5.1f} s"
+        "  (calibration in the background; the page never waits for it)"
+    )
+    print(
+        f"  server resident after the first visit      {median['mb']:7.0f} MB"
+        f"  goal ≤ {GOALS['mb']:.0f} MB"
+    )
+    print("\nwhere the memory goes (one fresh process, step by step):")
+    subprocess.run([sys.executable, "-m", "bench.bench_first_visit", "--breakdown"], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    main()

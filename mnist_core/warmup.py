@@ -1,0 +1,70 @@
+"""The server's warm-up: TensorFlow's import, the shared data and models, and the speed
+calibration, done once in a background thread so that no visitor waits for them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnist_core.data import MnistData
+    from mnist_core.training import TrainingSlots
+
+log = logging.getLogger(__name__)
+
+
+class ServerWarmup:
+    """Runs `prepare()` (imports TensorFlow, loads what the pages share and returns the data)
+    in a daemon thread, then measures this server's training speed on that data, holding one
+    of `slots()`.
+
+    The measurement trains, reseeding Keras's global random generator and taking the CPUs, so
+    it holds a training slot: it never runs beside a user's run, and a run started meanwhile
+    waits in the queue behind it like behind any other.
+    """
+
+    def __init__(self, prepare: Callable[[], MnistData], slots: Callable[[], TrainingSlots]):
+        self._prepare = prepare
+        self._slots = slots  # called in the background: its module imports TensorFlow
+        self._done = threading.Event()
+        self.speed: tuple[float, float, float] | None = None  # measure_speed's figures
+        self.error: str | None = None  # why there is no speed, once done
+
+    def start(self) -> ServerWarmup:
+        """Start the warm-up in the background; returns self."""
+        threading.Thread(target=self._run, name="server-warmup", daemon=True).start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        """True once the speed is measured, or the warm-up failed."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until done (at most `timeout` seconds); True if it is."""
+        return self._done.wait(timeout)
+
+    def remaining_seconds(self) -> None:
+        """Not known (a queue asks every holder of a training slot)."""
+        return None
+
+    def _run(self) -> None:
+        try:
+            data = self._prepare()
+            # Imported here, in the background: it imports TensorFlow.
+            from mnist_core.training import _release_freed_memory, measure_speed
+
+            slots = self._slots()
+            slots.acquire(self, cancelled=lambda: False)
+            try:
+                self.speed = measure_speed(data)
+            finally:
+                slots.release(self)
+                _release_freed_memory()  # the trainings' freed heap: about 50 MB
+        except Exception as err:  # shown where the estimate would be
+            log.exception("The server's warm-up failed")
+            self.error = f"{type(err).__name__}: {err}"
+        finally:
+            self._done.set()
