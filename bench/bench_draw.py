@@ -31,16 +31,23 @@ STATE = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
 IDLE = f"() => {STATE} === 'notRunning'"
 
 # Times one action in the page's own clock. `__armLatency(label)` arms it; the next mouse-up or
-# key press starts it; a stElementContainer holding the metric `label` that stops being stale
-# (it was re-sent by the new run) marks it shown, at the next frame; the script run's end marks
-# it done, at the next frame (or at the frame that shows it, if the run has ended by then).
+# key press starts it. The metric `label` is shown at the next frame after its element stops
+# being stale (the new run has re-sent it) or its value changes (a run so quick that it was never
+# drawn stale); the script run is done at the next frame after it stops running (or at the
+# frame that shows the metric, if the run has ended by then).
 LATENCY = """
 (() => {
   window.__latency = null;
+  const metric = (label) => [...document.querySelectorAll("[data-testid=stMetric]")].find(
+    (m) => m.querySelector("[data-testid=stMetricLabel]")?.textContent.trim() === label);
+  const value = (label) => metric(label)?.querySelector("[data-testid=stMetricValue]")
+    ?.textContent;
   window.__armLatency = (label) => { window.__armed = label; };
   const start = () => {
-    if (!window.__armed) return;
-    window.__latency = { label: window.__armed, start: performance.now(), shown: null, done: null };
+    const label = window.__armed;
+    if (!label) return;
+    window.__latency = { label, before: value(label), start: performance.now(), shown: null,
+                         done: null };
     window.__armed = null;
   };
   window.addEventListener("mouseup", start, true);
@@ -61,16 +68,15 @@ LATENCY = """
     for (const r of records) {
       if (r.attributeName === "data-stale" && r.oldValue === "true" && timing.shown === null
           && r.target.dataset.testid === "stElementContainer"
-          && r.target.getAttribute("data-stale") === "false") {
-        const label = r.target.querySelector("[data-testid=stMetricLabel]");
-        if (label && label.textContent.trim() === timing.label) atFrame(timing, "shown");
-      }
+          && r.target.getAttribute("data-stale") === "false"
+          && r.target.contains(metric(timing.label))) atFrame(timing, "shown");
       if (r.attributeName === "data-test-script-state" && r.oldValue === "running"
           && timing.done === null) atFrame(timing, "done");
     }
+    if (timing.shown === null && value(timing.label) !== timing.before) atFrame(timing, "shown");
   }).observe(document, {
-    subtree: true, attributes: true, attributeOldValue: true,
-    attributeFilter: ["data-stale", "data-test-script-state"],
+    subtree: true, childList: true, characterData: true, attributes: true,
+    attributeOldValue: true, attributeFilter: ["data-stale", "data-test-script-state"],
   });
 })();
 """
