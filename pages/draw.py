@@ -348,6 +348,7 @@ st.caption(
     )
 )
 
+streamlit_workarounds.send_drawings_on_release()
 # The reader may end the run early (st.stop keeps its closed sections' state), so the set is
 # drawn first, in its place below the reader.
 reader_place = st.container()
