@@ -61,15 +61,16 @@ def start_app(
     *,
     launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
     cwd: Path = ROOT,
+    script: str = "app.py",
 ) -> tuple:
-    """`streamlit run app.py` on a free loopback port, once healthy: (process, base URL).
+    """`streamlit run <script>` on a free loopback port, once healthy: (process, base URL).
 
     `launcher` runs Streamlit (the rehearsal: `taskset -c 0 <venv>/bin/streamlit`) in `cwd`.
     The server leads its own process group, so `stop_app` ends it with everything it started.
     """
     port = free_port()
     command = [
-        *launcher, "run", "app.py",
+        *launcher, "run", script,
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",

@@ -197,7 +197,7 @@ def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> Non
     for column, kind, now in zip(
         st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
     ):
-        sweep = mc.transforms.sweep(entry.model, image, kind)
+        sweep = state.remembered(f"sweep_{kind}", mc.transforms.sweep, entry.model, image, kind)
         column.plotly_chart(
             mc.charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
         )
@@ -262,6 +262,73 @@ def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
     )
 
 
+def reading_settings() -> tuple[float, bool]:
+    """The "not sure" threshold, and whether to compare with a naive resize."""
+    threshold = st.slider(
+        _("Say “not sure” below"), 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
+        persist_state="session", help=_("The top probability a prediction needs to be trusted."),
+    )  # fmt: skip
+    naive = st.toggle(
+        _("Compare with a naive resize of the whole canvas"), key="draw_naive",
+        persist_state="session",
+        help=_("Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
+        "quick app would, and see what the network makes of that."),
+    )  # fmt: skip
+    return threshold, naive
+
+
+@st.fragment
+def reader(entry: mc.ModelEntry) -> None:
+    """The canvas, its settings and everything read from the drawing. A fragment: a stroke or a
+    slider reruns this part only, not the sidebar, the explainer or the handwriting set."""
+    source, result = st.columns([2, 3], gap="large")
+    with source:
+        draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
+        with draw_tab:
+            drawing = canvas()
+        with upload_tab:
+            picture, name = upload()
+        threshold, naive = reading_settings()
+        bends = bend_sliders()
+
+    with result:
+        to_read = digit_to_read(drawing, picture, name)
+    if to_read is None:
+        st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
+    steps, image, drawn = to_read
+    with result:
+        bent = mc.transforms.bend(steps.centred, **bends)
+        digit = prediction(entry, bent, threshold)
+        handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
+        untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
+        origin = _("drawing") if drawn else _("upload {name}").format(name=name)
+        preprocessing(steps, origin, None if untouched else bent)
+        st.markdown(_("**Why {digit}?**").format(digit=digit))
+        widgets.evidence_map(
+            entry.model, bent, digit, _("evidence for {digit}").format(digit=digit)
+        )
+        if naive:
+            naive_comparison(entry, image, digit, drawing=drawn)
+
+    # Computed only while open: nothing is worked out for a closed section.
+    sweeps = st.expander(
+        _("Where does it break?"), expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
+        on_change="rerun",
+    )  # fmt: skip
+    if sweeps.open:
+        with sweeps:
+            breaking_points(entry, steps.centred, bends)
+    inside = st.expander(
+        _("Look inside the network"),
+        icon=":material/visibility:",
+        key="draw_inside",
+        on_change="rerun",
+    )
+    if inside.open:
+        with inside:
+            inside_the_network(entry, bent)
+
+
 st.title(_("Draw a digit"))
 widgets.explainer(
     _(
@@ -281,58 +348,10 @@ st.caption(
     )
 )
 
-source, result = st.columns([2, 3], gap="large")
-with source:
-    draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
-    with draw_tab:
-        drawing = canvas()
-    with upload_tab:
-        picture, name = upload()
-    threshold = st.slider(
-        _("Say “not sure” below"), 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
-        persist_state="session", help=_("The top probability a prediction needs to be trusted."),
-    )  # fmt: skip
-    naive = st.toggle(
-        _("Compare with a naive resize of the whole canvas"), key="draw_naive",
-        persist_state="session",
-        help=_("Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
-        "quick app would, and see what the network makes of that."),
-    )  # fmt: skip
-    bends = bend_sliders()
-
-with result:
-    to_read = digit_to_read(drawing, picture, name)
-if to_read is None:
-    handwriting.handwriting_set()
-    st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
-steps, image, drawn = to_read
-with result:
-    bent = mc.transforms.bend(steps.centred, **bends)
-    digit = prediction(entry, bent, threshold)
-    handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
-    untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
-    origin = _("drawing") if drawn else _("upload {name}").format(name=name)
-    preprocessing(steps, origin, None if untouched else bent)
-    st.markdown(_("**Why {digit}?**").format(digit=digit))
-    widgets.evidence_map(entry.model, bent, digit, _("evidence for {digit}").format(digit=digit))
-    if naive:
-        naive_comparison(entry, image, digit, drawing=drawn)
-
-# Computed only while open: nothing is worked out for a closed section.
-sweeps = st.expander(
-    _("Where does it break?"), expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
-    on_change="rerun",
-)  # fmt: skip
-if sweeps.open:
-    with sweeps:
-        breaking_points(entry, steps.centred, bends)
-inside = st.expander(
-    _("Look inside the network"),
-    icon=":material/visibility:",
-    key="draw_inside",
-    on_change="rerun",
-)
-if inside.open:
-    with inside:
-        inside_the_network(entry, bent)
+streamlit_workarounds.send_drawings_on_release()
+# The reader may end the run early (st.stop keeps its closed sections' state), so the set is
+# drawn first, in its place below the reader.
+reader_place = st.container()
 handwriting.handwriting_set()
+with reader_place:
+    reader(entry)

@@ -570,6 +570,47 @@ def test_bending_a_drawing_changes_what_the_model_reads_and_shows_where_it_break
     assert next(m for m in at.metric if m.label == "Prediction").value == "7"
 
 
+def test_draw_works_out_a_section_only_while_it_is_open_and_the_drawing_only_once(
+    mnist, monkeypatch
+):
+    calls = {"sweep": 0, "feature_maps": 0, "saliency": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(mc.transforms, "sweep", counted("sweep", mc.transforms.sweep))
+    monkeypatch.setattr(mc, "feature_maps", counted("feature_maps", mc.feature_maps))
+    monkeypatch.setattr(mc.saliency, "saliency", counted("saliency", mc.saliency.saliency))
+    at = _app("pages/draw.py")
+    _inject_drawing(at, _canvas_with(4, mnist))
+    at.run()
+
+    def shown() -> tuple[int, int]:
+        """(sweep captions, feature-map images) on the page."""
+        sweeps = [c for c in at.caption if c.value.startswith(("It stops reading", "It reads"))]
+        images = [i.caption for image in at.get("image") for i in image.proto.imgs]
+        return len(sweeps), len([c for c in images if " maps of " in c])
+
+    # The sweeps are open and worked out (turn and size); the network's inside is closed.
+    assert shown() == (2, 0) and calls == {"sweep": 2, "feature_maps": 0, "saliency": 1}
+    # A new threshold changes the verdict, not the drawing: nothing is worked out again.
+    at.slider(key="draw_threshold").set_value(0.9).run()
+    assert shown() == (2, 0) and calls == {"sweep": 2, "feature_maps": 0, "saliency": 1}
+    # A move changes what the model reads (its evidence) but not the sweeps of the drawing.
+    at.slider(key="bend_dx").set_value(2).run()
+    assert shown() == (2, 0) and calls == {"sweep": 2, "feature_maps": 0, "saliency": 2}
+    # Opening the inside shows its maps; closing the sweeps hides them, working nothing out.
+    at.session_state["draw_inside"] = True  # as a click on the section does
+    at.session_state["draw_sweeps"] = False
+    at.run()
+    assert shown()[0] == 0 and shown()[1] > 0
+    assert calls == {"sweep": 2, "feature_maps": 1, "saliency": 2}
+
+
 def test_evaluate_explains_an_image_of_the_confusion_cell():
     at = _app("pages/evaluate.py")
     picker = at.selectbox(key="eval_why")

@@ -43,3 +43,20 @@ def test_a_missing_internal_stops_the_app_at_start_up(monkeypatch):
     monkeypatch.delattr(PagesManager, "uses_pages_directory")
     with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="uses_pages_dir"):
         streamlit_workarounds.navigation_only()
+
+
+def test_draw_sends_a_stroke_through_the_canvas_own_send_button(monkeypatch):
+    """Draw presses the canvas toolbar's send button when a stroke ends: the page carries the
+    script, and a canvas without that button stops Draw with a message instead of going slow."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/draw.py").run()
+    scripts = [h.proto.body for h in at.sidebar.get("html")]
+    label = streamlit_workarounds.CANVAS_SEND_BUTTON
+    assert any(f'aria-label="{label}"' in body for body in scripts)
+    streamlit_workarounds._canvas_has_send_button.cache_clear()
+    monkeypatch.setattr(streamlit_workarounds, "CANVAS_SEND_BUTTON", "A button no canvas has")
+    try:
+        with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="no 'A button"):
+            streamlit_workarounds.send_drawings_on_release()
+    finally:
+        streamlit_workarounds._canvas_has_send_button.cache_clear()

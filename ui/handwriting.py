@@ -54,6 +54,7 @@ def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
         icon=":material/check:",
     )
     after_add()
+    st.rerun()  # the whole page: Draw's reader is a fragment, and the set below it has grown
 
 
 def handwriting_set() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 DEFAULT_NAME = N_("Default model")  # its key everywhere; display_name() translates it
 COOKIE = "digit_lab_workspace"  # the browser's key to its workspace; never put in a URL
+T = TypeVar("T")
 
 
 def _env_number(name: str, default: float) -> float:
@@ -288,3 +290,16 @@ def current_model() -> mc.ModelEntry | None:
     """The model the Evaluate and Draw pages use."""
     entries = model_entries()
     return entries.get(st.session_state.get("current_model")) or next(iter(entries.values()), None)
+
+
+def remembered(name: str, compute: Callable[..., T], model, *args) -> T:
+    """`compute(model, *args)`, or what it gave this session's last time under `name` for the
+    same model and arguments (arrays compared by their bytes): a slider or a section that leaves
+    the drawing as it was leaves its sweeps and evidence map as they were too."""
+    memo = st.session_state.setdefault("remembered", {})
+    key = tuple(a.tobytes() if isinstance(a, np.ndarray) else a for a in args)
+    last = memo.get(name)
+    # The model itself is kept, not its id: an id can be reused once a model is gone.
+    if last is None or last[0] is not model or last[1] != key:
+        memo[name] = last = (model, key, compute(model, *args))
+    return last[2]

@@ -1,12 +1,17 @@
-"""The two places where Digit Lab changes Streamlit 1.67's private behaviour, and why.
+"""The places where Digit Lab changes private behaviour of Streamlit 1.67 (two) and of the
+drawing canvas (one), and why.
 
-Both are installed by `install()`, which app.py calls before anything else. Each checks that
-the internal it touches still exists and raises at start-up if a Streamlit upgrade removed or
-renamed it, so an upgrade fails loudly instead of silently bringing the problem back. Tests
-guard the behaviour each one buys (tests/test_workarounds.py and the first-visit browser test).
+Streamlit's two are installed by `install()`, which app.py calls before anything else; the
+canvas's by Draw. Each checks that the internal it touches still exists and raises if an upgrade
+removed or renamed it, so an upgrade fails loudly instead of silently bringing the problem back.
+Tests guard the behaviour each one buys (tests/test_workarounds.py and the browser tests).
 """
 
 from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -52,6 +57,44 @@ def navigation_only() -> None:
     """
     _require(PagesManager, "uses_pages_directory")
     PagesManager.uses_pages_directory = False
+
+
+CANVAS_SEND_BUTTON = "Update the app with this drawing"  # the canvas toolbar's own button
+# The canvas (streamlit-drawable-canvas 0.13) sends a drawing 200 ms after its last change, a
+# pause hard-coded in its frontend: most of Draw's answer time. Its toolbar's send button sends
+# at once (and cancels the pending send), so a stroke's release presses it, once the canvas has
+# taken the stroke (a task later). A release outside the canvas still sends after the pause.
+_SEND_ON_RELEASE = f"""<script>
+if (!window.digitLabSendOnRelease) {{
+  window.digitLabSendOnRelease = true;
+  for (const type of ["mouseup", "touchend"]) {{
+    window.addEventListener(type, (event) => {{
+      const canvas = event.composedPath().find((el) => el.classList?.contains("dc-root"));
+      const send = canvas?.querySelector('button[aria-label="{CANVAS_SEND_BUTTON}"]');
+      if (send) setTimeout(() => send.click());
+    }});
+  }}
+}}
+</script>"""
+
+
+@functools.cache
+def _canvas_has_send_button() -> bool:
+    # Found, not imported: importing the canvas registers its component, which needs a running app.
+    package = importlib.util.find_spec("streamlit_drawable_canvas").origin
+    build = Path(package).parent / "frontend" / "build"
+    return any(CANVAS_SEND_BUTTON in js.read_text() for js in build.glob("index-*.js"))
+
+
+def send_drawings_on_release() -> None:
+    """Make each stroke on a drawing canvas of this page reach the app when the pen is lifted,
+    not 200 ms later (the page's sidebar gets an invisible script)."""
+    if not _canvas_has_send_button():
+        raise StreamlitInternalsChanged(
+            f"The drawing canvas has no {CANVAS_SEND_BUTTON!r} button any more; "
+            "see ui/streamlit_workarounds.py before upgrading streamlit-drawable-canvas."
+        )
+    st.sidebar.html(_SEND_ON_RELEASE, unsafe_allow_javascript=True, width="content")
 
 
 _ROUTED = "_routed_by_app"  # set by app.py in this script run, taken by the page

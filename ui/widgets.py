@@ -177,7 +177,7 @@ def table(
 
 def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
     """Which pixels pushed `model` towards `target` (Integrated Gradients), and how to read it."""
-    explained = mc.saliency.saliency(model, image, target=target)
+    explained = state.remembered("saliency", mc.saliency.saliency, model, image, target)
     picture, words = st.columns([1, 3], vertical_alignment="center")
     picture.image(
         mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
