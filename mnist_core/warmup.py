@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 class ServerWarmup:
     """Runs `prepare()` (imports TensorFlow, loads what the pages share and returns the data)
-    in a daemon thread, then measures this server's training speed on that data, holding one
+    in a background thread, then measures this server's training speed on that data, holding one
     of `slots()`.
 
     The measurement trains, reseeding Keras's global random generator and taking the CPUs, so
@@ -34,7 +34,10 @@ class ServerWarmup:
 
     def start(self) -> ServerWarmup:
         """Start the warm-up in the background; returns self."""
-        threading.Thread(target=self._run, name="server-warmup", daemon=True).start()
+        # Not a daemon (said outright: a thread started by a script run's daemon thread would
+        # inherit it): at exit Python waits for it, as a TensorFlow op cut off by the
+        # interpreter's shutdown aborts the whole process.
+        threading.Thread(target=self._run, name="server-warmup", daemon=False).start()
         return self
 
     @property
