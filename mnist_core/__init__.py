@@ -72,6 +72,7 @@ from mnist_core.training import (
     TrainResult,
     count_macs,
     estimate_epoch_seconds,
+    estimate_seconds,
     measure_speed,
     train,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "count_macs",
     "default_data_dir",
     "estimate_epoch_seconds",
+    "estimate_seconds",
     "evaluate",
     "evaluation_indices",
     "export",

@@ -51,8 +51,8 @@ def _headers(table: pd.DataFrame) -> dict[str, str]:
 
 
 @st.cache_resource(show_spinner=False)  # network_overview shows a spinner in the user's language
-def server_speed() -> tuple[float, float, float]:
-    """This server's (MACs per second, seconds per batch, seconds per epoch), measured once."""
+def server_speed() -> float:
+    """This server's speed for the estimates (mc.measure_speed), measured once."""
     return mc.measure_speed(state.mnist())
 
 
@@ -63,22 +63,24 @@ def network_overview(config: mc.TrainConfig) -> float:
     st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
     with st.spinner(_("Measuring this server's speed (once)…")):
         speed = server_speed()
-    seconds = mc.estimate_epoch_seconds(config, *speed)
+    seconds = mc.estimate_epoch_seconds(config, speed)
+    total = mc.estimate_seconds(config, speed)
     st.markdown(
         ngettext(
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epoch)",
+            "({total:,.0f} s for {epochs} epoch, {start:,.0f} s of it to start)",
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epochs)",
+            "({total:,.0f} s for {epochs} epochs, {start:,.0f} s of it to start)",
             config.epochs,
         ).format(
             params=table["parameters"].sum(),
             seconds=seconds,
-            total=seconds * config.epochs,
+            total=total,
             epochs=config.epochs,
+            start=total - seconds * config.epochs,
         )
     )
-    return seconds * config.epochs
+    return total
 
 
 def _progress_text(last: mc.BatchProgress) -> str:
