@@ -298,9 +298,10 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
     }
 
 
-# Seconds of each feature's unit in units of the reference epoch's seconds (SPEED_PROBE), so
-# that they hold on any machine once its reference epoch is timed. Fitted on this project's
-# 2-core machine by `python -m bench.bench_estimates --fit` (it prints these two tables).
+# The cost of one unit of each feature, in SPEED_PROBE epochs, so that they hold on a faster or
+# slower machine once its probe epoch is timed. Fitted on this project's 2-core machine by
+# `flock /tmp/cpu.lock python -m bench.bench_estimates --fit --n 14 --bound 20 --lock ''`
+# (it prints both tables); a 0 is a cost too small to tell from the noise of that machine.
 EPOCH_COSTS = {
     "epoch": 0.143,
     "step": 0.0124,
