@@ -84,6 +84,7 @@ _NAMES_BY_MODULE = {
         "TrainResult",
         "count_macs",
         "estimate_epoch_seconds",
+        "estimate_seconds",
         "measure_speed",
         "train",
     ),

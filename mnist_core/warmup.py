@@ -29,7 +29,7 @@ class ServerWarmup:
         self._prepare = prepare
         self._slots = slots  # called in the background: its module imports TensorFlow
         self._done = threading.Event()
-        self.speed: tuple[float, float, float] | None = None  # measure_speed's figures
+        self.speed: float | None = None  # measure_speed's figure
         self.error: str | None = None  # why there is no speed, once done
 
     def start(self) -> ServerWarmup:

@@ -1,12 +1,14 @@
 """Training learns, reports throttled progress, stops on request, repeats itself, runs as a job."""
 
+import itertools
+import math
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from mnist_core.config import ConfigError
+from mnist_core.config import PADDINGS, POOLINGS, PRESETS, ConfigError, TrainConfig, validate
 from mnist_core.evaluation import evaluate
 from mnist_core.model import build_model, load_model, predict, save_model
 from mnist_core.training import (
@@ -16,7 +18,9 @@ from mnist_core.training import (
     TrainingJob,
     TrainingSlots,
     estimate_epoch_seconds,
+    estimate_seconds,
     fit_arrays,
+    measure_speed,
     train,
 )
 
@@ -132,20 +136,73 @@ def test_a_failing_job_reports_its_error(mnist, tiny_config):
     assert job.state == "failed" and "exceed" in job.error
 
 
-def test_epoch_estimate_grows_with_the_work():
-    from mnist_core.config import PRESETS
+@pytest.mark.parametrize(
+    "base",
+    [PRESETS["codelab"], PRESETS["best"], TrainConfig(filters=(4,), kernel_sizes=(3,))],
+    ids=["codelab", "best", "one-block"],
+)
+def test_the_estimate_grows_with_what_costs(base):
+    cheaper_dearer = [
+        (base, base.replace(epochs=base.epochs + 1)),
+        (base, base.replace(train_size=base.train_size + 1000)),
+        (base, base.replace(val_size=base.val_size + 1000)),
+        (base, base.replace(filters=tuple(2 * f for f in base.filters))),
+        (base.replace(batch_size=512), base.replace(batch_size=32)),  # more, smaller batches
+        (base.replace(shift=0, rotation=0, zoom=0), base.replace(shift=0.1)),
+        (base.replace(shift=0.1, rotation=0, zoom=0), base.replace(shift=0.1, rotation=10)),
+        (base.replace(batch_norm=False), base.replace(batch_norm=True)),
+        (base.replace(dense_units=0), base.replace(dense_units=256)),
+    ]
+    for cheaper, dearer in cheaper_dearer:
+        assert estimate_seconds(cheaper, 1.0) < estimate_seconds(dearer, 1.0), (cheaper, dearer)
+    # Per epoch, what a run does once is left out: twice the epochs, exactly twice the time.
+    doubled = base.replace(epochs=2 * base.epochs)
+    one, two = estimate_seconds(base, 1.0), estimate_seconds(doubled, 1.0)
+    start = one - base.epochs * estimate_epoch_seconds(base, 1.0)
+    assert start > 0 and two - one == pytest.approx(base.epochs * estimate_epoch_seconds(base, 1.0))
+    # A slower server (a longer probe epoch) takes proportionally longer.
+    assert estimate_seconds(base, 3.0) == pytest.approx(3 * one)
 
-    small = estimate_epoch_seconds(PRESETS["codelab"], 1e9, 0.01)
-    assert small > 0
-    assert estimate_epoch_seconds(PRESETS["best"], 1e9, 0.01) > 10 * small
+
+def test_the_presets_estimates_order_codelab_fast_best():
+    codelab, fast, best = (
+        estimate_seconds(PRESETS[name], 1.0) for name in ("codelab", "fast", "best")
+    )
+    assert codelab < fast < best
 
 
-def test_speed_measurement_runs_on_the_offline_sample():
+def _grid_configs(available: int):
+    """Valid configs from the extremes of every Train-page setting."""
+    blocks = [((2,), (1,)), ((128,), (7,)), ((2, 128), (7, 1)), ((128, 128, 128), (3, 3, 3))]
+    for (filters, kernels), strides, padding, pooling, bn, dense, batch, train_size, augment in (
+        itertools.product(
+            blocks, (1, 3), PADDINGS, POOLINGS, (False, True), (0, 512), (16, 2048),
+            (100, available - 1000), (False, True),
+        )
+    ):  # fmt: skip
+        config = TrainConfig(
+            filters=filters, kernel_sizes=kernels, strides=strides, padding=padding,
+            pooling=pooling, batch_norm=bn, dense_units=dense, batch_size=batch, epochs=50,
+            train_size=train_size, val_size=1000, shift=0.3 * augment, rotation=30 * augment,
+            zoom=0.3 * augment, activation="gelu" if bn else "relu",
+        )  # fmt: skip
+        try:
+            validate(config, available)
+        except ConfigError:
+            continue
+        yield config
+
+
+def test_the_measured_speed_gives_a_usable_estimate_for_every_valid_config():
     from mnist_core.data import load_sample
-    from mnist_core.training import measure_speed
 
-    rate, step, epoch = measure_speed(load_sample())
-    assert rate > 1e6 and step >= 0 and epoch >= 0
+    speed = measure_speed(load_sample())
+    assert isinstance(speed, float) and 0 < speed < math.inf
+    configs = list(_grid_configs(available=60000))
+    assert len(configs) > 100
+    for config in configs:
+        epoch, total = estimate_epoch_seconds(config, speed), estimate_seconds(config, speed)
+        assert 0 < epoch < total < math.inf, config
 
 
 def test_a_job_has_a_state_enum_and_keeps_its_internals_private(mnist, tiny_config):

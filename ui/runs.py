@@ -67,7 +67,7 @@ ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it 
 def estimated_seconds(config: mc.TrainConfig) -> float | None:
     """`config`'s estimated seconds of training (None while the speed is being measured)."""
     speed = state.warmup().speed
-    return None if speed is None else mc.estimate_epoch_seconds(config, *speed) * config.epochs
+    return None if speed is None else mc.estimate_seconds(config, speed)
 
 
 def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
@@ -88,16 +88,21 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
             _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
         )
         return
-    seconds = mc.estimate_epoch_seconds(config, *warmup.speed)
+    seconds = mc.estimate_epoch_seconds(config, warmup.speed)
+    total = mc.estimate_seconds(config, warmup.speed)
     st.markdown(
         ngettext(
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epoch)",
+            "({total:,.0f} s for {epochs} epoch, {start:,.0f} s of it to start)",
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epochs)",
+            "({total:,.0f} s for {epochs} epochs, {start:,.0f} s of it to start)",
             config.epochs,
         ).format(
-            params=params, seconds=seconds, total=seconds * config.epochs, epochs=config.epochs
+            params=params,
+            seconds=seconds,
+            total=total,
+            epochs=config.epochs,
+            start=total - seconds * config.epochs,
         )
     )
 

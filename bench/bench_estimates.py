@@ -1,0 +1,303 @@
+"""The Train page's time estimate against the measured time of the same runs.
+
+    python -m bench.bench_estimates --data ../shared/data/mnist.npz [--n 8] [--bound 40]
+    python -m bench.bench_estimates --data ... --fit --n 14 --bound 20 --save fit.json
+    python -m bench.bench_estimates --refit fit.json [more.json ...]   # the cost constants
+
+Like the app, it first times the speed probe (`measure_speed`) and estimates every run from
+that one figure; to tell the cost model's error from the machine's drifting load, it also
+estimates each run from a probe timed just before it (the last ratio column). A run's measured
+time is what the Train page's job spends before testing: building the network and training
+it, validation included. Measured: the presets (`best` on 2 of its epochs, compared with the
+estimate for 2 epochs, to keep the bench short) and two samples of random valid settings over
+every Train-page setting whose estimate is at most `--bound` s: seed 0, drawn as `--fit` draws
+its sample (the same runs only with the fit's `--n`, `--bound` and a like probe), and seed 1,
+a validation sample no fit has seen.
+Each run (and each probe) holds `--lock` (/tmp/cpu.lock) while it runs, so timings on a shared
+machine do not overlap one another.
+
+`--fit` measures the seed-0 sample with 2 epochs each (with the presets, `fast` on 22,000 and
+`best` on 11,000 digits, and two networks with wide later conv layers), each run right after
+its own probe so that load changes cancel out, fits EPOCH_COSTS (second epochs) and
+SETUP_COSTS (the rest of each run), non-negative, by least squares on the logarithms of the
+ratios estimate / measured, and prints both tables for mnist_core/training.py. `--refit`
+fits again from the files `--save` wrote (several: their runs together).
+"""
+
+import argparse
+import contextlib
+import fcntl
+import json
+import math
+import os
+import time
+
+import numpy as np
+from scipy.optimize import least_squares, nnls
+
+import mnist_core as mc
+from mnist_core import config as cfg
+from mnist_core.training import (
+    EPOCH_COSTS,
+    SETUP_COSTS,
+    SPEED_PROBE,
+    cost_features,
+    estimate_seconds,
+    measure_speed,
+    setup_features,
+)
+
+GOAL = 0.25  # within ±25 % of the measured time
+PRESET_WEIGHT = 3  # in the fit, a preset counts as 3 random runs: most visitors train one
+
+
+def random_config(rng: np.random.Generator, available: int, epochs: int | None) -> mc.TrainConfig:
+    """Any settings the Train page offers (valid or not), with few epochs."""
+    blocks = int(rng.integers(1, cfg.MAX_BLOCKS + 1))
+
+    def pick(options):
+        return options[int(rng.integers(len(options)))]
+
+    def span(name):
+        s = cfg.SPANS[name]
+        return round(float(rng.choice(np.arange(s.low, s.high + s.step / 2, s.step))), 2)
+
+    train_size = int(round(math.exp(rng.uniform(math.log(100), math.log(available))), -2))
+    return mc.TrainConfig(
+        filters=tuple(pick(cfg.FILTERS) for _ in range(blocks)),
+        kernel_sizes=tuple(pick(cfg.KERNELS) for _ in range(blocks)),
+        strides=pick(cfg.STRIDES),
+        padding=pick(cfg.PADDINGS),
+        pooling=pick(cfg.POOLINGS),
+        activation=pick(cfg.ACTIVATIONS),
+        batch_norm=bool(rng.integers(2)),
+        dropout=span("dropout") * int(rng.integers(2)),
+        dense_units=pick(cfg.DENSE),
+        optimizer=pick(cfg.OPTIMIZERS),
+        learning_rate=pick(cfg.RATES),
+        lr_schedule=pick(cfg.LR_SCHEDULES),
+        batch_size=pick(cfg.BATCHES),
+        epochs=epochs or int(rng.integers(1, 4)),
+        train_size=max(train_size, 100),
+        val_size=int(round(rng.uniform(0, available // 5), -2)) * int(rng.integers(2)),
+        shift=span("shift") * int(rng.integers(2)),
+        rotation=span("rotation") * int(rng.integers(2)),
+        zoom=span("zoom") * int(rng.integers(2)),
+        label_smoothing=span("label_smoothing") * int(rng.integers(2)),
+    )
+
+
+def sample(seed: int, n: int, bound: float, speed: float, available: int, epochs=None) -> list:
+    """`n` valid random configs whose estimate is at most `bound` seconds."""
+    rng, picked = np.random.default_rng(seed), []
+    while len(picked) < n:
+        config = random_config(rng, available, epochs)
+        try:
+            mc.validate(config, available)
+        except mc.ConfigError:
+            continue
+        if estimate_seconds(config, speed) <= bound:
+            picked.append(config)
+    return picked
+
+
+@contextlib.contextmanager
+def cpu_lock(path: str | None):
+    """Hold `path` exclusively (as `flock` does) while timing."""
+    if not path:
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def timed_run(config: mc.TrainConfig, data: mc.MnistData) -> tuple[float, list[float]]:
+    """Seconds to build and train `config`, and the seconds of each of its epochs."""
+    start = time.perf_counter()
+    result = mc.train(mc.build_model(config), config, data)
+    return time.perf_counter() - start, [e.seconds for e in result.history]
+
+
+def describe(config: mc.TrainConfig) -> str:
+    """The settings that matter for time, in one short line."""
+    c = config
+    aug = "".join(k for k, v in (("s", c.shift), ("r", c.rotation), ("z", c.zoom)) if v) or "-"
+    return (
+        f"{'/'.join(map(str, c.filters))} k{''.join(map(str, c.kernel_sizes))} s{c.strides} "
+        f"{c.padding[0]} {c.pooling[:3]} {c.activation[:4]} bn{int(c.batch_norm)} "
+        f"d{c.dense_units} {c.optimizer[:4]} b{c.batch_size} e{c.epochs} "
+        f"n{c.train_size}+{c.val_size} aug:{aug}"
+    )
+
+
+def report(title: str, rows: list[tuple[str, float, float, float]]) -> None:
+    """Each run's estimates, measurement and ratios, then the share within the goal."""
+    print(f"\n{title}")
+    print(f"{'run':<72} {'estimate':>9} {'measured':>9} {'ratio':>6} {'ratio, own probe':>17}")
+    for name, estimate, measured, own in rows:
+        print(
+            f"{name:<72} {estimate:8.1f}s {measured:8.1f}s {estimate / measured:6.2f} "
+            f"{own / measured:17.2f}"
+        )
+    for label, column in (("one probe, as in the app", 1), ("a probe before each run", 3)):
+        ratios = [row[column] / row[2] for row in rows]
+        within = sum(abs(r - 1) <= GOAL for r in ratios)
+        worst = max(ratios, key=lambda r: abs(math.log(r)))
+        print(
+            f"{label}: within ±{GOAL:.0%}: {within}/{len(rows)} ({within / len(rows):.0%}), "
+            f"worst ratio {worst:.2f}  (goal: all within ±{GOAL:.0%}, ratios 0.75-1.25)"
+        )
+
+
+def measure(args, data, speed) -> None:
+    """The presets and both samples against their estimates from the first speed probe, and
+    from a probe right before each run (which tells the cost model's error from load drift)."""
+    available = len(data.y_train)
+    runs = [(name, c.fit_to(available)) for name, c in mc.PRESETS.items()]
+    runs[-1] = ("best (2 epochs)", runs[-1][1].replace(epochs=2))
+    groups = {"presets": runs}
+    for seed, label, epochs in (
+        (0, "seed 0, drawn as --fit draws", 2),
+        (1, "validation, seed 1", None),
+    ):
+        configs = sample(seed, args.n, args.bound, speed, available, epochs)
+        groups[label] = [(describe(c), c) for c in configs]
+    for title, group in groups.items():
+        rows = []
+        for name, config in group:
+            with cpu_lock(args.lock):
+                probe = measure_speed(data)
+                measured, _epochs = timed_run(config, data)
+            rows.append(
+                (name, estimate_seconds(config, speed), measured, estimate_seconds(config, probe))
+            )
+            print(f"  {name}: {rows[-1][1]:.1f} s estimated, {measured:.1f} s measured", flush=True)
+        report(title, rows)
+
+
+def fit(args, data, speed) -> None:
+    """Measure the seed-0 sample and fit both cost tables to it."""
+    available = len(data.y_train)
+    configs = [
+        mc.PRESETS["codelab"],
+        mc.PRESETS["fast"].replace(train_size=22000, val_size=2000),
+        mc.PRESETS["best"].replace(train_size=11000, val_size=2000),
+    ]
+    configs = [c.fit_to(available).replace(epochs=2) for c in configs]
+    # Wide layers after the first: the sample's bound leaves out the runs where their MACs
+    # dominate, and without them the fit cannot tell what those MACs cost.
+    wide = mc.TrainConfig(padding="same", pooling="none", batch_size=128, val_size=0, epochs=2)
+    configs += [
+        wide.replace(filters=(64, 64), kernel_sizes=(5, 5), train_size=1000),
+        wide.replace(filters=(32, 128, 128), kernel_sizes=(3, 3, 3), train_size=500),
+    ]
+    configs += sample(0, args.n, args.bound, speed, available, epochs=2)
+    records = []
+    for i, config in enumerate(configs):
+        with cpu_lock(args.lock):
+            probe = measure_speed(data)
+            total, epochs = timed_run(config, data)
+        records.append(
+            {
+                "config": config.to_dict(),
+                "probe": probe,
+                "total": total,
+                "epochs": epochs,
+                "weight": PRESET_WEIGHT if i < 3 else 1,
+            }
+        )
+        print(f"  {describe(config)}: probe {probe:.2f} s, run {total:.1f} s {epochs}", flush=True)
+        if args.save:  # after every run: a fit stopped halfway still leaves its data
+            with open(args.save, "w") as f:
+                json.dump(records, f)
+    print_fit(records)
+
+
+def _fit_table(rows: list[dict], targets: list[float], weights: list[float]) -> dict[str, float]:
+    """Non-negative costs per feature minimising the weighted squared log ratios estimate /
+    measured."""
+    names = list(rows[0])
+    x = np.array([[row[n] for n in names] for row in rows], float)
+    y = np.array(targets)
+    w = np.sqrt(np.array(weights, float))
+    scale = x.max(axis=0)
+    scale[scale == 0] = 1
+    x = x / scale
+    # Ratios, not differences: a 2 s run counts as much as a 60 s one. Started from the
+    # least-squares fit of the relative errors, which is biased low when the ratios spread.
+    start, _residual = nnls(x / y[:, None] * w[:, None], w)
+    fit = least_squares(
+        lambda c: w * np.log(np.maximum(x @ c, 1e-9) / y), start + 1e-6, bounds=(0, np.inf)
+    )
+    return {n: float(f"{c / s:.3g}") for n, c, s in zip(names, fit.x, scale)}
+
+
+def print_fit(records: list[dict]) -> None:
+    """Fit and print EPOCH_COSTS and SETUP_COSTS from measured records."""
+    configs = [mc.TrainConfig.from_dict(r["config"]) for r in records]
+    steady = [float(np.mean(r["epochs"][1:])) for r in records]
+    weights = [r.get("weight", 1) for r in records]
+    # The probe itself is a run whose epoch takes 1 probe epoch by definition.
+    epoch_costs = _fit_table(
+        [cost_features(c) for c in configs] + [cost_features(SPEED_PROBE)],
+        [s / r["probe"] for s, r in zip(steady, records)] + [1.0],
+        [*weights, PRESET_WEIGHT],
+    )
+    setup = [(r["total"] - len(r["epochs"]) * s) / r["probe"] for s, r in zip(steady, records)]
+    # A run whose later epoch was slowed more than its first leaves no start-up to see; a
+    # clipped value would drag the log fit towards nothing.
+    kept = [i for i, value in enumerate(setup) if value > 0.1]
+    setup_costs = _fit_table(
+        [setup_features(configs[i]) for i in kept],
+        [setup[i] for i in kept],
+        [weights[i] for i in kept],
+    )
+    print("\nEPOCH_COSTS = {")
+    for name, value in epoch_costs.items():
+        print(f'    "{name}": {value:.3g},')
+    print("}")
+    print("SETUP_COSTS = " + json.dumps(setup_costs))
+
+    def seconds(config, probe):
+        epoch = sum(epoch_costs[k] * v for k, v in cost_features(config).items())
+        start = sum(setup_costs[k] * v for k, v in setup_features(config).items())
+        return probe * (start + config.epochs * epoch)
+
+    rows = []
+    for config, record in zip(configs, records):
+        estimate = seconds(config, record["probe"])
+        rows.append((describe(config), estimate, record["total"], estimate))
+    report("the fitted runs, each against its own probe (both ratio columns)", rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p.add_argument("--n", type=int, default=8, help="random configs per sample")
+    p.add_argument("--bound", type=float, default=40.0, help="largest estimate sampled, seconds")
+    p.add_argument("--lock", default="/tmp/cpu.lock", help="file held while timing ('' for none)")
+    p.add_argument("--fit", action="store_true", help="re-derive EPOCH_COSTS and SETUP_COSTS")
+    p.add_argument("--save", help="--fit: also write the measurements to this JSON file")
+    p.add_argument("--refit", nargs="+", help="fit again from JSON files written by --save")
+    args = p.parse_args()
+    if args.refit:
+        records = []
+        for path in args.refit:
+            with open(path) as f:
+                records += json.load(f)
+        print_fit(records)
+        return
+    data = mc.load_mnist(args.data)
+    with cpu_lock(args.lock):
+        speed = measure_speed(data)
+    print(f"speed probe: {speed:.2f} s per reference epoch  (costs now: {EPOCH_COSTS}, "
+          f"{SETUP_COSTS})")  # fmt: skip
+    (fit if args.fit else measure)(args, data, speed)
+
+
+if __name__ == "__main__":
+    main()
