@@ -21,7 +21,7 @@ PRESET_HELP = {
         "training digits, 4 epochs with a one-cycle learning rate"
     ),
     "best": N_(
-        "The most accurate: 99.5% test accuracy in about 3 minutes: three conv layers that stride "
+        "The most accurate: 99.5% test accuracy in a few minutes: three conv layers that stride "
         "instead of pooling, batch normalisation, shifted training images and softened answers, "
         "10 epochs with a one-cycle learning rate"
     ),
