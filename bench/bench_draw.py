@@ -15,6 +15,7 @@ server's CPU time per action (from /proc) is printed too: the host's noise moves
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -206,6 +207,8 @@ def main() -> None:
             f"ratio to the baseline's median: stroke → prediction on screen {shown / base:.1f}× "
             f"(max {max(strokes.shown) / base:.1f}×), all updated {done / base:.1f}×"
         )
+        # Last, for bench.speed_table: the stroke figures and the baseline, in ms.
+        print(json.dumps({"median": shown, "max": max(strokes.shown), "baseline": base}))
 
 
 if __name__ == "__main__":

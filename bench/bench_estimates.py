@@ -13,8 +13,8 @@ estimate for 2 epochs, to keep the bench short) and two samples of random valid 
 every Train-page setting whose estimate is at most `--bound` s: seed 0, drawn as `--fit` draws
 its sample (the same runs only with the fit's `--n`, `--bound` and a like probe), and seed 1,
 a validation sample no fit has seen.
-Each run (and each probe) holds `--lock` (/tmp/cpu.lock) while it runs, so timings on a shared
-machine do not overlap one another.
+With `--lock FILE`, each run (and each probe) holds FILE (as `flock` does) while it runs, so that
+other benchmarks sharing the machine and the same file do not overlap it.
 
 `--fit` measures the seed-0 sample with 2 epochs each (with the presets, `fast` on 22,000 and
 `best` on 11,000 digits, and two networks with wide later conv layers), each run right after
@@ -134,8 +134,9 @@ def describe(config: mc.TrainConfig) -> str:
     )
 
 
-def report(title: str, rows: list[tuple[str, float, float, float]]) -> None:
-    """Each run's estimates, measurement and ratios, then the share within the goal."""
+def report(title: str, rows: list[tuple[str, float, float, float]]) -> list[float]:
+    """Each run's estimates, measurement and ratios, then the share within the goal; returns
+    the ratios of the estimates the app shows (one probe) to the measured times."""
     print(f"\n{title}")
     print(f"{'run':<72} {'estimate':>9} {'measured':>9} {'ratio':>6} {'ratio, own probe':>17}")
     for name, estimate, measured, own in rows:
@@ -151,9 +152,10 @@ def report(title: str, rows: list[tuple[str, float, float, float]]) -> None:
             f"{label}: within ±{GOAL:.0%}: {within}/{len(rows)} ({within / len(rows):.0%}), "
             f"worst ratio {worst:.2f}  (goal: all within ±{GOAL:.0%}, ratios 0.75-1.25)"
         )
+    return [row[1] / row[2] for row in rows]
 
 
-def measure(args, data, speed) -> None:
+def measure(args, data, speed) -> dict[str, list[float]]:
     """The presets and both samples against their estimates from the first speed probe, and
     from a probe right before each run (which tells the cost model's error from load drift)."""
     available = len(data.y_train)
@@ -166,6 +168,7 @@ def measure(args, data, speed) -> None:
     ):
         configs = sample(seed, args.n, args.bound, speed, available, epochs)
         groups[label] = [(describe(c), c) for c in configs]
+    ratios = {}
     for title, group in groups.items():
         rows = []
         for name, config in group:
@@ -176,7 +179,8 @@ def measure(args, data, speed) -> None:
                 (name, estimate_seconds(config, speed), measured, estimate_seconds(config, probe))
             )
             print(f"  {name}: {rows[-1][1]:.1f} s estimated, {measured:.1f} s measured", flush=True)
-        report(title, rows)
+        ratios[title] = report(title, rows)
+    return ratios
 
 
 def fit(args, data, speed) -> None:
@@ -279,7 +283,7 @@ def main() -> None:
     p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
     p.add_argument("--n", type=int, default=8, help="random configs per sample")
     p.add_argument("--bound", type=float, default=40.0, help="largest estimate sampled, seconds")
-    p.add_argument("--lock", default="/tmp/cpu.lock", help="file held while timing ('' for none)")
+    p.add_argument("--lock", default="", help="a file to hold (flock) while timing")
     p.add_argument("--fit", action="store_true", help="re-derive EPOCH_COSTS and SETUP_COSTS")
     p.add_argument("--save", help="--fit: also write the measurements to this JSON file")
     p.add_argument("--refit", nargs="+", help="fit again from JSON files written by --save")
@@ -296,7 +300,10 @@ def main() -> None:
         speed = measure_speed(data)
     print(f"speed probe: {speed:.2f} s per reference epoch  (costs now: {EPOCH_COSTS}, "
           f"{SETUP_COSTS})")  # fmt: skip
-    (fit if args.fit else measure)(args, data, speed)
+    if args.fit:
+        fit(args, data, speed)
+    else:  # last, for bench.speed_table: the ratios of each group, as one JSON line
+        print(json.dumps(measure(args, data, speed)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A fresh server's first visitor: Home, then Train's layer table and estimate, and the memory.
 
-    flock /tmp/cpu.lock python -m bench.bench_first_visit [--rounds 3]
+    MNIST_NPZ=../shared/data/mnist.npz python -m bench.bench_first_visit [--rounds 3]
 
 Each round starts a fresh server (`bench/browser.py start_app`, a fresh HOME and board folder;
 MNIST from $MNIST_NPZ when set, else the offline digits) and Debian's Chromium opens Home, then
@@ -21,6 +21,7 @@ the resident memory each part of the first visit adds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -202,8 +203,10 @@ def main() -> None:
         f"  server resident after the first visit      {median['mb']:7.0f} MB"
         f"  goal ≤ {GOALS['mb']:.0f} MB"
     )
-    print("\nwhere the memory goes (one fresh process, step by step):")
+    print("\nwhere the memory goes (one fresh process, step by step):", flush=True)
     subprocess.run([sys.executable, "-m", "bench.bench_first_visit", "--breakdown"], cwd=ROOT)
+    # Last, for bench.speed_table: the medians and baselines as one JSON line.
+    print(json.dumps({**median, "tf_import": base, "trivial": statistics.median(trivial)}))
 
 
 if __name__ == "__main__":
