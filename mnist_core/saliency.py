@@ -3,7 +3,7 @@
 Integrated Gradients (Sundararajan et al., 2017) averages the gradient along the straight path
 from a baseline to the image and multiplies by (image - baseline). The baseline is the all-black
 canvas: black is "no ink", MNIST's natural absence of evidence. Two of its properties matter here:
-completeness, the attributions add up to score(image) - score(black) (to about 1 % with 32 steps),
+completeness, the attributions add up to score(image) - score(black) (to a few % with 32 steps),
 so the map is a budget of the answer, and sensitivity, any pixel whose ink changes the score gets
 a share. A plain gradient has neither: it tells what a tiny nudge at this very image would do, not
 what the ink contributed, and it is speckled (on the default model 56 to 87 % of its magnitude
