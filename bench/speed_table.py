@@ -2,7 +2,7 @@
 
     python -m bench.speed_table --data ../shared/data/mnist.npz [--only training,presets,...]
 
-Sections (all by default, about 25 minutes on 2 cores):
+Sections (all by default, about half an hour on 2 cores):
 - training: the codelab preset through the app (Chromium, server pinned to CPU 0), the CLI, and a
   bare `model.fit` in alternating rounds (bench_app_vs_cli --pin);
 - presets: `fast` and `best` through the CLI, each between bare codelab fits on both CPUs;
