@@ -13,8 +13,8 @@ from enum import StrEnum
 import keras
 import numpy as np
 
-from mnist_core.config import PRESETS, TrainConfig, layer_shapes, validate
-from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, train_val_split
+from mnist_core.config import PRESETS, TrainConfig, layer_shapes, network_layers, validate
+from mnist_core.data import NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
 from mnist_core.i18n import N_, _
 from mnist_core.model import build_model, predict
@@ -230,15 +230,22 @@ def train(
     )
 
 
+def _conv_macs(config: TrainConfig) -> list[int]:
+    """Multiply-accumulates of each conv layer for one image."""
+    shapes = dict(layer_shapes(config))
+    inputs = (1, *config.filters[:-1])  # each layer's input channels
+    return [
+        shapes[f"conv{i}"] ** 2 * kernel * kernel * channels * filters
+        for i, (filters, kernel, channels) in enumerate(
+            zip(config.filters, config.kernel_sizes, inputs), 1
+        )
+    ]
+
+
 def count_macs(config: TrainConfig) -> int:
     """Multiply-accumulates of one forward pass, for speed estimates."""
-    macs, channels, size = 0, 1, IMAGE_SIDE
-    shapes = dict(layer_shapes(config))
-    for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes), 1):
-        out = shapes[f"conv{i}"]
-        macs += out * out * kernel * kernel * channels * filters
-        channels, size = filters, shapes.get(f"pool{i}", out)
-    flat = size * size * channels
+    macs = sum(_conv_macs(config))
+    flat = layer_shapes(config)[-1][1] ** 2 * config.filters[-1]
     if config.dense_units:
         macs += flat * config.dense_units
         flat = config.dense_units
@@ -252,17 +259,14 @@ def _augmentation_layers(config: TrainConfig) -> int:
 def cost_features(config: TrainConfig) -> dict[str, float]:
     """What one epoch of `config` does, in the units of EPOCH_COSTS."""
     shapes = dict(layer_shapes(config))
-    convs, maps, params, channels = [], 0, 0, 1
-    for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes), 1):
+    maps = 0  # values the activation and pooling touch
+    for i, filters in enumerate(config.filters, 1):
         out = shapes[f"conv{i}"]
-        convs.append(out * out * kernel * kernel * channels * filters)
         pooled = shapes.get(f"pool{i}", out)
-        maps += (out * out + pooled * pooled) * filters  # values the activation and pool touch
-        params += kernel * kernel * channels * filters + filters
-        channels = filters
-    macs = count_macs(config)
+        maps += (out * out + pooled * pooled) * filters
+    convs, macs = _conv_macs(config), count_macs(config)
     dense = macs - sum(convs)
-    params += dense + config.dense_units + NUM_CLASSES
+    params = sum(layer.params for layer in network_layers(config))
     images, steps = config.train_size, config.batches_per_epoch
     return {
         "epoch": 1,  # Keras's own work around an epoch: a new data iterator, callbacks
@@ -283,26 +287,18 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
 
 def setup_features(config: TrainConfig) -> dict[str, float]:
     """What a run does once (build the network, trace its steps), in the units of SETUP_COSTS."""
-    per_block = (3 if config.batch_norm else 1) + (config.pooling != "none")
-    layers = (
-        _augmentation_layers(config)
-        + config.conv_blocks * per_block
-        + bool(config.dense_units)
-        + bool(config.dropout)
-        + 2  # flatten, output
-    )
     return {
         "run": 1,
-        "layer": layers,
+        "layer": len(network_layers(config)) - 1,  # every layer but the input
         "augmentation": _augmentation_layers(config),  # large graphs to trace
     }
 
 
 # The cost of one unit of each feature, in SPEED_PROBE epochs, so that they hold on a faster or
 # slower machine once its probe epoch is timed. Fitted on this project's 2-core machine by
-# `flock /tmp/cpu.lock python -m bench.bench_estimates --fit --n 14 --bound 20 --lock ''`
-# (it prints both tables), except conv_mac: two runs with wide later conv layers, which the
-# fit now includes, gave 6.7e-11 and 1.3e-10 (the other epoch costs refitted around it).
+# `python -m bench.bench_estimates --fit --n 14 --bound 20` (it prints both tables), except
+# conv_mac: two runs with wide later conv layers, which the fit now includes, gave 6.7e-11 and
+# 1.3e-10 (the other epoch costs refitted around it).
 # A 0 is a cost too small to tell from that machine's noise.
 EPOCH_COSTS = {
     "epoch": 0.157,
