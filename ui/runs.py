@@ -215,8 +215,8 @@ def _waiting(job: mc.TrainingJob) -> None:
     if state.warmup() in holders:
         st.info(
             _(
-                "This server is measuring its training speed, once after it starts (a few small "
-                "trainings). Your run starts as soon as that is done."
+                "This server is measuring its training speed, once after it starts (one small "
+                "training). Your run starts as soon as that is done."
             ),
             icon=":material/speed:",
         )
