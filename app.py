@@ -9,6 +9,7 @@ st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
 language.choose()  # before anything shows text, the menu included
 page = st.navigation(navigation.st_pages())
 widgets.sidebar()
-page.run()
-# Once per server, after the first page is drawn (TensorFlow's import would slow it down).
+with state.page_activity().page_run():
+    page.run()
+# Once per server; it waits for a quiet moment (TensorFlow's import would slow pages down).
 state.warmup()

@@ -119,8 +119,10 @@ def breakdown() -> None:
 
     step("Streamlit, pandas, pyarrow, plotly and the UI code", _import_ui)
     import mnist_core as mc
+    from mnist_core import heap
     from ui import state
 
+    heap.limit_arenas()  # as the server's warm-up does first
     step("TensorFlow and Keras imported", lambda: __import__("keras"))
     kept = {}  # what the server keeps
     step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
@@ -137,10 +139,11 @@ def breakdown() -> None:
 
 def _calibrate(data) -> None:
     """What the server's warm-up does after loading: measure, then hand freed heap back."""
-    from mnist_core.training import _release_freed_memory, measure_speed
+    from mnist_core import heap
+    from mnist_core.training import measure_speed
 
     measure_speed(data)
-    _release_freed_memory()
+    heap.release_freed()
 
 
 def _train(data) -> None:

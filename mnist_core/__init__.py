@@ -88,7 +88,7 @@ _NAMES_BY_MODULE = {
         "measure_speed",
         "train",
     ),
-    "warmup": ("ServerWarmup",),
+    "warmup": ("PageActivity", "ServerWarmup"),
     "workspaces": ("ModelEntry", "Workspace", "Workspaces"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES_BY_MODULE.items() for name in names}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +11,7 @@ from enum import StrEnum
 import keras
 import numpy as np
 
+from mnist_core import heap
 from mnist_core.config import PRESETS, TrainConfig, layer_shapes, network_layers, validate
 from mnist_core.data import NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
@@ -341,15 +340,6 @@ def measure_speed(data: MnistData) -> float:
     return float(np.median([epoch.seconds for epoch in history[1:]]))
 
 
-def _release_freed_memory() -> None:
-    """Hand glibc's freed heap pages back to the system after a training's churn (10-20 ms).
-
-    Without it the server's resident memory kept about 8 MB a run that was already freed.
-    """
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 class TrainingSlots:
     """A server-wide limit on trainings running at once, served first come, first served."""
 
@@ -598,4 +588,4 @@ class TrainingJob:
         finally:
             if self.slots is not None:
                 self.slots.release(self)
-            _release_freed_memory()
+            heap.release_freed()

@@ -3,16 +3,52 @@ calibration, done once in a background thread so that no visitor waits for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+
+from mnist_core import heap
 
 if TYPE_CHECKING:
     from mnist_core.data import MnistData
     from mnist_core.training import TrainingSlots
 
 log = logging.getLogger(__name__)
+
+
+class PageActivity:
+    """When the server last drew a page, so that background work can wait for a quiet moment."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._ended = time.monotonic()
+
+    @contextlib.contextmanager
+    def page_run(self) -> Iterator[None]:
+        """Count a page's script run while the block runs."""
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._ended = time.monotonic()
+
+    def quiet_seconds(self) -> float:
+        """Seconds since the last page run ended; 0 while one runs."""
+        with self._lock:
+            return 0.0 if self._running else time.monotonic() - self._ended
+
+    def wait_for_quiet(self, seconds: float, timeout: float) -> None:
+        """Return once no page has run for `seconds`, or after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.quiet_seconds() < seconds and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class ServerWarmup:
@@ -55,9 +91,10 @@ class ServerWarmup:
 
     def _run(self) -> None:
         try:
+            heap.limit_arenas()  # before TensorFlow starts its threads
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
-            from mnist_core.training import _release_freed_memory, measure_speed
+            from mnist_core.training import measure_speed
 
             slots = self._slots()
             slots.acquire(self, cancelled=lambda: False)
@@ -65,7 +102,7 @@ class ServerWarmup:
                 self.speed = measure_speed(data)
             finally:
                 slots.release(self)
-                _release_freed_memory()  # the trainings' freed heap: about 50 MB
+                heap.release_freed()  # the probe's freed heap
         except Exception as err:  # shown where the estimate would be
             log.exception("The server's warm-up failed")
             self.error = f"{type(err).__name__}: {err}"

@@ -141,3 +141,38 @@ def test_a_run_never_trains_while_the_server_measures_its_speed(mnist, monkeypat
     assert states == {mc.JobState.WAITING}
     job.join(120)
     assert job.state == mc.JobState.DONE and warmup.wait(10) and warmup.speed is not None
+
+
+# The server's warm-up as app.py starts it, while a visitor's page is still running.
+WARMUP_WAITS = """
+import sys, time
+from ui import state
+
+activity = state.page_activity()
+with activity.page_run():
+    warmup = state.warmup()
+    time.sleep(6)  # TensorFlow's import takes 2-4 s
+    during = "tensorflow" in sys.modules
+warmup.wait(300)
+print(during, "tensorflow" in sys.modules, warmup.error)
+"""
+
+
+def test_the_warmup_imports_tensorflow_only_once_no_page_is_running():
+    out = subprocess.run(
+        [sys.executable, "-c", WARMUP_WAITS], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "True", "None"]
+
+
+def test_quiet_means_no_page_ran_for_a_while():
+    activity = mc.PageActivity()
+    with activity.page_run():
+        assert activity.quiet_seconds() == 0
+        started = time.monotonic()
+        activity.wait_for_quiet(seconds=0.1, timeout=0.3)  # a page that never ends
+        assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    activity.wait_for_quiet(seconds=0.2, timeout=10)
+    assert 0.2 <= time.monotonic() - started < 5
+    assert activity.quiet_seconds() >= 0.2

@@ -106,10 +106,19 @@ def _prepare_server() -> mc.MnistData:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
+    # TensorFlow's import holds the CPU and Python's lock for seconds: a page drawn meanwhile,
+    # the browser fetching its scripts from this server, took a second longer.
+    page_activity().wait_for_quiet(seconds=1, timeout=15)
     data = mnist()
     if _default_model_info() is not None:
         _default_model_file()
     return data
+
+
+@st.cache_resource(show_spinner=False)
+def page_activity() -> mc.PageActivity:
+    """When this server last drew a page (app.py counts every run of a page)."""
+    return mc.PageActivity()
 
 
 @st.cache_resource(show_spinner=False)
