@@ -70,6 +70,7 @@ class ServerWarmup:
 
     def start(self) -> ServerWarmup:
         """Start the warm-up in the background; returns self."""
+        heap.limit_arenas()  # before this thread and TensorFlow's start
         # Not a daemon (said outright: a thread started by a script run's daemon thread would
         # inherit it): at exit Python waits for it, as a TensorFlow op cut off by the
         # interpreter's shutdown aborts the whole process.
@@ -91,7 +92,6 @@ class ServerWarmup:
 
     def _run(self) -> None:
         try:
-            heap.limit_arenas()  # before TensorFlow starts its threads
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
             from mnist_core.training import measure_speed
