@@ -334,6 +334,41 @@ def estimate_seconds(config: TrainConfig, speed: float) -> float:
     return setup + config.epochs * estimate_epoch_seconds(config, speed)
 
 
+class ServerSpeed:
+    """This server's speed for estimates: the speed probe's epoch, timed once, corrected after
+    each run that trained all its epochs by how long it took against its estimate, so that the
+    estimates follow the server's load (another user's run, other processes) as it changes."""
+
+    WEIGHT = 0.5  # of the newest run in the correction; the rest is the runs before it
+    MAX_CORRECTION = 4.0  # one run's ratio counts as at most 4× (or 1/4): a stall stays a blip
+
+    def __init__(self, probe: float):
+        self.probe = probe  # seconds of one SPEED_PROBE epoch, timed by the warm-up
+        self.correction = 1.0  # smoothed measured / estimated of the finished runs
+        self._lock = threading.Lock()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of one SPEED_PROBE epoch at the server's recent pace."""
+        with self._lock:
+            return self.probe * self.correction
+
+    def estimate(self, config: TrainConfig) -> float:
+        """Seconds to build and train `config` now: estimate_seconds at the recent pace."""
+        return estimate_seconds(config, self.seconds)
+
+    def estimate_epoch(self, config: TrainConfig) -> float:
+        """Seconds of one of `config`'s epochs after the first, at the recent pace."""
+        return estimate_epoch_seconds(config, self.seconds)
+
+    def record(self, config: TrainConfig, seconds: float) -> None:
+        """Fold in a finished run of `config` that took `seconds` to build and train."""
+        ratio = seconds / estimate_seconds(config, self.probe)
+        ratio = min(max(ratio, 1 / self.MAX_CORRECTION), self.MAX_CORRECTION)
+        with self._lock:  # geometric smoothing: 2× slower then 2× faster comes back to 1
+            self.correction = self.correction ** (1 - self.WEIGHT) * ratio**self.WEIGHT
+
+
 def measure_speed(data: MnistData) -> float:
     """This machine's speed: the seconds of one SPEED_PROBE epoch after the first (2-3 s in all)."""
     history = train(build_model(SPEED_PROBE), SPEED_PROBE, data).history
@@ -471,6 +506,7 @@ class TrainingJob:
     slots: TrainingSlots | None = None
     limits: RunLimits = RunLimits(abandon_after=None)
     estimated_seconds: float | None = None  # of training, for the wait of those queued after it
+    speed: ServerSpeed | None = None  # corrected by this run's time if it trains every epoch
     state: JobState = field(default=JobState.WAITING, init=False)
     stop_reason: StopReason | None = field(default=None, init=False)
     result: TrainResult | None = field(default=None, init=False)
@@ -588,6 +624,9 @@ class TrainingJob:
             self._training_since = time.monotonic()
             self._set_state(JobState.TRAINING)
             self.result = self._train()
+            trained = time.monotonic() - self._training_since
+            if self.speed is not None and not self.result.stopped:
+                self.speed.record(self.config, trained)
             self._set_state(JobState.TESTING)
             self._test(self.result.model)
             self._set_state(JobState.STOPPED if self.result.stopped else JobState.DONE)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mnist_core.data import MnistData
-    from mnist_core.training import TrainingSlots
+    from mnist_core.training import ServerSpeed, TrainingSlots
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class ServerWarmup:
         self._prepare = prepare
         self._slots = slots  # called in the background: its module imports TensorFlow
         self._done = threading.Event()
-        self.speed: float | None = None  # measure_speed's figure
+        self.speed: ServerSpeed | None = None  # measure_speed's figure, corrected by runs
         self.error: str | None = None  # why there is no speed, once done
 
     def start(self) -> ServerWarmup:
@@ -57,12 +57,12 @@ class ServerWarmup:
         try:
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
-            from mnist_core.training import _release_freed_memory, measure_speed
+            from mnist_core.training import ServerSpeed, _release_freed_memory, measure_speed
 
             slots = self._slots()
             slots.acquire(self, cancelled=lambda: False)
             try:
-                self.speed = measure_speed(data)
+                self.speed = ServerSpeed(measure_speed(data))
             finally:
                 slots.release(self)
                 _release_freed_memory()  # the trainings' freed heap: about 50 MB

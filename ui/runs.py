@@ -67,7 +67,7 @@ ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it 
 def estimated_seconds(config: mc.TrainConfig) -> float | None:
     """`config`'s estimated seconds of training (None while the speed is being measured)."""
     speed = state.warmup().speed
-    return None if speed is None else mc.estimate_seconds(config, speed)
+    return None if speed is None else speed.estimate(config)
 
 
 def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
@@ -88,8 +88,8 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
             _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
         )
         return
-    seconds = mc.estimate_epoch_seconds(config, warmup.speed)
-    total = mc.estimate_seconds(config, warmup.speed)
+    seconds = warmup.speed.estimate_epoch(config)
+    total = warmup.speed.estimate(config)
     st.markdown(
         ngettext(
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
