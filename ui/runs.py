@@ -103,7 +103,12 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
             total=total,
             epochs=config.epochs,
             start=total - seconds * config.epochs,
-        )
+        ),
+        help=_(
+            "From one short training timed when the server started, then corrected after each run "
+            "that trains all its epochs by how long it really took, so it follows how busy the "
+            "server is. Time waiting in the queue comes on top."
+        ),
     )
 
 
