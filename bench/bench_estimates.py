@@ -280,20 +280,24 @@ def print_fit(records: list[dict]) -> None:
     """Fit and print EPOCH_COSTS and SETUP_COSTS from measured records."""
     configs = [mc.TrainConfig.from_dict(r["config"]) for r in records]
     weights = [r.get("weight", 1) for r in records]
-    # One fit of both tables to each run's whole time: splitting a run into its start-up and a
-    # steady epoch took the noise of one epoch twice (a later epoch slowed by the machine's
-    # other work even left no start-up at all). The probe's epoch is 1 by definition.
-    rows = [
-        {**setup_features(c), **{f"epoch {k}": c.epochs * v for k, v in cost_features(c).items()}}
-        for c in configs
-    ]
-    probe_row = dict.fromkeys(rows[0], 0.0)
-    probe_row.update({f"epoch {k}": v for k, v in cost_features(SPEED_PROBE).items()})
-    costs = _fit_table(
-        [*rows, probe_row],
-        [r["total"] / r["probe"] for r in records] + [1.0],
-        [*weights, PRESET_WEIGHT],
-    )
+
+    # One fit of both tables to each run's whole time and to its epochs after the first (the
+    # split between start-up and epochs, which runs of many epochs need); a run or an epoch
+    # slowed by the machine's other work counts less. The probe's epoch is 1 by definition.
+    def row(setup: dict, epoch: dict, epochs: float) -> dict:
+        return {**setup, **{f"epoch {k}": epochs * v for k, v in epoch.items()}}
+
+    zero = dict.fromkeys(setup_features(SPEED_PROBE), 0.0)
+    rows, targets, row_weights = [row(zero, cost_features(SPEED_PROBE), 1)], [1.0], [PRESET_WEIGHT]
+    for config, record, weight in zip(configs, records, weights):
+        rows.append(row(setup_features(config), cost_features(config), config.epochs))
+        targets.append(record["total"] / record["probe"])
+        row_weights.append(weight)
+        if len(record["epochs"]) > 1:
+            rows.append(row(zero, cost_features(config), 1))
+            targets.append(float(np.mean(record["epochs"][1:])) / record["probe"])
+            row_weights.append(weight)
+    costs = _fit_table(rows, targets, row_weights)
     epoch_costs = {k.removeprefix("epoch "): v for k, v in costs.items() if k.startswith("epoch ")}
     setup_costs = {k: v for k, v in costs.items() if not k.startswith("epoch ")}
     print("\nEPOCH_COSTS = {")
