@@ -4,24 +4,28 @@
     python -m bench.bench_estimates --data ... --fit --n 14 --bound 20 --save fit.json
     python -m bench.bench_estimates --refit fit.json [more.json ...]   # the cost constants
 
-Like the app, it first times the speed probe (`measure_speed`) and estimates every run from
-that one figure; to tell the cost model's error from the machine's drifting load, it also
-estimates each run from a probe timed just before it (the last ratio column). A run's measured
-time is what the Train page's job spends before testing: building the network and training
-it, validation included. Measured: the presets (`best` on 2 of its epochs, compared with the
-estimate for 2 epochs, to keep the bench short) and two samples of random valid settings over
-every Train-page setting whose estimate is at most `--bound` s: seed 0, drawn as `--fit` draws
-its sample (the same runs only with the fit's `--n`, `--bound` and a like probe), and seed 1,
-a validation sample no fit has seen.
+Like the app, it first times the speed probe (`measure_speed`) and estimates every run from that
+one figure, corrected after each run as the app's ServerSpeed is (the runs being one server's
+runs in a row; the "as the app" column, the one its JSON line gives); beside it, the probe's
+figure alone, and, to tell the cost model's error from the machine's drifting load, a probe
+timed just before each run (the last ratio column). A run's measured time is what the Train
+page's job spends before testing: building the network and training it, validation included.
+Measured: the presets (`best` on 2 of its epochs, compared with the estimate for 2 epochs, to
+keep the bench short) and two samples of random valid settings over every Train-page setting
+whose estimate is at most `--bound` s: seed 0, drawn as `--fit` draws its sample (the same runs
+only with the fit's `--n`, `--bound` and a like probe), and seed 1, a validation sample no fit
+has seen.
 With `--lock FILE`, each run (and each probe) holds FILE (as `flock` does) while it runs, so that
 other benchmarks sharing the machine and the same file do not overlap it.
 
-`--fit` measures the seed-0 sample with 2 epochs each (with the presets, `fast` on 22,000 and
-`best` on 11,000 digits, and two networks with wide later conv layers), each run right after
+`--fit` measures the seed-0 sample (`--seed` draws another) with 2 epochs each (with the
+presets, `fast` on 22,000 and `best` on 11,000 digits, and two networks with wide later conv
+layers), each run right after
 its own probe so that load changes cancel out, fits EPOCH_COSTS (second epochs) and
 SETUP_COSTS (the rest of each run), non-negative, by least squares on the logarithms of the
-ratios estimate / measured, and prints both tables for mnist_core/training.py. `--refit`
-fits again from the files `--save` wrote (several: their runs together).
+ratios estimate / measured, and prints both tables for mnist_core/training.py. `--save` writes
+the measured runs (of `--fit`, or of the bench itself), `--refit` fits again from such files
+(several: their runs together).
 """
 
 import argparse
@@ -41,6 +45,7 @@ from mnist_core.training import (
     EPOCH_COSTS,
     SETUP_COSTS,
     SPEED_PROBE,
+    ServerSpeed,
     cost_features,
     estimate_seconds,
     measure_speed,
@@ -134,30 +139,38 @@ def describe(config: mc.TrainConfig) -> str:
     )
 
 
-def report(title: str, rows: list[tuple[str, float, float, float]]) -> list[float]:
-    """Each run's estimates, measurement and ratios, then the share within the goal; returns
-    the ratios of the estimates the app shows (one probe) to the measured times."""
+COLUMNS = (
+    ("one probe", "the probe alone"),
+    ("as the app", "as the app: the probe corrected by the runs before"),
+    ("own probe", "a probe right before each run"),
+)
+
+
+def report(title: str, rows: list[tuple[str, float, dict[str, float]]]) -> list[float]:
+    """Each run's measured time and its estimates' ratios, then the share within the goal for
+    each kind of estimate; returns the ratios of the estimates the app shows to the measured
+    times."""
     print(f"\n{title}")
-    print(f"{'run':<72} {'estimate':>9} {'measured':>9} {'ratio':>6} {'ratio, own probe':>17}")
-    for name, estimate, measured, own in rows:
-        print(
-            f"{name:<72} {estimate:8.1f}s {measured:8.1f}s {estimate / measured:6.2f} "
-            f"{own / measured:17.2f}"
-        )
-    for label, column in (("one probe, as in the app", 1), ("a probe before each run", 3)):
-        ratios = [row[column] / row[2] for row in rows]
+    print(f"{'run':<72} {'measured':>9} " + " ".join(f"{c:>10}" for c, _label in COLUMNS))
+    for name, measured, estimates in rows:
+        ratios = " ".join(f"{estimates[c] / measured:10.2f}" for c, _label in COLUMNS)
+        print(f"{name:<72} {measured:8.1f}s {ratios}")
+    for column, label in COLUMNS:
+        ratios = [estimates[column] / measured for _name, measured, estimates in rows]
         within = sum(abs(r - 1) <= GOAL for r in ratios)
         worst = max(ratios, key=lambda r: abs(math.log(r)))
         print(
             f"{label}: within ±{GOAL:.0%}: {within}/{len(rows)} ({within / len(rows):.0%}), "
             f"worst ratio {worst:.2f}  (goal: all within ±{GOAL:.0%}, ratios 0.75-1.25)"
         )
-    return [row[1] / row[2] for row in rows]
+    return [estimates["as the app"] / measured for _name, measured, estimates in rows]
 
 
 def measure(args, data, speed) -> dict[str, list[float]]:
-    """The presets and both samples against their estimates from the first speed probe, and
-    from a probe right before each run (which tells the cost model's error from load drift)."""
+    """The presets and both samples against their estimates: from the first speed probe alone;
+    as the app makes them, from that probe corrected by each finished run (ServerSpeed), the
+    runs being one server's runs in a row; and from a probe right before each run (which tells
+    the cost model's error from load drift)."""
     available = len(data.y_train)
     runs = [(name, c.fit_to(available)) for name, c in mc.PRESETS.items()]
     runs[-1] = ("best (2 epochs)", runs[-1][1].replace(epochs=2))
@@ -168,17 +181,27 @@ def measure(args, data, speed) -> dict[str, list[float]]:
     ):
         configs = sample(seed, args.n, args.bound, speed, available, epochs)
         groups[label] = [(describe(c), c) for c in configs]
-    ratios = {}
+    app, ratios, records = ServerSpeed(speed), {}, []
     for title, group in groups.items():
         rows = []
         for name, config in group:
+            estimates = {
+                "one probe": estimate_seconds(config, speed),
+                "as the app": app.estimate(config),
+            }
             with cpu_lock(args.lock):
                 probe = measure_speed(data)
-                measured, _epochs = timed_run(config, data)
-            rows.append(
-                (name, estimate_seconds(config, speed), measured, estimate_seconds(config, probe))
+                measured, run_epochs = timed_run(config, data)
+            app.record(config, measured)
+            estimates["own probe"] = estimate_seconds(config, probe)
+            records.append(_record(config, probe, measured, run_epochs, 1))
+            _save(args.save, records)
+            rows.append((name, measured, estimates))
+            print(
+                f"  {name}: {estimates['as the app']:.1f} s estimated by the app "
+                f"({estimates['one probe']:.1f} s by the probe alone), {measured:.1f} s measured",
+                flush=True,
             )
-            print(f"  {name}: {rows[-1][1]:.1f} s estimated, {measured:.1f} s measured", flush=True)
         ratios[title] = report(title, rows)
     return ratios
 
@@ -199,26 +222,34 @@ def fit(args, data, speed) -> None:
         wide.replace(filters=(64, 64), kernel_sizes=(5, 5), train_size=1000),
         wide.replace(filters=(32, 128, 128), kernel_sizes=(3, 3, 3), train_size=500),
     ]
-    configs += sample(0, args.n, args.bound, speed, available, epochs=2)
+    configs += sample(args.seed, args.n, args.bound, speed, available, epochs=2)
     records = []
     for i, config in enumerate(configs):
         with cpu_lock(args.lock):
             probe = measure_speed(data)
             total, epochs = timed_run(config, data)
-        records.append(
-            {
-                "config": config.to_dict(),
-                "probe": probe,
-                "total": total,
-                "epochs": epochs,
-                "weight": PRESET_WEIGHT if i < 3 else 1,
-            }
-        )
+        records.append(_record(config, probe, total, epochs, PRESET_WEIGHT if i < 3 else 1))
         print(f"  {describe(config)}: probe {probe:.2f} s, run {total:.1f} s {epochs}", flush=True)
-        if args.save:  # after every run: a fit stopped halfway still leaves its data
-            with open(args.save, "w") as f:
-                json.dump(records, f)
+        _save(args.save, records)
     print_fit(records)
+
+
+def _record(config, probe: float, total: float, epochs: list[float], weight: int) -> dict:
+    """One measured run, as `--save` writes it and `--refit` reads it."""
+    return {
+        "config": config.to_dict(),
+        "probe": probe,
+        "total": total,
+        "epochs": epochs,
+        "weight": weight,
+    }
+
+
+def _save(path: str | None, records: list[dict]) -> None:
+    """Write the runs so far to `path`, if given: a bench stopped halfway still leaves its data."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(records, f)
 
 
 def _fit_table(rows: list[dict], targets: list[float], weights: list[float]) -> dict[str, float]:
@@ -235,31 +266,40 @@ def _fit_table(rows: list[dict], targets: list[float], weights: list[float]) -> 
     # least-squares fit of the relative errors, which is biased low when the ratios spread.
     start, _residual = nnls(x / y[:, None] * w[:, None], w)
     fit = least_squares(
-        lambda c: w * np.log(np.maximum(x @ c, 1e-9) / y), start + 1e-6, bounds=(0, np.inf)
+        lambda c: w * np.log(np.maximum(x @ c, 1e-9) / y),
+        start + 1e-6,
+        bounds=(0, np.inf),
+        loss="soft_l1",  # a run the machine's other work slowed down counts less
+        f_scale=GOAL,
     )
-    return {n: float(f"{c / s:.3g}") for n, c, s in zip(names, fit.x, scale)}
+    # A feature worth under a thousandth of a probe epoch at its largest here costs nothing.
+    return {n: float(f"{c / s:.3g}") if c >= 1e-3 else 0.0 for n, c, s in zip(names, fit.x, scale)}
 
 
 def print_fit(records: list[dict]) -> None:
     """Fit and print EPOCH_COSTS and SETUP_COSTS from measured records."""
     configs = [mc.TrainConfig.from_dict(r["config"]) for r in records]
-    steady = [float(np.mean(r["epochs"][1:])) for r in records]
     weights = [r.get("weight", 1) for r in records]
-    # The probe itself is a run whose epoch takes 1 probe epoch by definition.
-    epoch_costs = _fit_table(
-        [cost_features(c) for c in configs] + [cost_features(SPEED_PROBE)],
-        [s / r["probe"] for s, r in zip(steady, records)] + [1.0],
-        [*weights, PRESET_WEIGHT],
-    )
-    setup = [(r["total"] - len(r["epochs"]) * s) / r["probe"] for s, r in zip(steady, records)]
-    # A run whose later epoch was slowed more than its first leaves no start-up to see; a
-    # clipped value would drag the log fit towards nothing.
-    kept = [i for i, value in enumerate(setup) if value > 0.1]
-    setup_costs = _fit_table(
-        [setup_features(configs[i]) for i in kept],
-        [setup[i] for i in kept],
-        [weights[i] for i in kept],
-    )
+
+    # One fit of both tables to each run's whole time and to its epochs after the first (the
+    # split between start-up and epochs, which runs of many epochs need); a run or an epoch
+    # slowed by the machine's other work counts less. The probe's epoch is 1 by definition.
+    def row(setup: dict, epoch: dict, epochs: float) -> dict:
+        return {**setup, **{f"epoch {k}": epochs * v for k, v in epoch.items()}}
+
+    zero = dict.fromkeys(setup_features(SPEED_PROBE), 0.0)
+    rows, targets, row_weights = [row(zero, cost_features(SPEED_PROBE), 1)], [1.0], [PRESET_WEIGHT]
+    for config, record, weight in zip(configs, records, weights):
+        rows.append(row(setup_features(config), cost_features(config), config.epochs))
+        targets.append(record["total"] / record["probe"])
+        row_weights.append(weight)
+        if len(record["epochs"]) > 1:
+            rows.append(row(zero, cost_features(config), 1))
+            targets.append(float(np.mean(record["epochs"][1:])) / record["probe"])
+            row_weights.append(weight)
+    costs = _fit_table(rows, targets, row_weights)
+    epoch_costs = {k.removeprefix("epoch "): v for k, v in costs.items() if k.startswith("epoch ")}
+    setup_costs = {k: v for k, v in costs.items() if not k.startswith("epoch ")}
     print("\nEPOCH_COSTS = {")
     for name, value in epoch_costs.items():
         print(f'    "{name}": {value:.3g},')
@@ -274,8 +314,8 @@ def print_fit(records: list[dict]) -> None:
     rows = []
     for config, record in zip(configs, records):
         estimate = seconds(config, record["probe"])
-        rows.append((describe(config), estimate, record["total"], estimate))
-    report("the fitted runs, each against its own probe (both ratio columns)", rows)
+        rows.append((describe(config), record["total"], {c: estimate for c, _label in COLUMNS}))
+    report("the fitted runs, each against its own probe (every ratio column)", rows)
 
 
 def main() -> None:
@@ -283,9 +323,10 @@ def main() -> None:
     p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
     p.add_argument("--n", type=int, default=8, help="random configs per sample")
     p.add_argument("--bound", type=float, default=40.0, help="largest estimate sampled, seconds")
+    p.add_argument("--seed", type=int, default=0, help="--fit: the random sample's seed")
     p.add_argument("--lock", default="", help="a file to hold (flock) while timing")
     p.add_argument("--fit", action="store_true", help="re-derive EPOCH_COSTS and SETUP_COSTS")
-    p.add_argument("--save", help="--fit: also write the measurements to this JSON file")
+    p.add_argument("--save", help="also write the measured runs to this JSON file (for --refit)")
     p.add_argument("--refit", nargs="+", help="fit again from JSON files written by --save")
     args = p.parse_args()
     if args.refit:

@@ -78,6 +78,7 @@ _NAMES_BY_MODULE = {
         "JobView",
         "Progress",
         "RunLimits",
+        "ServerSpeed",
         "StopReason",
         "TrainingJob",
         "TrainingSlots",

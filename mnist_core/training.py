@@ -229,12 +229,13 @@ def train(
     )
 
 
-def _conv_macs(config: TrainConfig) -> list[int]:
-    """Multiply-accumulates of each conv layer for one image."""
+def _conv_macs(config: TrainConfig, lanes: int = 1) -> list[int]:
+    """Multiply-accumulates of each conv layer for one image, its filters rounded up to a
+    multiple of `lanes`."""
     shapes = dict(layer_shapes(config))
     inputs = (1, *config.filters[:-1])  # each layer's input channels
     return [
-        shapes[f"conv{i}"] ** 2 * kernel * kernel * channels * filters
+        shapes[f"conv{i}"] ** 2 * kernel * kernel * channels * -(-filters // lanes) * lanes
         for i, (filters, kernel, channels) in enumerate(
             zip(config.filters, config.kernel_sizes, inputs), 1
         )
@@ -263,13 +264,15 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
         out = shapes[f"conv{i}"]
         pooled = shapes.get(f"pool{i}", out)
         maps += (out * out + pooled * pooled) * filters
-    convs, macs = _conv_macs(config), count_macs(config)
-    dense = macs - sum(convs)
+    # The CPU's vector units work on 8 filters at once (AVX2): 2 filters cost as much as 8.
+    convs, macs = _conv_macs(config, lanes=8), count_macs(config)
+    dense = macs - sum(_conv_macs(config))
     params = sum(layer.params for layer in network_layers(config))
     images, steps = config.train_size, config.batches_per_epoch
     return {
         "epoch": 1,  # Keras's own work around an epoch: a new data iterator, callbacks
         "step": steps,
+        "image": images,  # shuffling, copying each batch in, the loss and metrics per image
         "param_step": params * steps,  # the optimizer updates every weight after each batch
         # The first conv has one input channel: few MACs for the memory it reads.
         "first_conv_mac": images * convs[0],
@@ -294,26 +297,27 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
 
 
 # The cost of one unit of each feature, in SPEED_PROBE epochs, so that they hold on a faster or
-# slower machine once its probe epoch is timed. Fitted on this project's 2-core machine by
-# `python -m bench.bench_estimates --fit --n 14 --bound 20` (it prints both tables), except
-# conv_mac: two runs with wide later conv layers, which the fit now includes, gave 6.7e-11 and
-# 1.3e-10 (the other epoch costs refitted around it).
-# A 0 is a cost too small to tell from that machine's noise.
+# slower machine once its probe epoch is timed. Fitted on this project's 2-core machine (busy:
+# a robust fit, where a run slowed by other work counts less) by
+# `python -m bench.bench_estimates --fit --n 14 --bound 20 --save fit.json` (it prints both
+# tables; `--refit fit.json` fits again from the saved runs). A 0 is a cost too small to tell
+# from that machine's noise.
 EPOCH_COSTS = {
-    "epoch": 0.157,
-    "step": 0.0119,
+    "epoch": 0.077,
+    "step": 0.00715,
+    "image": 2.99e-05,
     "param_step": 0,
-    "first_conv_mac": 1.04e-09,
-    "conv_mac": 9.3e-11,
-    "dense_mac": 0,
-    "map_value": 1.37e-08,
+    "first_conv_mac": 1.7e-09,
+    "conv_mac": 8.35e-11,
+    "dense_mac": 1.71e-10,
+    "map_value": 4.71e-09,
     "batch_norm_value": 0,
-    "smooth_activation_value": 8.49e-09,
+    "smooth_activation_value": 3.51e-08,
     "augmented_image": 0,
-    "val_mac": 4.75e-11,
-    "val_map_value": 6.17e-09,
+    "val_mac": 1.28e-10,
+    "val_map_value": 0,
 }
-SETUP_COSTS = {"run": 0.394, "layer": 0.408, "augmentation": 0.119}
+SETUP_COSTS = {"run": 0.0, "layer": 0.31, "augmentation": 0.0584}
 # A short run timed once per server: seconds of one of its epochs after the first.
 SPEED_PROBE = PRESETS["codelab"].replace(train_size=2048, val_size=0, batch_size=128, epochs=5)
 
@@ -331,6 +335,41 @@ def estimate_seconds(config: TrainConfig, speed: float) -> float:
     """Seconds of a whole run: building, the first epoch's tracing and every epoch."""
     setup = speed * _cost(setup_features(config), SETUP_COSTS)
     return setup + config.epochs * estimate_epoch_seconds(config, speed)
+
+
+class ServerSpeed:
+    """This server's speed for estimates: the speed probe's epoch, timed once, corrected after
+    each run that trained all its epochs by how long it took against its estimate, so that the
+    estimates follow the server's load (another user's run, other processes) as it changes."""
+
+    WEIGHT = 0.5  # of the newest run in the correction; the rest is the runs before it
+    MAX_CORRECTION = 4.0  # one run's ratio counts as at most 4× (or 1/4): a stall stays a blip
+
+    def __init__(self, probe: float):
+        self.probe = probe  # seconds of one SPEED_PROBE epoch, timed by the warm-up
+        self.correction = 1.0  # smoothed measured / estimated of the finished runs
+        self._lock = threading.Lock()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of one SPEED_PROBE epoch at the server's recent pace."""
+        with self._lock:
+            return self.probe * self.correction
+
+    def estimate(self, config: TrainConfig) -> float:
+        """Seconds to build and train `config` now: estimate_seconds at the recent pace."""
+        return estimate_seconds(config, self.seconds)
+
+    def estimate_epoch(self, config: TrainConfig) -> float:
+        """Seconds of one of `config`'s epochs after the first, at the recent pace."""
+        return estimate_epoch_seconds(config, self.seconds)
+
+    def record(self, config: TrainConfig, seconds: float) -> None:
+        """Fold in a finished run of `config` that took `seconds` to build and train."""
+        ratio = seconds / estimate_seconds(config, self.probe)
+        ratio = min(max(ratio, 1 / self.MAX_CORRECTION), self.MAX_CORRECTION)
+        with self._lock:  # geometric smoothing: 2× slower then 2× faster comes back to 1
+            self.correction = self.correction ** (1 - self.WEIGHT) * ratio**self.WEIGHT
 
 
 def measure_speed(data: MnistData) -> float:
@@ -461,6 +500,7 @@ class TrainingJob:
     slots: TrainingSlots | None = None
     limits: RunLimits = RunLimits(abandon_after=None)
     estimated_seconds: float | None = None  # of training, for the wait of those queued after it
+    speed: ServerSpeed | None = None  # corrected by this run's time if it trains every epoch
     state: JobState = field(default=JobState.WAITING, init=False)
     stop_reason: StopReason | None = field(default=None, init=False)
     result: TrainResult | None = field(default=None, init=False)
@@ -578,6 +618,9 @@ class TrainingJob:
             self._training_since = time.monotonic()
             self._set_state(JobState.TRAINING)
             self.result = self._train()
+            trained = time.monotonic() - self._training_since
+            if self.speed is not None and not self.result.stopped:
+                self.speed.record(self.config, trained)
             self._set_state(JobState.TESTING)
             self._test(self.result.model)
             self._set_state(JobState.STOPPED if self.result.stopped else JobState.DONE)

@@ -14,7 +14,7 @@ from mnist_core import heap
 
 if TYPE_CHECKING:
     from mnist_core.data import MnistData
-    from mnist_core.training import TrainingSlots
+    from mnist_core.training import ServerSpeed, TrainingSlots
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ServerWarmup:
         self._prepare = prepare
         self._slots = slots  # called in the background: its module imports TensorFlow
         self._done = threading.Event()
-        self.speed: float | None = None  # measure_speed's figure
+        self.speed: ServerSpeed | None = None  # measure_speed's figure, corrected by runs
         self.error: str | None = None  # why there is no speed, once done
 
     def start(self) -> ServerWarmup:
@@ -94,12 +94,12 @@ class ServerWarmup:
         try:
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
-            from mnist_core.training import measure_speed
+            from mnist_core.training import ServerSpeed, measure_speed
 
             slots = self._slots()
             slots.acquire(self, cancelled=lambda: False)
             try:
-                self.speed = measure_speed(data)
+                self.speed = ServerSpeed(measure_speed(data))
             finally:
                 slots.release(self)
                 heap.release_freed()  # the probe's freed heap

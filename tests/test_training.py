@@ -15,6 +15,7 @@ from mnist_core.training import (
     BatchProgress,
     EpochProgress,
     JobState,
+    ServerSpeed,
     TrainingJob,
     TrainingSlots,
     estimate_epoch_seconds,
@@ -169,6 +170,49 @@ def test_the_presets_estimates_order_codelab_fast_best():
         estimate_seconds(PRESETS[name], 1.0) for name in ("codelab", "fast", "best")
     )
     assert codelab < fast < best
+
+
+def test_the_speed_follows_runs_that_took_longer_or_shorter_than_estimated():
+    config, other = PRESETS["codelab"], PRESETS["best"]
+    speed = ServerSpeed(1.0)
+    before = speed.estimate(config), speed.estimate(other), speed.estimate_epoch(config)
+    speed.record(config, 2 * before[0])  # a run that took twice its estimate
+    after = speed.estimate(config), speed.estimate(other), speed.estimate_epoch(config)
+    # Every estimate grows (a busier server is slower for any network), by less than 2×: one
+    # run's time also holds the cost model's own error for that network.
+    assert all(b < a < 2 * b for a, b in zip(after, before)), (before, after)
+    speed.record(config, after[0] / 2)  # back to its first pace
+    assert speed.estimate(config) < after[0]
+    for seconds in (1e9, 1e-9, 1e9, 1e9, 1e-9):  # a stall or a clock jump: still usable
+        speed.record(config, seconds)
+        assert 0 < speed.estimate(config) < math.inf
+
+
+def _timed_job(config, data, speed, slots=None):
+    return TrainingJob("timed", config, data, slots, speed=speed)
+
+
+def test_only_a_run_that_trained_every_epoch_corrects_the_speed(mnist, tiny_config):
+    # A probe epoch of a microsecond: any real run takes far longer than estimated.
+    speed = ServerSpeed(1e-6)
+    before = speed.estimate(tiny_config)
+    failed = _timed_job(tiny_config.replace(train_size=10**7), mnist, speed).start()
+    slots = TrainingSlots(1)
+    slots.acquire("someone else", cancelled=lambda: False)
+    cancelled = _timed_job(tiny_config, mnist, speed, slots).start()
+    cancelled.stop()
+    stopped = _timed_job(tiny_config.replace(epochs=50), mnist, speed).start()
+    while not stopped.view().batches:  # stopped by its user once it trains
+        time.sleep(0.01)
+    stopped.stop()
+    for job, state in ((failed, "failed"), (cancelled, "cancelled"), (stopped, "stopped")):
+        job.join(120)
+        assert job.state == state, job.error
+    assert speed.estimate(tiny_config) == before
+    done = _timed_job(tiny_config.replace(epochs=1), mnist, speed).start()
+    done.join(120)
+    assert done.state == "done", done.error
+    assert before < speed.estimate(tiny_config) < math.inf
 
 
 def _grid_configs(available: int):

@@ -67,7 +67,7 @@ ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it 
 def estimated_seconds(config: mc.TrainConfig) -> float | None:
     """`config`'s estimated seconds of training (None while the speed is being measured)."""
     speed = state.warmup().speed
-    return None if speed is None else mc.estimate_seconds(config, speed)
+    return None if speed is None else speed.estimate(config)
 
 
 def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
@@ -88,8 +88,8 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
             _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
         )
         return
-    seconds = mc.estimate_epoch_seconds(config, warmup.speed)
-    total = mc.estimate_seconds(config, warmup.speed)
+    seconds = warmup.speed.estimate_epoch(config)
+    total = warmup.speed.estimate(config)
     st.markdown(
         ngettext(
             "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
@@ -103,7 +103,12 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
             total=total,
             epochs=config.epochs,
             start=total - seconds * config.epochs,
-        )
+        ),
+        help=_(
+            "From one short training timed when the server started, then corrected after each run "
+            "that trains all its epochs by how long it really took, so it follows how busy the "
+            "server is. Time waiting in the queue comes on top."
+        ),
     )
 
 

@@ -193,6 +193,7 @@ def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | Non
             training_slots(),
             limits=run_limits(),
             estimated_seconds=estimated_seconds,
+            speed=warmup().speed,
         )
     )
 
