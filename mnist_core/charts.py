@@ -212,7 +212,8 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
 
 def probability_bars(probabilities: np.ndarray, threshold: float) -> str:
     """The ten class probabilities as bars in HTML, the winner highlighted, with the threshold's
-    dotted line: drawn by the browser at once (a Plotly figure took it ~90 ms per stroke)."""
+    dotted line: drawn by the browser at once (a Plotly figure took it ~90 ms per stroke, before
+    the frame that shows the prediction)."""
     best = int(np.argmax(probabilities))
     # Translated outside the f-strings below: Babel finds no message inside one.
     title, below, axis = _("Probability of each digit"), _("not sure below"), _("digit")

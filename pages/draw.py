@@ -316,8 +316,8 @@ def reader(entry: mc.ModelEntry) -> None:
         if naive:
             naive_comparison(model, image, digit, drawing=drawn)
 
-    # Computed only while open: nothing is worked out for a closed section. Both start closed: each
-    # stroke would otherwise wait for their sweeps and charts.
+    # Computed only while open: nothing is worked out for a closed section. Both start closed: on
+    # every stroke, the sweeps and their two charts cost server and browser more than all above.
     sweeps = st.expander(
         _("Where does it break?"), icon=":material/rotate_right:", key="draw_sweeps",
         on_change="rerun",
