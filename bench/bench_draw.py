@@ -3,13 +3,14 @@
     python -m bench.bench_draw --data ../shared/data/mnist.npz [--strokes 15] [--moves 15]
 
 Drives the Draw page in Debian's Chromium with the default model, the page as a visitor first
-sees it (its sweeps open). Each time is taken inside the page, from the mouse-up (or the key
-press on a slider) to the frame that shows the Prediction metric of the run it started
-(*prediction on screen*), and to the end of that run (*all updated*: everything under the
-prediction too). The baseline, measured in the same run and the same browser, strokes and
-clicks taking turns: a trivial Streamlit app's button click to its new count on screen
-(`bench/trivial_app.py`), the round trip no page can beat on this machine at that moment. The
-server's CPU time per action (from /proc) is printed too: the host's noise moves it least.
+sees it (its sweeps and the network's inside closed). Each time is taken inside the page, from
+the mouse-up (or the key press on a slider) to the frame that shows the Prediction metric of
+the run it started (*prediction on screen*), and to the end of that run (*all updated*:
+everything under the prediction too). The baseline, measured in the same run and the same
+browser, strokes and clicks taking turns: a trivial Streamlit app's button click to its new
+count on screen (`bench/trivial_app.py`), the round trip no page can beat on this machine at
+that moment. The server's CPU time per action (from /proc) is printed too: the host's noise
+moves it least.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Draw: write a digit with the mouse (or upload a photo) and watch the model read it."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -7,6 +11,9 @@ from streamlit_drawable_canvas import st_canvas
 import mnist_core as mc
 from mnist_core.i18n import N_, _
 from ui import handwriting, state, streamlit_workarounds, widgets
+
+if TYPE_CHECKING:
+    import keras
 
 streamlit_workarounds.reroute_direct_page_run()
 TILE = 112  # px: a 28×28 image shown 4× larger
@@ -141,9 +148,9 @@ def bend_sliders() -> dict:
     return values
 
 
-def prediction(entry: mc.ModelEntry, image: np.ndarray, threshold: float) -> int:
+def prediction(model: keras.Model, image: np.ndarray, threshold: float) -> int:
     """The predicted digit (or "not sure"), its confidence and the ten probabilities."""
-    probs = mc.predict(entry.model, image)[0]
+    probs = mc.predict(model, image)[0]
     digit, confidence = int(probs.argmax()), float(probs.max())
     sure = confidence >= threshold
     digit_column, confidence_column = st.columns(2)
@@ -161,7 +168,7 @@ def prediction(entry: mc.ModelEntry, image: np.ndarray, threshold: float) -> int
             ),
             icon=":material/help:",
         )
-    st.plotly_chart(mc.charts.probability_bars(probs, threshold), width="stretch")
+    st.html(mc.charts.probability_bars(probs, threshold))
     return digit
 
 
@@ -185,7 +192,7 @@ def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | Non
     )
 
 
-def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> None:
+def breaking_points(model: keras.Model, image: np.ndarray, bends: dict) -> None:
     """The answer's probability across every turn and every size of the drawing."""
     st.caption(
         _(
@@ -197,7 +204,7 @@ def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> Non
     for column, kind, now in zip(
         st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
     ):
-        sweep = state.remembered(f"sweep_{kind}", mc.transforms.sweep, entry.model, image, kind)
+        sweep = state.remembered(f"sweep_{kind}", mc.transforms.sweep, model, image, kind)
         column.plotly_chart(
             mc.charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
         )
@@ -213,10 +220,10 @@ def breaking_points(entry: mc.ModelEntry, image: np.ndarray, bends: dict) -> Non
         )
 
 
-def naive_comparison(entry: mc.ModelEntry, image: np.ndarray, digit: int, drawing: bool) -> None:
+def naive_comparison(model: keras.Model, image: np.ndarray, digit: int, drawing: bool) -> None:
     """What squeezing the whole canvas to 28×28, without centring, would have predicted."""
     plain = mc.naive_resize(image, drawing=drawing)
-    plain_probs = mc.predict(entry.model, plain)[0]
+    plain_probs = mc.predict(model, plain)[0]
     st.image(
         mc.charts.upscale(plain, 4),
         caption=_("naive: the whole canvas squeezed to 28×28"),
@@ -233,7 +240,7 @@ def naive_comparison(entry: mc.ModelEntry, image: np.ndarray, digit: int, drawin
     )
 
 
-def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
+def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
     """Feature maps of every conv layer for this input, and the first layer's filters."""
     st.markdown(
         _(
@@ -241,7 +248,7 @@ def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
             "the filter found its pattern. The first layer's filters are small stroke detectors."
         )
     )
-    for name, maps in mc.feature_maps(entry.model, centred):
+    for name, maps in mc.feature_maps(model, centred):
         channels = np.moveaxis(maps, -1, 0)
         st.image(
             mc.charts.upscale(mc.charts.tile(channels, cols=16), 3 if maps.shape[0] > 14 else 6),
@@ -250,7 +257,7 @@ def inside_the_network(entry: mc.ModelEntry, centred: np.ndarray) -> None:
             ),
             output_format="PNG",
         )
-    filters = mc.first_layer_filters(entry.model)
+    filters = mc.first_layer_filters(model)
     if filters is None:
         st.caption(_("This model has no conv layers to look inside."))
         return
@@ -296,28 +303,28 @@ def reader(entry: mc.ModelEntry) -> None:
     if to_read is None:
         st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
     steps, image, drawn = to_read
+    model = entry.model  # once: each use of the default's would open and close a spinner
     with result:
         bent = mc.transforms.bend(steps.centred, **bends)
-        digit = prediction(entry, bent, threshold)
+        digit = prediction(model, bent, threshold)
         handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
         untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
         origin = _("drawing") if drawn else _("upload {name}").format(name=name)
         preprocessing(steps, origin, None if untouched else bent)
         st.markdown(_("**Why {digit}?**").format(digit=digit))
-        widgets.evidence_map(
-            entry.model, bent, digit, _("evidence for {digit}").format(digit=digit)
-        )
+        widgets.evidence_map(model, bent, digit, _("evidence for {digit}").format(digit=digit))
         if naive:
-            naive_comparison(entry, image, digit, drawing=drawn)
+            naive_comparison(model, image, digit, drawing=drawn)
 
-    # Computed only while open: nothing is worked out for a closed section.
+    # Computed only while open: nothing is worked out for a closed section. Both start closed: on
+    # every stroke, the sweeps and their two charts cost server and browser more than all above.
     sweeps = st.expander(
-        _("Where does it break?"), expanded=True, icon=":material/rotate_right:", key="draw_sweeps",
+        _("Where does it break?"), icon=":material/rotate_right:", key="draw_sweeps",
         on_change="rerun",
     )  # fmt: skip
     if sweeps.open:
         with sweeps:
-            breaking_points(entry, steps.centred, bends)
+            breaking_points(model, steps.centred, bends)
     inside = st.expander(
         _("Look inside the network"),
         icon=":material/visibility:",
@@ -326,7 +333,7 @@ def reader(entry: mc.ModelEntry) -> None:
     )
     if inside.open:
         with inside:
-            inside_the_network(entry, bent)
+            inside_the_network(model, bent)
 
 
 st.title(_("Draw a digit"))

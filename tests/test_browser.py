@@ -607,6 +607,8 @@ def bend_and_explain(page: Page, shots: Path, name: str) -> dict:
     expect(page.get_by_text(re.compile(r"^evidence for \d"))).to_be_visible()
     expect(page.get_by_text("Red pixels pushed the network").first).to_be_visible()
     sweeps = page.get_by_text(re.compile(r"^It (stops reading|reads) \d"))
+    if not sweeps.count():  # closed on the first visit: nothing worked out until it opens
+        page.get_by_text("Where does it break?").click()
     expect(sweeps).to_have_count(2, timeout=SLOW)
     untouched = read_prediction(page)
     turn = page.get_by_role("slider", name="Turn (degrees)")

@@ -204,7 +204,9 @@ def visible_texts(at: AppTest) -> list[str]:
         proto = getattr(node, "proto", None)
         kind = proto.DESCRIPTOR.name if hasattr(proto, "DESCRIPTOR") else ""
         if kind == "Html":
-            return  # the cookie script: not shown
+            if "<script" not in proto.body:  # scripts (the cookie's, say) show nothing
+                texts.append(proto.body)  # Draw's probability bars
+            return
         if kind == "PlotlyChart":
             texts.extend(_plotly_strings(json.loads(proto.spec)))
         elif kind == "Dataframe":

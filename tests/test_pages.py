@@ -1,6 +1,7 @@
 """The pages, rendered and driven through Streamlit's AppTest."""
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -406,6 +407,32 @@ def test_draw_page_hints_on_a_blank_canvas_and_reads_a_drawing(mnist):
     assert any("A naive resize would predict" in m.value for m in at.markdown)
 
 
+def test_draw_shows_each_digits_probability_as_a_bar_with_the_winner_and_the_threshold(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.6).run()
+    canvas = _canvas_with(3, mnist)
+    _inject_drawing(at, canvas)
+    at.run()
+    centred = mc.preprocess_steps(canvas, drawing=True).centred
+    expected = mc.predict(mc.load_model(DEFAULT_MODEL), centred)[0]
+    chart = next(h.value for h in at.html if 'role="img"' in h.value)
+    # One bar per digit, in order, each telling its probability (on hover) ...
+    bars = re.findall(r'title="digit (\d): ([\d.]+)%"(.*?)</div></div>', chart)
+    assert [int(digit) for digit, _p, _bar in bars] == list(range(10))
+    assert np.allclose([float(p) for _d, p, _bar in bars], 100 * expected, atol=0.006)
+    # ... as tall as it, labelled when it reaches 1 %, the winner alone highlighted.
+    for digit, (_d, _p, bar) in enumerate(bars):
+        assert f"height:{expected[digit]:.2%}" in bar
+        assert bar.endswith(">" + (f"{expected[digit]:.0%}" if expected[digit] >= 0.01 else ""))
+        colour = mc.charts.HIGHLIGHT_COLOUR if digit == 3 else mc.charts.BAR_COLOUR
+        assert f"background:{colour}" in bar
+    # The dotted line sits at the threshold, and moves with it.
+    assert "bottom:60.00%;border-top:2px dotted" in chart and "not sure below" in chart
+    at.slider(key="draw_threshold").set_value(0.9).run()
+    chart = next(h.value for h in at.html if 'role="img"' in h.value)
+    assert "bottom:90.00%;border-top:2px dotted" in chart
+
+
 def test_draw_page_refuses_a_bad_upload_and_reads_a_photo(mnist):
     at = _app("pages/draw.py")
     at.slider(key="draw_threshold").set_value(0.5).run()
@@ -554,6 +581,8 @@ def test_bending_a_drawing_changes_what_the_model_reads_and_shows_where_it_break
     at.run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "7"
     assert any(m.value.startswith("**Why 7?**") for m in at.markdown)
+    at.session_state["draw_sweeps"] = True  # as a click on "Where does it break?" does
+    at.run()
     sweeps = [c.value for c in at.caption if c.value.startswith(("It stops reading", "It reads"))]
     assert len(sweeps) == 2, sweeps
     # Turned on its side, the bent image is what the model reads, and it joins the steps.
@@ -597,7 +626,12 @@ def test_draw_works_out_a_section_only_while_it_is_open_and_the_drawing_only_onc
         images = [i.caption for image in at.get("image") for i in image.proto.imgs]
         return len(sweeps), len([c for c in images if " maps of " in c])
 
-    # The sweeps are open and worked out (turn and size); the network's inside is closed.
+    # Both sections start closed: a stroke works out neither the sweeps nor the feature maps.
+    assert shown() == (0, 0) and calls == {"sweep": 0, "feature_maps": 0, "saliency": 1}
+    assert {"Where does it break?", "Look inside the network"} <= {e.label for e in at.expander}
+    # Opening the sweeps works them out (turn and size) and shows them at once.
+    at.session_state["draw_sweeps"] = True  # as a click on the section does
+    at.run()
     assert shown() == (2, 0) and calls == {"sweep": 2, "feature_maps": 0, "saliency": 1}
     # A new threshold changes the verdict, not the drawing: nothing is worked out again.
     at.slider(key="draw_threshold").set_value(0.9).run()
