@@ -14,6 +14,7 @@ from ui import handwriting, state, streamlit_workarounds, widgets
 
 if TYPE_CHECKING:
     import keras
+    from streamlit.delta_generator import DeltaGenerator
 
 streamlit_workarounds.reroute_direct_page_run()
 TILE = 112  # px: a 28×28 image shown 4× larger
@@ -286,25 +287,44 @@ def reading_settings() -> tuple[float, bool]:
 
 @st.fragment
 def reader(entry: mc.ModelEntry) -> None:
-    """The canvas, its settings and everything read from the drawing. A fragment: a stroke or a
-    slider reruns this part only, not the sidebar, the explainer or the handwriting set."""
+    """The canvas, its settings and everything read from the drawing. A fragment: a slider
+    reruns this part only, not the sidebar, the explainer or the handwriting set."""
     source, result = st.columns([2, 3], gap="large")
     with source:
+        input_place = st.container()  # filled by `reading`, above the settings
+        threshold, naive = reading_settings()
+        bends = bend_sliders()
+    reading(entry, input_place, result, threshold, naive, bends)
+
+
+@st.fragment
+def reading(
+    entry: mc.ModelEntry,
+    input_place: DeltaGenerator,
+    result: DeltaGenerator,
+    threshold: float,
+    naive: bool,
+    bends: dict,
+) -> None:
+    """The canvas (or upload) and everything read from it, with the reader's settings. A fragment
+    inside the reader: a stroke reruns only this, keeping the settings it was last called with
+    (each settings change reruns the reader, and so this with the new values)."""
+    with input_place:
         draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
         with draw_tab:
             drawing = canvas()
         with upload_tab:
             picture, name = upload()
-        threshold, naive = reading_settings()
-        bends = bend_sliders()
-
-    with result:
+    # Written into on every run, even when there is nothing to show: Streamlit keeps a
+    # fragment's place in a container created outside it only if each of its runs writes there.
+    answer = result.container()
+    with answer:
         to_read = digit_to_read(drawing, picture, name)
     if to_read is None:
         st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
     steps, image, drawn = to_read
     model = entry.model  # once: each use of the default's would open and close a spinner
-    with result:
+    with answer:
         bent = mc.transforms.bend(steps.centred, **bends)
         digit = prediction(model, bent, threshold)
         handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)

@@ -600,6 +600,31 @@ def test_a_model_over_the_upload_limit_is_refused_with_the_limit_named(page, tmp
     expect(page.get_by_text("AxiosError")).to_have_count(0)
 
 
+def test_a_stroke_is_read_with_the_settings_set_before_it(page):
+    """A stroke reruns only the canvas and what is read from it: the bends set before it stay
+    and bend the new drawing, and a setting changed after it still applies."""
+    page.goto("/draw")
+    draw_digit(page, "1", LARGE)
+    turn = page.get_by_role("slider", name="Turn (degrees)")
+    turn.focus()
+    turn.press("End")  # +90°
+    steps = page.get_by_test_id("stImage").filter(has_text="bent: what it reads")
+    bent = steps.locator("img").last  # the bent image ends the row of steps
+    expect(bent).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    before = bent.get_attribute("src")
+    started = runs_started(page)
+    draw_stroke(page, [(0.0, 0.5), (1.0, 0.5)], LARGE)  # a crossbar over the 1
+    page.wait_for_function("n => window.__digitLabStarts > n", arg=started, timeout=SLOW)
+    wait_idle(page)
+    expect(turn).to_have_value("90")
+    expect(bent).to_be_visible()
+    assert bent.get_attribute("src") != before  # the new drawing, bent as set
+    page.get_by_role("button", name="Undo the bends").click()
+    expect(page.get_by_text("bent: what it reads")).to_have_count(0, timeout=SLOW)
+    expect(turn).to_have_value("0")
+
+
 def bend_and_explain(page: Page, shots: Path, name: str) -> dict:
     """On Draw with a 7 drawn: the evidence map, both sweeps, then a quarter turn."""
     draw_digit(page, "7", LARGE)
