@@ -44,11 +44,15 @@ class PageActivity:
         with self._lock:
             return 0.0 if self._running else time.monotonic() - self._ended
 
-    def wait_for_quiet(self, seconds: float, timeout: float) -> None:
-        """Return once no page has run for `seconds`, or after `timeout` seconds."""
+    def wait_for_quiet(self, seconds: float, timeout: float) -> bool:
+        """Wait until no page has run for `seconds`, or for `timeout` seconds at most; False if
+        the process began to exit meanwhile (its main thread ended: the server is stopping)."""
         deadline = time.monotonic() + timeout
         while self.quiet_seconds() < seconds and time.monotonic() < deadline:
+            if not threading.main_thread().is_alive():
+                return False
             time.sleep(0.05)
+        return threading.main_thread().is_alive()
 
 
 class ServerWarmup:
@@ -59,11 +63,24 @@ class ServerWarmup:
     The measurement trains, reseeding Keras's global random generator and taking the CPUs, so
     it holds a training slot: it never runs beside a user's run, and a run started meanwhile
     waits in the queue behind it like behind any other.
+
+    With `activity`, it begins once no page has run for `QUIET` seconds (or after `MAX_WAIT`):
+    TensorFlow's import holds the CPU and Python's lock for seconds, and a visitor's next page,
+    the browser fetching its scripts from the server meanwhile, took a second longer.
     """
 
-    def __init__(self, prepare: Callable[[], MnistData], slots: Callable[[], TrainingSlots]):
+    QUIET = 1.0  # seconds
+    MAX_WAIT = 15.0  # seconds: a busy class gets its warm-up too
+
+    def __init__(
+        self,
+        prepare: Callable[[], MnistData],
+        slots: Callable[[], TrainingSlots],
+        activity: PageActivity | None = None,
+    ):
         self._prepare = prepare
         self._slots = slots  # called in the background: its module imports TensorFlow
+        self._activity = activity
         self._done = threading.Event()
         self.speed: ServerSpeed | None = None  # measure_speed's figure, corrected by runs
         self.error: str | None = None  # why there is no speed, once done
@@ -92,6 +109,10 @@ class ServerWarmup:
 
     def _run(self) -> None:
         try:
+            if self._activity and not self._activity.wait_for_quiet(self.QUIET, self.MAX_WAIT):
+                # The server is stopping: an import now would fail in the interpreter's exit.
+                self.error = "the server stopped before its warm-up began"
+                return
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
             from mnist_core.training import ServerSpeed, measure_speed

@@ -176,3 +176,23 @@ def test_quiet_means_no_page_ran_for_a_while():
     activity.wait_for_quiet(seconds=0.2, timeout=10)
     assert 0.2 <= time.monotonic() - started < 5
     assert activity.quiet_seconds() >= 0.2
+
+
+# The server stops (its main thread ends) while the warm-up still waits for a quiet moment.
+STOPPED_EARLY = """
+import atexit, sys
+from ui import state
+
+atexit.register(lambda: print("tensorflow" in sys.modules, state.warmup().error))
+with state.page_activity().page_run():
+    state.warmup()
+"""
+
+
+def test_a_server_stopped_before_its_warmup_began_exits_cleanly_without_importing_tensorflow():
+    run = subprocess.run(
+        [sys.executable, "-c", STOPPED_EARLY], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.split()[0] == "False"
+    assert "stopped before its warm-up began" in run.stdout

@@ -101,14 +101,6 @@ def default_model() -> mc.ModelEntry | None:
 
 def _prepare_server() -> mc.MnistData:
     """What the pages share, loaded ahead of them: MNIST, TensorFlow and the default model."""
-    # The tables' libraries first: a page importing them while TensorFlow's import holds the
-    # import machinery waited seconds for it (Train's first table, 0.3 s alone, took 1.6 s).
-    import pandas  # noqa: F401
-    import pyarrow  # noqa: F401
-
-    # TensorFlow's import holds the CPU and Python's lock for seconds: a page drawn meanwhile,
-    # the browser fetching its scripts from this server, took a second longer.
-    page_activity().wait_for_quiet(seconds=1, timeout=15)
     data = mnist()
     if _default_model_info() is not None:
         _default_model_file()
@@ -124,8 +116,14 @@ def page_activity() -> mc.PageActivity:
 @st.cache_resource(show_spinner=False)
 def warmup() -> mc.ServerWarmup:
     """The server's warm-up (TensorFlow, MNIST, the default model, then the speed
-    calibration) in a background thread, started by the server's first script run."""
-    return mc.ServerWarmup(_prepare_server, training_slots).start()
+    calibration) in a background thread, started by the server's first script run; it begins
+    once no page has run for a second."""
+    # The tables' libraries at once: a page importing them while TensorFlow's import holds the
+    # import machinery waited seconds for it (Train's first table, 0.3 s alone, took 1.6 s).
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    return mc.ServerWarmup(_prepare_server, training_slots, page_activity()).start()
 
 
 def display_name(name: str) -> str:
