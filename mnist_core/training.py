@@ -242,14 +242,18 @@ def _conv_macs(config: TrainConfig, lanes: int = 1) -> list[int]:
     ]
 
 
-def count_macs(config: TrainConfig) -> int:
-    """Multiply-accumulates of one forward pass, for speed estimates."""
-    macs = sum(_conv_macs(config))
-    flat = layer_shapes(config)[-1][1] ** 2 * config.filters[-1]
+def _dense_macs(config: TrainConfig) -> int:
+    """Multiply-accumulates of the dense layers for one image."""
+    flat, macs = layer_shapes(config)[-1][1] ** 2 * config.filters[-1], 0
     if config.dense_units:
         macs += flat * config.dense_units
         flat = config.dense_units
     return macs + flat * NUM_CLASSES
+
+
+def count_macs(config: TrainConfig) -> int:
+    """Multiply-accumulates of one forward pass, for speed estimates."""
+    return sum(_conv_macs(config)) + _dense_macs(config)
 
 
 def _augmentation_layers(config: TrainConfig) -> int:
@@ -265,8 +269,7 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
         pooled = shapes.get(f"pool{i}", out)
         maps += (out * out + pooled * pooled) * filters
     # The CPU's vector units work on 8 filters at once (AVX2): 2 filters cost as much as 8.
-    convs, macs = _conv_macs(config, lanes=8), count_macs(config)
-    dense = macs - sum(_conv_macs(config))
+    convs, dense, macs = _conv_macs(config, lanes=8), _dense_macs(config), count_macs(config)
     params = sum(layer.params for layer in network_layers(config))
     images, steps = config.train_size, config.batches_per_epoch
     return {

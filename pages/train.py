@@ -48,7 +48,7 @@ with overview:
         disabled=not buildable or running is not None,
         help=_("One training at a time, in all your tabs") if running else None,
     ):  # fmt: skip
-        state.start_job(config, preset, runs.estimated_seconds(config))
+        state.start_job(config, preset)
         st.rerun()  # the button and the sidebar show the run at once
     train_settings.share_link(config)
 

@@ -64,12 +64,6 @@ def network_overview(config: mc.TrainConfig) -> None:
 ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it is done
 
 
-def estimated_seconds(config: mc.TrainConfig) -> float | None:
-    """`config`'s estimated seconds of training (None while the speed is being measured)."""
-    speed = state.warmup().speed
-    return None if speed is None else speed.estimate(config)
-
-
 def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
     warmup = state.warmup()
     if warmup.done and was_waiting:

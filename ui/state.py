@@ -181,8 +181,9 @@ def active_job() -> mc.TrainingJob | None:
     return workspace().active_job()
 
 
-def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | None) -> None:
+def start_job(config: mc.TrainConfig, label: str) -> None:
     """Start a training run in a worker thread, unless one of this user's runs is going."""
+    speed = warmup().speed  # None while the server measures it
     workspace().start_job(
         lambda name: mc.TrainingJob(
             f"{name} ({label})",
@@ -190,8 +191,8 @@ def start_job(config: mc.TrainConfig, label: str, estimated_seconds: float | Non
             mnist(),
             training_slots(),
             limits=run_limits(),
-            estimated_seconds=estimated_seconds,
-            speed=warmup().speed,
+            estimated_seconds=None if speed is None else speed.estimate(config),
+            speed=speed,
         )
     )
 
