@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _server_stopping() -> bool:
+    """True once the main thread has ended: the interpreter is exiting, and imports may fail."""
+    return not threading.main_thread().is_alive()
+
+
 class PageActivity:
     """When the server last drew a page, so that background work can wait for a quiet moment."""
 
@@ -49,10 +54,10 @@ class PageActivity:
         the process began to exit meanwhile (its main thread ended: the server is stopping)."""
         deadline = time.monotonic() + timeout
         while self.quiet_seconds() < seconds and time.monotonic() < deadline:
-            if not threading.main_thread().is_alive():
+            if _server_stopping():
                 return False
             time.sleep(0.05)
-        return threading.main_thread().is_alive()
+        return not _server_stopping()
 
 
 class ServerWarmup:
@@ -114,6 +119,9 @@ class ServerWarmup:
                 self.error = "the server stopped before its warm-up began"
                 return
             data = self._prepare()
+            if _server_stopping():
+                self.error = "the server stopped during its warm-up"
+                return
             # Imported here, in the background: it imports TensorFlow.
             from mnist_core.training import ServerSpeed, measure_speed
 
@@ -125,7 +133,11 @@ class ServerWarmup:
                 slots.release(self)
                 heap.release_freed()  # the probe's freed heap
         except Exception as err:  # shown where the estimate would be
-            log.exception("The server's warm-up failed")
-            self.error = f"{type(err).__name__}: {err}"
+            if _server_stopping():  # e.g. "can't register atexit after shutdown" in an import
+                log.info("The server stopped during its warm-up (%s: %s)", type(err).__name__, err)
+                self.error = "the server stopped during its warm-up"
+            else:
+                log.exception("The server's warm-up failed")
+                self.error = f"{type(err).__name__}: {err}"
         finally:
             self._done.set()

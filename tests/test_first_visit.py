@@ -196,3 +196,24 @@ def test_a_server_stopped_before_its_warmup_began_exits_cleanly_without_importin
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert run.stdout.split()[0] == "False"
     assert "stopped before its warm-up began" in run.stdout
+
+
+# The server stops (its main thread ends) while the warm-up is importing TensorFlow: imports in
+# the interpreter's exit can fail ("can't register atexit after shutdown"), as CI saw once.
+STOPPED_DURING_IMPORT = """
+import atexit, sys, time
+from ui import state
+
+atexit.register(lambda: print(state.warmup().error))
+state.warmup()
+time.sleep(ServerWarmupQuiet + 0.5)  # the import has begun, and takes seconds
+"""
+
+
+def test_a_server_stopped_while_its_warmup_imports_tensorflow_exits_cleanly():
+    script = STOPPED_DURING_IMPORT.replace("ServerWarmupQuiet", str(mc.ServerWarmup.QUIET))
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "the server stopped" in run.stdout, run.stdout
