@@ -123,7 +123,7 @@ def breakdown() -> None:
     from ui import state
 
     heap.limit_arenas()  # as the server's warm-up does first
-    step("TensorFlow and Keras imported", lambda: __import__("keras"))
+    step("TensorFlow and Keras imported", lambda: __import__("mnist_core.backend"))
     kept = {}  # what the server keeps
     step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
     step("the default model", lambda: kept.setdefault("model", mc.load_model(state.DEFAULT_MODEL)))

@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from mnist_core.backend import keras, tf
 from mnist_core.config import TrainConfig
 from mnist_core.data import NUM_CLASSES, MnistData, stratified_indices, to_model_input
 from mnist_core.evaluation import Evaluation, evaluate

@@ -9,10 +9,9 @@ import weakref
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from mnist_core.backend import keras, tf
 from mnist_core.config import TrainConfig, validate
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 from mnist_core.i18n import _

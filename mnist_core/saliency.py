@@ -22,10 +22,9 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from mnist_core.backend import keras, tf
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 from mnist_core.i18n import N_
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import keras
 import numpy as np
 
 from mnist_core import heap
+from mnist_core.backend import keras
 from mnist_core.config import PRESETS, TrainConfig, layer_shapes, network_layers, validate
 from mnist_core.data import NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 from PIL import Image
 
+from mnist_core.backend import keras
 from mnist_core.data import IMAGE_SIDE
 from mnist_core.model import predict
 

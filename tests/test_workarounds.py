@@ -1,6 +1,10 @@
-"""The Streamlit workarounds in ui/streamlit_workarounds.py: each still buys its behaviour, and
-each fails loudly when the Streamlit internal it touches is gone."""
+"""The workarounds: Streamlit's in ui/streamlit_workarounds.py and Keras's import without
+scikit-learn in mnist_core/backend.py. Each still buys its behaviour, and each fails loudly when
+what it works around is gone."""
 
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -11,7 +15,30 @@ from streamlit.testing.v1 import AppTest
 
 from ui import navigation, streamlit_workarounds
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+def _fresh_python(code: str) -> list[str]:
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return run.stdout.split()
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("sklearn"), reason="scikit-learn not installed")
+def test_keras_is_imported_without_scikit_learn_which_still_imports_afterwards():
+    """Keras imports scikit-learn (54 MB, a second of the server's start) for wrappers the app
+    never uses; mnist_core imports Keras without it, and leaves scikit-learn importable."""
+    assert _fresh_python("import sys, keras; print('sklearn' in sys.modules)") == ["True"], (
+        "Keras no longer imports scikit-learn: remove the workaround in mnist_core/backend.py"
+    )
+    code = (
+        "import sys; from mnist_core import model, config; "
+        "model.build_model(config.PRESETS['codelab']); print('sklearn' in sys.modules); "
+        "import sklearn.metrics; print(sklearn.metrics.accuracy_score([1, 2], [1, 3]))"
+    )
+    assert _fresh_python(code) == ["False", "0.5"]
 
 
 def test_a_script_run_leaves_keras_state_alone():
