@@ -55,8 +55,9 @@ def import_tensorflow_seconds() -> float:
     return time.perf_counter() - start
 
 
-def trivial_first_visit(browser, home: Path) -> float:
-    """Seconds from navigation to the heading of a one-line Streamlit app on a fresh server."""
+def trivial_first_visit(browser, home: Path) -> tuple[float, float]:
+    """A one-line Streamlit app on a fresh server: seconds from navigation to its heading, and
+    the server's resident MB after that visit (Python, Streamlit, its server and one session)."""
     folder = Path(tempfile.mkdtemp(dir=home))
     (folder / "app.py").write_text(TRIVIAL_APP)
     server, url = start_app(server_env(home), cwd=folder)
@@ -66,8 +67,11 @@ def trivial_first_visit(browser, home: Path) -> float:
         page.goto(url)
         expect(page.get_by_role("heading", name="Hello")).to_be_visible(timeout=TIMEOUT)
         seconds = time.perf_counter() - start
+        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        time.sleep(2)  # idle, as Digit Lab's server is measured
+        mb = tree_rss_mb(server.pid)
         page.close()
-        return seconds
+        return seconds, mb
     finally:
         stop_app(server)
 
@@ -117,7 +121,8 @@ def breakdown() -> None:
         action()
         steps.append((name, rss_mb() - before))
 
-    step("Streamlit, pandas, pyarrow, plotly and the UI code", _import_ui)
+    step("Streamlit", lambda: __import__("streamlit"))
+    step("pandas, pyarrow, plotly and the UI code", _import_ui)
     import mnist_core as mc
     from mnist_core import heap
     from ui import state
@@ -159,7 +164,6 @@ def _import_ui() -> None:
     import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
     import pyarrow  # noqa: F401
-    import streamlit  # noqa: F401
 
     from ui import runs, state, train_settings, widgets  # noqa: F401
 
@@ -174,14 +178,16 @@ def main() -> None:
         return
     mnist = os.environ.get("MNIST_NPZ") or "offline"
     print(f"load average {os.getloadavg()[0]:.2f}; MNIST: {mnist}")
-    runs, tf_import, trivial = [], [], []
+    runs, tf_import, trivial, trivial_mb = [], [], [], []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as temp:
         browser = launch_chromium(playwright)
         for i in range(args.rounds):
             home = Path(temp) / f"round{i}"
             home.mkdir()
             tf_import.append(import_tensorflow_seconds())
-            trivial.append(trivial_first_visit(browser, home))
+            seconds, mb = trivial_first_visit(browser, home)
+            trivial.append(seconds)
+            trivial_mb.append(mb)
             runs.append(digit_lab_first_visit(browser, home))
             print(f"round {i + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()))
         browser.close()
@@ -205,6 +211,10 @@ def main() -> None:
     print(
         f"  server resident after the first visit      {median['mb']:7.0f} MB"
         f"  goal ≤ {GOALS['mb']:.0f} MB"
+    )
+    print(
+        f"  baseline: a one-line app's server after it   {statistics.median(trivial_mb):5.0f} MB"
+        "  (Python, Streamlit, its server and a session: compare the first two steps below)"
     )
     print("\nwhere the memory goes (one fresh process, step by step):", flush=True)
     subprocess.run([sys.executable, "-m", "bench.bench_first_visit", "--breakdown"], cwd=ROOT)

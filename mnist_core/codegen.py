@@ -8,8 +8,7 @@ config uses: no batch normalisation lines without it, no schedule when the rate 
 
 from __future__ import annotations
 
-from mnist_core.config import TrainConfig, validate
-from mnist_core.model import ONE_CYCLE_WARMUP
+from mnist_core.config import ONE_CYCLE_WARMUP, TrainConfig, validate
 
 LINE_LENGTH = 100  # as ruff format lays out the repository, so the script passes it too
 

@@ -15,6 +15,7 @@ from mnist_core.i18n import _, ngettext
 ACTIVATIONS = ("relu", "elu", "gelu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "one-cycle")
+ONE_CYCLE_WARMUP = 0.2  # the share of a "one-cycle" run spent raising the learning rate
 POOLINGS = ("max", "average", "none")
 PADDINGS = ("valid", "same")
 

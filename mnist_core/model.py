@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.backend import keras, tf
-from mnist_core.config import TrainConfig, validate
+from mnist_core.config import ONE_CYCLE_WARMUP, TrainConfig, validate
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 from mnist_core.i18n import _
 
@@ -38,9 +38,6 @@ def _single_replica_all_reduce(grads_and_vars):
 
 class ModelFileError(ValueError):
     """A file that is not a usable digit model."""
-
-
-ONE_CYCLE_WARMUP = 0.2  # the share of a "one-cycle" run spent raising the learning rate
 
 
 def learning_rate(config: TrainConfig) -> float | keras.optimizers.schedules.LearningRateSchedule:

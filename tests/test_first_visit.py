@@ -21,8 +21,9 @@ from ui import state
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Home, Data and Train in a fresh process, the warm-up kept from starting: it imports TensorFlow in
-# the background by design, and this asks what the pages' own script runs import.
+# Home, Data and Train (its code shown too) in a fresh process, the warm-up kept from starting:
+# it imports TensorFlow in the background by design, and this asks what the pages' own script
+# runs import.
 FIRST_VISIT = """
 import json, sys
 from streamlit.testing.v1 import AppTest
@@ -36,6 +37,11 @@ at.switch_page("pages/data.py").run()
 imported["data"] = [not at.exception, "tensorflow" in sys.modules, len(at.sidebar.selectbox)]
 at.switch_page("pages/train.py").run()
 imported["train"] = [not at.exception, "tensorflow" in sys.modules, len(at.dataframe)]
+at.session_state["show_code"] = True  # "Show the code", opened
+at.run()
+imported["code"] = [
+    not at.exception, "tensorflow" in sys.modules, sum("keras.Input" in c.value for c in at.code)
+]
 print(json.dumps(imported))
 """
 
@@ -51,6 +57,7 @@ def test_home_data_train_and_the_sidebar_show_without_importing_tensorflow():
         "home": [True, False, 1],
         "data": [True, False, 1],
         "train": [True, False, 1],
+        "code": [True, False, 1],
     }
 
 
