@@ -290,22 +290,25 @@ def reading_settings() -> tuple[float, bool]:
 @st.fragment
 def reader(entry: mc.ModelEntry) -> None:
     """The canvas, its settings and everything read from the drawing. A fragment: a slider
-    reruns this part only, not the sidebar, the explainer or the handwriting set."""
+    reruns this part only, not the sidebar, the explainer or the handwriting set. What does not
+    change with a stroke (the upload, the settings, the keep buttons) is made here, not in
+    `reading`, so a stroke re-sends only the canvas and what is read from it."""
     st.session_state.setdefault("canvas_generation", 0)
     source, result = st.columns([2, 3], gap="large")
     with source:
         draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
         with draw_tab:
             stroke = pen_width()
-            canvas_place = st.container()  # filled by `reading`: a stroke reruns the canvas only
+            canvas_place = st.container()  # filled by `reading`, as are the other places
             st.button(_("Clear"), icon=":material/delete:", on_click=clear)
         with upload_tab:
             picture, name = upload()
         threshold, naive = reading_settings()
         bends = bend_sliders()
     with result:
-        answer_place = st.container()  # filled by `reading`, as is `details_place`
-        # Made here, not on each stroke: a click asks `reading` to keep what it reads then.
+        answer_place = st.container()
+        # A click asks `reading` to keep what it reads in the click's own run: never a drawing
+        # of an earlier run.
         handwriting.add_buttons(drawn=not name)
         details_place = st.container()
     places = (canvas_place, answer_place, details_place)
@@ -329,8 +332,8 @@ def reading(
     canvas_place, answer_place, details_place = places
     with canvas_place:
         drawing = canvas(stroke)
-    # Written into on every run, even when there is nothing to show: Streamlit keeps a
-    # fragment's place in a container created outside it only if each of its runs writes there.
+    # Written into on every run, even one with nothing to show: a stroke's run may write into a
+    # container made outside it only if the reader's run that made it saw this one write there.
     answer, details = answer_place.container(), details_place.container()
     with answer:
         to_read = digit_to_read(drawing, picture, name)
