@@ -25,13 +25,16 @@ def clear() -> None:
     st.session_state.canvas_generation += 1
 
 
-def canvas() -> np.ndarray | None:
-    """The drawing canvas with its pen width and Clear button; the RGBA image, if any."""
-    stroke = st.slider(
+def pen_width() -> int:
+    """The pen's width in pixels of the canvas."""
+    return st.slider(
         _("Pen width"), 8, 40, 20, key="draw_stroke", persist_state="session",
         help=_("How thick your pen is, in pixels of this 280 × 280 canvas."),
     )  # fmt: skip
-    st.session_state.setdefault("canvas_generation", 0)
+
+
+def canvas(stroke: int) -> np.ndarray | None:
+    """The drawing canvas; the RGBA image, if any."""
     drawn = st_canvas(
         stroke_width=stroke,
         stroke_color="#FFFFFF",
@@ -42,7 +45,6 @@ def canvas() -> np.ndarray | None:
         return_image_data=True,
         key=f"canvas_{st.session_state.canvas_generation}",
     )
-    st.button(_("Clear"), icon=":material/delete:", on_click=clear)
     return drawn.image_data
 
 
@@ -288,46 +290,63 @@ def reading_settings() -> tuple[float, bool]:
 @st.fragment
 def reader(entry: mc.ModelEntry) -> None:
     """The canvas, its settings and everything read from the drawing. A fragment: a slider
-    reruns this part only, not the sidebar, the explainer or the handwriting set."""
+    reruns this part only, not the sidebar, the explainer or the handwriting set. What does not
+    change with a stroke (the upload, the settings, the keep buttons) is made here, not in
+    `reading`, so a stroke re-sends only the canvas and what is read from it."""
+    st.session_state.setdefault("canvas_generation", 0)
     source, result = st.columns([2, 3], gap="large")
     with source:
-        input_place = st.container()  # filled by `reading`, above the settings
+        draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
+        with draw_tab:
+            stroke = pen_width()
+            canvas_place = st.container()  # filled by `reading`, as are the other places
+            st.button(_("Clear"), icon=":material/delete:", on_click=clear)
+        with upload_tab:
+            picture, name = upload()
         threshold, naive = reading_settings()
         bends = bend_sliders()
-    reading(entry, input_place, result, threshold, naive, bends)
+    with result:
+        answer_place = st.container()
+        # A click asks `reading` to keep what it reads in the click's own run: never a drawing
+        # of an earlier run.
+        handwriting.add_buttons(drawn=not name)
+        details_place = st.container()
+    places = (canvas_place, answer_place, details_place)
+    reading(entry, places, stroke, picture, name, threshold, naive, bends)
 
 
 @st.fragment
 def reading(
     entry: mc.ModelEntry,
-    input_place: DeltaGenerator,
-    result: DeltaGenerator,
+    places: tuple[DeltaGenerator, DeltaGenerator, DeltaGenerator],
+    stroke: int,
+    picture: np.ndarray | None,
+    name: str,
     threshold: float,
     naive: bool,
     bends: dict,
 ) -> None:
-    """The canvas (or upload) and everything read from it, with the reader's settings. A fragment
-    inside the reader: a stroke reruns only this, keeping the settings it was last called with
-    (each settings change reruns the reader, and so this with the new values)."""
-    with input_place:
-        draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
-        with draw_tab:
-            drawing = canvas()
-        with upload_tab:
-            picture, name = upload()
-    # Written into on every run, even when there is nothing to show: Streamlit keeps a
-    # fragment's place in a container created outside it only if each of its runs writes there.
-    answer = result.container()
+    """The canvas and everything read from it (or from the upload), with the reader's settings.
+    A fragment inside the reader: a stroke reruns only this, keeping the arguments it was last
+    called with (each change to them reruns the reader, and so this with the new values)."""
+    canvas_place, answer_place, details_place = places
+    with canvas_place:
+        drawing = canvas(stroke)
+    # Written into on every run, even one with nothing to show: a stroke's run may write into a
+    # container made outside it only if the reader's run that made it saw this one write there.
+    answer, details = answer_place.container(), details_place.container()
     with answer:
         to_read = digit_to_read(drawing, picture, name)
     if to_read is None:
+        handwriting.keep_if_asked(None)
         st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
     steps, image, drawn = to_read
+    handwriting.keep_if_asked(image, drawn, after_add=clear if drawn else None)
     model = entry.model  # once: each use of the default's would open and close a spinner
     with answer:
         bent = mc.transforms.bend(steps.centred, **bends)
         digit = prediction(model, bent, threshold)
-        handwriting.add_buttons(image, drawn, after_add=clear if drawn else lambda: None)
+    with details:
         untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
         origin = _("drawing") if drawn else _("upload {name}").format(name=name)
         preprocessing(steps, origin, None if untouched else bent)

@@ -587,6 +587,28 @@ def test_a_drawing_as_large_as_the_canvas_is_read(page):
     expect(page.get_by_text(DRAW_HINT)).not_to_be_visible()
 
 
+def test_the_first_stroke_shows_the_whole_reading_and_a_keep_needs_a_drawing(page):
+    """The keep buttons stay put while strokes rerun the reading: before any drawing, a click
+    says there is nothing to keep; after the first stroke, every part of the reading shows (the
+    parts below the buttons too) and a click keeps the drawing."""
+    page.goto("/draw")
+    ensure_a_model(page)
+    page.get_by_role("button", name="3", exact=True).click()
+    expect(page.get_by_text("Nothing to keep")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    expect(page.get_by_text("My handwriting set (0 digits)")).to_be_visible()
+    draw_digit(page, "7", LARGE)
+    expect(page.get_by_text(re.compile(r"^What the model sees"))).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(re.compile(r"^evidence for \d"))).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.get_by_role("button", name="7", exact=True).click()
+    expect(page.get_by_text("My handwriting set (1 digit)")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    expect(page.get_by_text("Kept as a 7")).to_be_visible()  # it outlives the page's rerun
+    expect(page.get_by_text(DRAW_HINT)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^What the model sees"))).to_have_count(0)
+
+
 def test_a_model_over_the_upload_limit_is_refused_with_the_limit_named(page, tmp_path):
     """A 31 MB upload met a raw "AxiosError ... 413" when the widget promised 50 MB: one limit
     now, and the widget itself refuses a larger file, naming it."""

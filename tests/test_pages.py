@@ -699,6 +699,37 @@ def test_kept_drawings_make_a_set_to_browse_delete_and_evaluate_on(mnist, downlo
     assert file_name == "default-model-my-handwriting-per-digit.csv"
 
 
+def test_a_keep_click_keeps_the_drawing_on_the_canvas_then_or_says_there_is_none(mnist):
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    own = at.session_state["workspace"].handwriting
+    # Nothing drawn yet: the buttons are there, and a click says so and keeps nothing.
+    assert "Add this drawing to your set as a 3" in at.button(key="keep_3").help
+    at.button(key="keep_3").click().run()
+    assert not at.exception, at.exception
+    assert any("Nothing to keep" in t.value for t in at.toast) and len(own) == 0
+    # A second stroke reaches the app with the click, before any run has read it: the click
+    # keeps the drawing as it is then, not the one read last.
+    _inject_drawing(at, _canvas_with(3, mnist))
+    at.run()
+    seven = _canvas_with(7, mnist)
+    _inject_drawing(at, seven)
+    at.button(key="keep_7").click().run()
+    expected = mc.HandwritingSet()
+    expected.add(seven, 7)
+    assert len(own) == 1 and own[0].digit == 7
+    assert np.array_equal(own[0].image, expected[0].image)
+    assert any("Kept as a 7" in t.value for t in at.toast)
+    # An upload is kept as a picture, and its buttons say so.
+    paper = np.full((280, 280), 235, np.uint8)
+    index = int(np.flatnonzero(mnist.y_test == 2)[0])
+    paper[28:252, 28:252] = 255 - np.kron(mnist.x_test[index], np.ones((8, 8), np.uint8))
+    at.file_uploader(key="draw_upload").set_value(("two.png", _png(paper), "image/png")).run()
+    assert "Add this picture to your set as a 2" in at.button(key="keep_2").help
+    at.button(key="keep_2").click().run()
+    assert own.y.tolist() == [7, 2]
+
+
 def test_an_empty_set_on_evaluate_says_how_to_fill_it():
     at = _app("pages/evaluate.py")
     at.get("button_group")[0].set_value("My handwriting set").run()

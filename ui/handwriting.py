@@ -3,6 +3,8 @@ download and upload the set, and fine-tune a model on it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -19,13 +21,12 @@ def own_digits() -> mc.HandwritingSet:
     return state.workspace().handwriting
 
 
-def add_buttons(image: np.ndarray, drawn: bool, after_add) -> None:
-    """One button per digit: a click keeps this drawing in the set as that digit."""
+def add_buttons(drawn: bool) -> None:
+    """One button per digit: a click asks the reader to keep what it reads (`keep_if_asked`)."""
     st.markdown(_("**Keep it in my handwriting set** as the digit it really is:"))
     for digit, column in enumerate(st.columns(mc.NUM_CLASSES, gap="small")):
         column.button(
-            str(digit), key=f"keep_{digit}", width="stretch", on_click=_add,
-            args=(image, digit, drawn, after_add),
+            str(digit), key=f"keep_{digit}", width="stretch", on_click=_ask, args=(digit,),
             help=(
                 _("Add this drawing to your set as {a_digit}")
                 if drawn
@@ -34,12 +35,24 @@ def add_buttons(image: np.ndarray, drawn: bool, after_add) -> None:
         )  # fmt: skip
 
 
-def _a(digit: int) -> str:
-    """ "a 3", "an 8"."""
-    return (_("an {digit}") if digit == 8 else _("a {digit}")).format(digit=digit)
+def _ask(digit: int) -> None:
+    st.session_state.keep_asked = digit
 
 
-def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
+def keep_if_asked(
+    image: np.ndarray | None, drawn: bool = True, after_add: Callable[[], None] | None = None
+) -> None:
+    """If a keep button was just pressed, keep `image` (what the reader reads now) as its digit,
+    then rerun the page; with no image, say there is nothing to keep."""
+    digit = st.session_state.pop("keep_asked", None)
+    if digit is None:
+        return
+    if image is None:
+        st.toast(
+            _("Nothing to keep: draw a digit (or upload a picture) first."),
+            icon=":material/error:",
+        )
+        return
     try:
         own_digits().add(image, digit, drawing=drawn)
     except (mc.ImageError, mc.HandwritingError) as err:  # a full set, say
@@ -53,8 +66,14 @@ def _add(image: np.ndarray, digit: int, drawn: bool, after_add) -> None:
         ).format(a_digit=_a(digit), n=len(own_digits())),
         icon=":material/check:",
     )
-    after_add()
+    if after_add is not None:
+        after_add()
     st.rerun()  # the whole page: Draw's reader is a fragment, and the set below it has grown
+
+
+def _a(digit: int) -> str:
+    """ "a 3", "an 8"."""
+    return (_("an {digit}") if digit == 8 else _("a {digit}")).format(digit=digit)
 
 
 def handwriting_set() -> None:
