@@ -21,13 +21,13 @@ other benchmarks sharing the machine and the same file do not overlap it.
 
 `--fit` measures the seed-0 sample (`--seed` draws another) with 2 epochs each (with the
 presets, `fast` on 22,000 and `best` on 11,000 digits, two networks with wide later conv layers,
-one network with each activation, with batch norm and augmented, and two networks with small
-and large validation splits), each run right after its own probe so that load changes cancel
-out, fits EPOCH_COSTS (second epochs) and
-SETUP_COSTS (the rest of each run), non-negative, by least squares on the logarithms of the
-ratios estimate / measured, and prints both tables for mnist_core/training.py. `--save` writes
-the measured runs (of `--fit`, or of the bench itself), `--refit` fits again from such files
-(several: their runs together).
+two networks (one of wide 1×1 maps) with each activation and with batch norm, one augmented,
+and two networks with small and large validation splits), each run right after its own probe
+so that load changes cancel out, fits EPOCH_COSTS (second epochs) and SETUP_COSTS (the rest of
+each run), non-negative, by least squares on the logarithms of the ratios estimate / measured,
+and prints both tables for mnist_core/training.py. `--save` writes the measured runs (of
+`--fit`, or of the bench itself), `--refit` fits again from such files (several: their runs
+together).
 """
 
 import argparse
@@ -227,12 +227,15 @@ def fit(args, data) -> None:
         wide.replace(filters=(64, 64), kernel_sizes=(5, 5), train_size=1000),
         wide.replace(filters=(32, 128, 128), kernel_sizes=(3, 3, 3), train_size=500),
     ]
-    # One network with each activation, then with batch norm, then augmented: the sample mixes
-    # these with everything else, and alone it cannot tell what each of them costs.
+    # Networks with each activation, with batch norm, augmented: the sample mixes these with
+    # everything else, and alone it cannot tell what each of them costs.
     maps = mc.TrainConfig(filters=(32,), kernel_sizes=(3,), padding="same", batch_size=128,
                           train_size=3000, val_size=0, epochs=2)  # fmt: skip
     configs += [maps.replace(activation=a) for a in cfg.ACTIVATIONS]
     configs += [maps.replace(batch_norm=True), maps.replace(shift=0.1, rotation=10, zoom=0.1)]
+    wide_maps = maps.replace(filters=(128,), kernel_sizes=(1,), pooling="none")
+    configs += [wide_maps.replace(activation=a) for a in cfg.ACTIVATIONS]
+    configs += [wide_maps.replace(batch_norm=True)]
     # The same networks validated on few and on many digits: what validation costs per image,
     # per value and once (the sample's validation sizes vary with everything else).
     tiny = mc.TrainConfig(filters=(8,), kernel_sizes=(1,), strides=3, pooling="none",
