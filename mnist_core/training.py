@@ -292,7 +292,6 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
         # more than ReLU's comparison, ELU's exponential a little and GELU's error function most.
         "elu_value": images * activations * (config.activation == "elu"),
         "gelu_value": images * activations * (config.activation == "gelu"),
-        "augmented_image": images * _augmentation_layers(config),
         "val_image": config.val_size,  # converting, predicting in chunks, the confusion counts
         "val_mac": config.val_size * macs,
         "val_map_value": config.val_size * maps,
@@ -313,27 +312,26 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
 # slower machine once its probe epoch is timed. Fitted on this project's 2-core machine (busy:
 # a robust fit, where a run slowed by other work counts less) by
 # `python -m bench.bench_estimates --fit --n 14 --bound 20 --save fit.json` (it prints both
-# tables; `--refit fit.json more.json` fits again from saved runs: these come from 70 runs of
-# two fits and one bench run on 2026-11-27). A 0 is a cost too small to tell from that
-# machine's noise; features that fitted 0 (a cost per weight and batch, tanh's and sigmoid's
-# own cost) were dropped.
+# tables; `--refit fit.json more.json` fits again from saved runs: these come from 85 runs of
+# two fits and two bench runs on 2026-11-27). A 0 is a cost too small to tell from that
+# machine's noise; features that fitted 0 (a cost per weight and batch, per augmented image,
+# tanh's and sigmoid's own cost) were dropped.
 EPOCH_COSTS = {
-    "epoch": 0.037,
-    "step": 0.00659,
-    "image": 5.58e-05,
-    "first_conv_mac": 1.01e-09,
-    "conv_mac": 7.44e-11,
-    "dense_mac": 2.3e-10,
-    "map_value": 1.09e-08,
-    "batch_norm_value": 5.4e-09,
-    "elu_value": 7.09e-09,
-    "gelu_value": 2.99e-08,
-    "augmented_image": 3.07e-06,
-    "val_image": 1.25e-05,
-    "val_mac": 8.28e-11,
-    "val_map_value": 6.89e-09,
+    "epoch": 0.0672,
+    "step": 0.00588,
+    "image": 6.95e-05,
+    "first_conv_mac": 7.93e-10,
+    "conv_mac": 7.28e-11,
+    "dense_mac": 2.09e-10,
+    "map_value": 1.2e-08,
+    "batch_norm_value": 2.41e-09,
+    "elu_value": 5.42e-09,
+    "gelu_value": 2.27e-08,
+    "val_image": 9.67e-06,
+    "val_mac": 8.13e-11,
+    "val_map_value": 7.17e-09,
 }
-SETUP_COSTS = {"run": 1.19, "layer": 0.0625, "augmentation": 0.837, "validation": 0.273}
+SETUP_COSTS = {"run": 0.943, "layer": 0.143, "augmentation": 0.459, "validation": 0.34}
 # A short run timed once per server: seconds of one of its epochs after the first.
 SPEED_PROBE = PRESETS["codelab"].replace(train_size=2048, val_size=0, batch_size=128, epochs=5)
 

@@ -182,10 +182,10 @@ def test_each_activation_is_estimated_at_its_own_measured_cost():
     assert seconds["tanh"] < seconds["gelu"] and seconds["sigmoid"] < seconds["gelu"], seconds
 
 
-def test_augmentation_and_batch_norm_cost_every_epoch_not_only_once():
-    for base in (PRESETS["codelab"], PRESETS["best"].replace(batch_norm=False, shift=0)):
-        for dearer in (base.replace(shift=0.1, rotation=10), base.replace(batch_norm=True)):
-            assert estimate_epoch_seconds(base, 1.0) < estimate_epoch_seconds(dearer, 1.0), dearer
+def test_batch_norm_costs_every_epoch_not_only_once():
+    for base in (PRESETS["codelab"], PRESETS["best"].replace(batch_norm=False)):
+        dearer = base.replace(batch_norm=True)
+        assert estimate_epoch_seconds(base, 1.0) < estimate_epoch_seconds(dearer, 1.0), base
 
 
 def test_validation_costs_once_then_per_digit():
