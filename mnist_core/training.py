@@ -263,28 +263,30 @@ def _augmentation_layers(config: TrainConfig) -> int:
 def cost_features(config: TrainConfig) -> dict[str, float]:
     """What one epoch of `config` does, in the units of EPOCH_COSTS."""
     shapes = dict(layer_shapes(config))
-    maps = 0  # values the activation and pooling touch
+    maps = activations = 0  # values the activation and pooling touch; the activation's alone
     for i, filters in enumerate(config.filters, 1):
         out = shapes[f"conv{i}"]
         pooled = shapes.get(f"pool{i}", out)
         maps += (out * out + pooled * pooled) * filters
+        activations += out * out * filters
     # The CPU's vector units work on 8 filters at once (AVX2): 2 filters cost as much as 8.
     convs, dense, macs = _conv_macs(config, lanes=8), _dense_macs(config), count_macs(config)
-    params = sum(layer.params for layer in network_layers(config))
     images, steps = config.train_size, config.batches_per_epoch
     return {
         "epoch": 1,  # Keras's own work around an epoch: a new data iterator, callbacks
         "step": steps,
         "image": images,  # shuffling, copying each batch in, the loss and metrics per image
-        "param_step": params * steps,  # the optimizer updates every weight after each batch
         # The first conv has one input channel: few MACs for the memory it reads.
         "first_conv_mac": images * convs[0],
         "conv_mac": images * sum(convs[1:]),
         "dense_mac": images * dense,
         "map_value": images * maps,
         "batch_norm_value": images * maps * config.batch_norm,
-        "smooth_activation_value": images * maps * (config.activation != "relu"),
-        "augmented_image": images * _augmentation_layers(config),
+        # Each activation's own cost beyond map_value's; measured, tanh and sigmoid cost no
+        # more than ReLU's comparison, ELU's exponential a little and GELU's error function most.
+        "elu_value": images * activations * (config.activation == "elu"),
+        "gelu_value": images * activations * (config.activation == "gelu"),
+        "val_image": config.val_size,  # converting, predicting in chunks, the confusion counts
         "val_mac": config.val_size * macs,
         "val_map_value": config.val_size * maps,
     }
@@ -296,6 +298,7 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
         "run": 1,
         "layer": len(network_layers(config)) - 1,  # every layer but the input
         "augmentation": _augmentation_layers(config),  # large graphs to trace
+        "validation": bool(config.val_size),  # tracing the network for prediction
     }
 
 
@@ -303,24 +306,26 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
 # slower machine once its probe epoch is timed. Fitted on this project's 2-core machine (busy:
 # a robust fit, where a run slowed by other work counts less) by
 # `python -m bench.bench_estimates --fit --n 14 --bound 20 --save fit.json` (it prints both
-# tables; `--refit fit.json` fits again from the saved runs). A 0 is a cost too small to tell
-# from that machine's noise.
+# tables; `--refit fit.json more.json` fits again from saved runs: these come from 85 runs of
+# two fits and two bench runs on 2026-11-27). A 0 is a cost too small to tell from that
+# machine's noise; features that fitted 0 (a cost per weight and batch, per augmented image,
+# tanh's and sigmoid's own cost) were dropped.
 EPOCH_COSTS = {
-    "epoch": 0.077,
-    "step": 0.00715,
-    "image": 2.99e-05,
-    "param_step": 0,
-    "first_conv_mac": 1.7e-09,
-    "conv_mac": 8.35e-11,
-    "dense_mac": 1.71e-10,
-    "map_value": 4.71e-09,
-    "batch_norm_value": 0,
-    "smooth_activation_value": 3.51e-08,
-    "augmented_image": 0,
-    "val_mac": 1.28e-10,
-    "val_map_value": 0,
+    "epoch": 0.0672,
+    "step": 0.00588,
+    "image": 6.95e-05,
+    "first_conv_mac": 7.93e-10,
+    "conv_mac": 7.28e-11,
+    "dense_mac": 2.09e-10,
+    "map_value": 1.2e-08,
+    "batch_norm_value": 2.41e-09,
+    "elu_value": 5.42e-09,
+    "gelu_value": 2.27e-08,
+    "val_image": 9.67e-06,
+    "val_mac": 8.13e-11,
+    "val_map_value": 7.17e-09,
 }
-SETUP_COSTS = {"run": 0.0, "layer": 0.31, "augmentation": 0.0584}
+SETUP_COSTS = {"run": 0.943, "layer": 0.143, "augmentation": 0.459, "validation": 0.34}
 # A short run timed once per server: seconds of one of its epochs after the first.
 SPEED_PROBE = PRESETS["codelab"].replace(train_size=2048, val_size=0, batch_size=128, epochs=5)
 

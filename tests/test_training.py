@@ -8,7 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core.config import PADDINGS, POOLINGS, PRESETS, ConfigError, TrainConfig, validate
+from mnist_core.config import (
+    ACTIVATIONS,
+    PADDINGS,
+    POOLINGS,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    validate,
+)
 from mnist_core.evaluation import evaluate
 from mnist_core.model import build_model, load_model, predict, save_model
 from mnist_core.training import (
@@ -163,6 +171,28 @@ def test_the_estimate_grows_with_what_costs(base):
     assert start > 0 and two - one == pytest.approx(base.epochs * estimate_epoch_seconds(base, 1.0))
     # A slower server (a longer probe epoch) takes proportionally longer.
     assert estimate_seconds(base, 3.0) == pytest.approx(3 * one)
+
+
+def test_each_activation_is_estimated_at_its_own_measured_cost():
+    # Measured (bench_estimates --fit): GELU's error function is dearest, tanh and sigmoid no
+    # dearer than ReLU; they were all charged GELU's cost before.
+    wide = TrainConfig(filters=(128, 64), kernel_sizes=(1, 1), strides=2, padding="same")
+    seconds = {kind: estimate_seconds(wide.replace(activation=kind), 1.0) for kind in ACTIVATIONS}
+    assert min(seconds, key=seconds.get) == "relu" and max(seconds, key=seconds.get) == "gelu"
+    assert seconds["tanh"] < seconds["gelu"] and seconds["sigmoid"] < seconds["gelu"], seconds
+
+
+def test_batch_norm_costs_every_epoch_not_only_once():
+    for base in (PRESETS["codelab"], PRESETS["best"].replace(batch_norm=False)):
+        dearer = base.replace(batch_norm=True)
+        assert estimate_epoch_seconds(base, 1.0) < estimate_epoch_seconds(dearer, 1.0), base
+
+
+def test_validation_costs_once_then_per_digit():
+    # The first validation digit pays for tracing the network for prediction as well.
+    tiny = TrainConfig(filters=(8,), kernel_sizes=(1,), strides=3, pooling="none", train_size=500)
+    none, some, more = (estimate_seconds(tiny.replace(val_size=v), 1.0) for v in (0, 100, 200))
+    assert some - none > more - some > 0
 
 
 def test_the_presets_estimates_order_codelab_fast_best():
