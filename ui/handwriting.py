@@ -58,14 +58,13 @@ def keep_if_asked(
     except (mc.ImageError, mc.HandwritingError) as err:  # a full set, say
         st.toast(str(err), icon=":material/error:")
         return
-    st.toast(
-        ngettext(
-            "Kept as {a_digit}. Your set holds {n} digit.",
-            "Kept as {a_digit}. Your set holds {n} digits.",
-            len(own_digits()),
-        ).format(a_digit=_a(digit), n=len(own_digits())),
-        icon=":material/check:",
-    )
+    # Said by the page's next run (`handwriting_set`): a toast sent in this run, which ends in a
+    # rerun of the whole page, often never showed.
+    st.session_state.kept_message = ngettext(
+        "Kept as {a_digit}. Your set holds {n} digit.",
+        "Kept as {a_digit}. Your set holds {n} digits.",
+        len(own_digits()),
+    ).format(a_digit=_a(digit), n=len(own_digits()))
     if after_add is not None:
         after_add()
     st.rerun()  # the whole page: Draw's reader is a fragment, and the set below it has grown
@@ -79,6 +78,8 @@ def _a(digit: int) -> str:
 def handwriting_set() -> None:
     """The set: a gallery per digit, deleting, the file, and what to do with it (computed only
     while its section is open)."""
+    if kept := st.session_state.pop("kept_message", None):
+        st.toast(kept, icon=":material/check:")
     own = own_digits()
     section = st.expander(
         ngettext("My handwriting set ({n} digit)", "My handwriting set ({n} digits)", len(own))
