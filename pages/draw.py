@@ -308,17 +308,19 @@ def reader(entry: mc.ModelEntry) -> None:
     with result:
         answer_place = st.container()
         # A click asks `reading` to keep what it reads in the click's own run: never a drawing
-        # of an earlier run.
-        handwriting.add_buttons(drawn=not name)
+        # of an earlier run. A stroke's rerun of `reading` gets this same request back, answered
+        # and so emptied: it keeps nothing unasked.
+        keep_request = handwriting.add_buttons(drawn=not name)
         details_place = st.container()
     places = (canvas_place, answer_place, details_place)
-    reading(entry, places, stroke, picture, name, threshold, naive, bends)
+    reading(entry, places, keep_request, stroke, picture, name, threshold, naive, bends)
 
 
 @st.fragment
 def reading(
     entry: mc.ModelEntry,
     places: tuple[DeltaGenerator, DeltaGenerator, DeltaGenerator],
+    keep_request: dict[str, int],
     stroke: int,
     picture: np.ndarray | None,
     name: str,
@@ -338,10 +340,10 @@ def reading(
     with answer:
         to_read = digit_to_read(drawing, picture, name)
     if to_read is None:
-        handwriting.keep_if_asked(None)
+        handwriting.keep_if_asked(keep_request, None)
         st.stop()  # not an if around the rest: st.stop keeps the state of the sections below
     steps, image, drawn = to_read
-    handwriting.keep_if_asked(image, drawn, after_add=clear if drawn else None)
+    handwriting.keep_if_asked(keep_request, image, drawn, after_add=clear if drawn else None)
     model = entry.model  # once: each use of the default's would open and close a spinner
     with answer:
         bent = mc.transforms.bend(steps.centred, **bends)

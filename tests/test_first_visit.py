@@ -223,4 +223,4 @@ def test_a_server_stopped_while_its_warmup_imports_tensorflow_exits_cleanly():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
-    assert "the server stopped" in run.stdout, run.stdout
+    assert "the server stopped during its warm-up" in run.stdout, run.stdout

@@ -178,7 +178,7 @@ def test_each_activation_is_estimated_at_its_own_measured_cost():
     # dearer than ReLU; they were all charged GELU's cost before.
     wide = TrainConfig(filters=(128, 64), kernel_sizes=(1, 1), strides=2, padding="same")
     seconds = {kind: estimate_seconds(wide.replace(activation=kind), 1.0) for kind in ACTIVATIONS}
-    assert min(seconds, key=seconds.get) == "relu" and max(seconds, key=seconds.get) == "gelu"
+    assert seconds["relu"] <= min(seconds.values()) and max(seconds, key=seconds.get) == "gelu"
     assert seconds["tanh"] < seconds["gelu"] and seconds["sigmoid"] < seconds["gelu"], seconds
 
 

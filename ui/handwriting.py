@@ -21,30 +21,33 @@ def own_digits() -> mc.HandwritingSet:
     return state.workspace().handwriting
 
 
-def add_buttons(drawn: bool) -> None:
-    """One button per digit: a click asks the reader to keep what it reads (`keep_if_asked`)."""
+def add_buttons(drawn: bool) -> dict[str, int]:
+    """One button per digit. Returns the keep request for `keep_if_asked`: {"digit": d} in the
+    run a click on d started, else empty (a button is true in that run only)."""
     st.markdown(_("**Keep it in my handwriting set** as the digit it really is:"))
+    request = {}
     for digit, column in enumerate(st.columns(mc.NUM_CLASSES, gap="small")):
-        column.button(
-            str(digit), key=f"keep_{digit}", width="stretch", on_click=_ask, args=(digit,),
+        if column.button(
+            str(digit), key=f"keep_{digit}", width="stretch",
             help=(
                 _("Add this drawing to your set as {a_digit}")
                 if drawn
                 else _("Add this picture to your set as {a_digit}")
             ).format(a_digit=_a(digit)),
-        )  # fmt: skip
-
-
-def _ask(digit: int) -> None:
-    st.session_state.keep_asked = digit
+        ):  # fmt: skip
+            request["digit"] = digit
+    return request
 
 
 def keep_if_asked(
-    image: np.ndarray | None, drawn: bool = True, after_add: Callable[[], None] | None = None
+    request: dict[str, int],
+    image: np.ndarray | None,
+    drawn: bool = True,
+    after_add: Callable[[], None] | None = None,
 ) -> None:
-    """If a keep button was just pressed, keep `image` (what the reader reads now) as its digit,
-    then rerun the page; with no image, say there is nothing to keep."""
-    digit = st.session_state.pop("keep_asked", None)
+    """Answer `add_buttons`'s request once (it is emptied): keep `image`, what the reader reads
+    now, as the digit pressed, then rerun the page; with no image, say there is nothing to keep."""
+    digit = request.pop("digit", None)
     if digit is None:
         return
     if image is None:
