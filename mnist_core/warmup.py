@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mnist_core.training import ServerSpeed, TrainingSlots
 
 log = logging.getLogger(__name__)
+STOPPED_BEFORE = "the server stopped before its warm-up began"
+STOPPED_DURING = "the server stopped during its warm-up"
 
 
 def _server_stopping() -> bool:
@@ -116,7 +118,7 @@ class ServerWarmup:
         try:
             if self._activity and not self._activity.wait_for_quiet(self.QUIET, self.MAX_WAIT):
                 # The server is stopping: an import now would fail in the interpreter's exit.
-                self.error = "the server stopped before its warm-up began"
+                self.error = STOPPED_BEFORE
                 return
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
@@ -125,7 +127,7 @@ class ServerWarmup:
             # The server may stop meanwhile (while it imports, or waits for a user's run).
             slots = self._slots()
             if _server_stopping() or not slots.acquire(self, cancelled=_server_stopping):
-                self.error = "the server stopped during its warm-up"
+                self.error = STOPPED_DURING
                 return
             try:
                 self.speed = ServerSpeed(measure_speed(data))
@@ -135,7 +137,7 @@ class ServerWarmup:
         except Exception as err:  # shown where the estimate would be
             if _server_stopping():  # e.g. "can't register atexit after shutdown" in an import
                 log.info("The server stopped during its warm-up (%s: %s)", type(err).__name__, err)
-                self.error = "the server stopped during its warm-up"
+                self.error = STOPPED_DURING
             else:
                 log.exception("The server's warm-up failed")
                 self.error = f"{type(err).__name__}: {err}"

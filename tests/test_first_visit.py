@@ -213,12 +213,12 @@ from ui import state
 
 atexit.register(lambda: print(state.warmup().error))
 state.warmup()
-time.sleep(ServerWarmupQuiet + 0.5)  # the import has begun, and takes seconds
+time.sleep({quiet} + 0.5)  # the import has begun, and takes seconds
 """
 
 
 def test_a_server_stopped_while_its_warmup_imports_tensorflow_exits_cleanly():
-    script = STOPPED_DURING_IMPORT.replace("ServerWarmupQuiet", str(mc.ServerWarmup.QUIET))
+    script = STOPPED_DURING_IMPORT.format(quiet=mc.ServerWarmup.QUIET)
     run = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
