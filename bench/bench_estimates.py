@@ -16,6 +16,9 @@ whose estimate is at most `--bound` s (at a fixed probe time, SAMPLE_SPEED, so t
 do not depend on the machine's load): seed 0, drawn as `--fit` draws its sample (the same runs
 with the fit's `--n` and `--bound`), and a validation sample no fit has seen, seed 1 (or
 `--validation-seed`).
+Last, the baseline: every run again, in the same order, its first time taken as the estimate of
+the second; on a machine whose speed swings (another tenant's load), no estimate made minutes
+before a run can be expected to hit its time more often than this.
 With `--lock FILE`, each run (and each probe) holds FILE (as `flock` does) while it runs, so that
 other benchmarks sharing the machine and the same file do not overlap it.
 
@@ -148,19 +151,20 @@ COLUMNS = (
     ("one probe", "the probe alone"),
     ("as the app", "as the app: the probe corrected by the runs before"),
     ("own probe", "a probe right before each run"),
+    ("run again", "the same run again, after all the others: the host's noise, the baseline"),
 )
 
 
-def report(title: str, rows: list[tuple[str, float, dict[str, float]]]) -> list[float]:
+def report(title: str, rows: list[tuple[str, float, dict[str, float]]]) -> dict[str, list]:
     """Each run's measured time and its estimates' ratios, then the share within the goal for
-    each kind of estimate; returns the ratios of the estimates the app shows to the measured
-    times."""
+    each kind of estimate; returns the ratios of each kind."""
+    columns = [(c, label) for c, label in COLUMNS if c in rows[0][2]]
     print(f"\n{title}")
-    print(f"{'run':<72} {'measured':>9} " + " ".join(f"{c:>10}" for c, _label in COLUMNS))
+    print(f"{'run':<72} {'measured':>9} " + " ".join(f"{c:>10}" for c, _label in columns))
     for name, measured, estimates in rows:
-        ratios = " ".join(f"{estimates[c] / measured:10.2f}" for c, _label in COLUMNS)
+        ratios = " ".join(f"{estimates[c] / measured:10.2f}" for c, _label in columns)
         print(f"{name:<72} {measured:8.1f}s {ratios}")
-    for column, label in COLUMNS:
+    for column, label in columns:
         ratios = [estimates[column] / measured for _name, measured, estimates in rows]
         within = sum(abs(r - 1) <= GOAL for r in ratios)
         worst = max(ratios, key=lambda r: abs(math.log(r)))
@@ -168,14 +172,16 @@ def report(title: str, rows: list[tuple[str, float, dict[str, float]]]) -> list[
             f"{label}: within ±{GOAL:.0%}: {within}/{len(rows)} ({within / len(rows):.0%}), "
             f"worst ratio {worst:.2f}  (goal: all within ±{GOAL:.0%}, ratios 0.75-1.25)"
         )
-    return [estimates["as the app"] / measured for _name, measured, estimates in rows]
+    return {c: [e[c] / measured for _name, measured, e in rows] for c, _label in columns}
 
 
-def measure(args, data, speed) -> dict[str, list[float]]:
+def measure(args, data, speed) -> dict[str, dict[str, list[float]]]:
     """The presets and both samples against their estimates: from the first speed probe alone;
     as the app makes them, from that probe corrected by each finished run (ServerSpeed), the
     runs being one server's runs in a row; and from a probe right before each run (which tells
-    the cost model's error from load drift)."""
+    the cost model's error from load drift). Then every run again, in the same order: how far
+    the same run's time moves on this machine in the minutes between (no estimate made before
+    a run can be expected to do better)."""
     available = len(data.y_train)
     runs = [(name, c.fit_to(available)) for name, c in mc.PRESETS.items()]
     runs[-1] = ("best (2 epochs)", runs[-1][1].replace(epochs=2))
@@ -186,9 +192,9 @@ def measure(args, data, speed) -> dict[str, list[float]]:
     ):
         configs = sample(seed, args.n, args.bound, available, epochs)
         groups[label] = [(describe(c), c) for c in configs]
-    app, ratios, records = ServerSpeed(speed), {}, []
+    app, tables, records = ServerSpeed(speed), {}, []
     for title, group in groups.items():
-        rows = []
+        rows = tables[title] = []
         for name, config in group:
             estimates = {
                 "one probe": estimate_seconds(config, speed),
@@ -207,8 +213,13 @@ def measure(args, data, speed) -> dict[str, list[float]]:
                 f"({estimates['one probe']:.1f} s by the probe alone), {measured:.1f} s measured",
                 flush=True,
             )
-        ratios[title] = report(title, rows)
-    return ratios
+    print("\nThe same runs again:", flush=True)
+    for title, group in groups.items():
+        for (name, config), (_name, measured, estimates) in zip(group, tables[title]):
+            with cpu_lock(args.lock):
+                estimates["run again"], _epochs = timed_run(config, data)
+            print(f"  {name}: {estimates['run again']:.1f} s (first {measured:.1f} s)", flush=True)
+    return {title: report(title, rows) for title, rows in tables.items()}
 
 
 def fit(args, data) -> None:
@@ -334,8 +345,8 @@ def print_fit(records: list[dict]) -> None:
     rows = []
     for config, record in zip(configs, records):
         estimate = seconds(config, record["probe"])
-        rows.append((describe(config), record["total"], {c: estimate for c, _label in COLUMNS}))
-    report("the fitted runs, each against its own probe (every ratio column)", rows)
+        rows.append((describe(config), record["total"], {"own probe": estimate}))
+    report("the fitted runs, each against its own probe", rows)
 
 
 def main() -> None:

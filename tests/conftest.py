@@ -1,6 +1,8 @@
 """Shared fixtures: real MNIST where the machine has it ($MNIST_NPZ), else the shipped sample."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,8 +14,11 @@ from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_samp
 from mnist_core.model import load_model
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
-# Tests publish to a class board of their own, never to the one in the user's cache folder.
-os.environ.setdefault("DIGIT_LAB_DATA_DIR", tempfile.mkdtemp(prefix="digit-lab-tests-"))
+# Tests publish to a class board of their own, never to the user's (in their cache folder or an
+# operator's $DIGIT_LAB_DATA_DIR or $DIGIT_LAB_BOARD_URL), and leave no folder behind.
+os.environ["DIGIT_LAB_DATA_DIR"] = tempfile.mkdtemp(prefix="digit-lab-tests-")
+atexit.register(shutil.rmtree, os.environ["DIGIT_LAB_DATA_DIR"], ignore_errors=True)
+os.environ.pop("DIGIT_LAB_BOARD_URL", None)
 
 # A network and training small enough to run in a few seconds and still learn.
 TINY = TrainConfig(

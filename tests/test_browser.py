@@ -6,10 +6,12 @@ Screenshots, and the Draw page's readings as JSON, go to $DIGIT_LAB_SCREENSHOTS 
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,7 +43,9 @@ PAGE_NAMES = ["Home", "Data", "Train", "Evaluate", "Draw", "Compare", "Class boa
 ABANDON_SECONDS = 15  # a run no page shows stops after this long (60 s on a real server)
 
 
-BOARD_DIR = tempfile.mkdtemp(prefix="digit-lab-board-")  # never the user's own class board
+# The servers' class board: not the in-process tests' (conftest.py), nor the user's.
+BOARD_DIR = tempfile.mkdtemp(prefix="digit-lab-board-")
+atexit.register(shutil.rmtree, BOARD_DIR, ignore_errors=True)
 
 
 def _server_env() -> dict[str, str]:

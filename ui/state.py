@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,13 +57,20 @@ def workspaces() -> mc.Workspaces:
     return mc.Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
 
 
+_default_model_loaded = threading.Event()  # set once _default_model_file has read the file
+
+
 @st.cache_resource(show_spinner=False)
 def _default_model_file() -> keras.Model:
     """The shipped model, loaded once per server (ModelFileError if it is unusable)."""
-    return mc.load_model(DEFAULT_MODEL)
+    model = mc.load_model(DEFAULT_MODEL)
+    _default_model_loaded.set()
+    return model
 
 
 def _load_default_model() -> keras.Model:
+    if _default_model_loaded.is_set():  # no spinner (a thread and a message) on every stroke
+        return _default_model_file()
     with st.spinner(_("Loading the default model…")):
         return _default_model_file()
 
