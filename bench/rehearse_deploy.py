@@ -15,7 +15,7 @@
    from navigation or click until its key element is visible. Chromium and this script run on
    the other core, so the browser does not take the server's CPU.
 Meanwhile the server's resident memory (its whole process tree, from /proc) is sampled every
-0.1 s: the idle figure after the first page, and the peak.
+0.1 s: the idle figure after the first page (once its background warm-up is done), and the peak.
 """
 
 from __future__ import annotations
@@ -74,6 +74,19 @@ def tree_usage(root: int) -> tuple[float, float]:
 def tree_rss_mb(root: int) -> float:
     """Resident memory of a process and all its live descendants, in MB."""
     return tree_usage(root)[0]
+
+
+def wait_until_quiet(root: int, window: float = 2.0, limit: float = 180.0) -> float:
+    """Wait until the process tree uses under 5 % of a CPU for `window` seconds (at most
+    `limit`); returns the seconds waited."""
+    start = time.monotonic()
+    cpu = tree_usage(root)[1]
+    while time.monotonic() - start < limit:
+        time.sleep(window)
+        cpu, before = tree_usage(root)[1], cpu
+        if cpu - before < 0.05 * window:
+            break
+    return time.monotonic() - start
 
 
 class TreeMemoryWatch:
@@ -208,8 +221,11 @@ def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, floa
         page.get_by_role("heading", name="Digit Lab"),
     )
     source = page.get_by_test_id("stSidebar").get_by_text(SOURCE).inner_text()
-    time.sleep(2)  # idle: nothing running, the first page drawn
+    # Idle: the first page drawn and the warm-up it started (TensorFlow, MNIST, the default
+    # model, the speed calibration, in the background) done.
+    warmup = wait_until_quiet(watch.root)
     idle = tree_rss_mb(watch.root)
+    print(f"the server was idle {warmup:.0f} s after the first page (its warm-up done)")
     step(
         "Data",
         lambda: nav.get_by_role("link", name="Data", exact=True).click(),

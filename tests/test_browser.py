@@ -168,10 +168,15 @@ def go_via_sidebar(page: Page, name: str, title: str) -> None:
 
 
 def screenshot(page: Page, path: Path) -> None:
-    """The whole page: Streamlit scrolls inside its main container, so grow the viewport."""
-    height = page.evaluate(
-        "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
-    )
+    """The whole page: Streamlit scrolls inside its main container, so grow the viewport (once
+    the page has stopped growing: an expander just opened is still unfolding)."""
+    measure = "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
+    height = 0
+    for _ in range(20):
+        before, height = height, page.evaluate(measure)
+        if height == before:
+            break
+        page.wait_for_timeout(250)
     tall = min(max(height + 160, VIEWPORT["height"]), 4000)
     page.set_viewport_size({"width": VIEWPORT["width"], "height": tall})
     page.wait_for_timeout(500)  # let Plotly lay the charts out again
