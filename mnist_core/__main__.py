@@ -1,4 +1,9 @@
-"""Command line: `python -m mnist_core train|evaluate|predict|board ...`."""
+"""Command line: `python -m mnist_core train|evaluate|predict|board ...`.
+
+TensorFlow is imported only by what needs it (`mc.build_model`, `mc.load_model` …, PEP 562 in
+mnist_core/__init__.py): `--help`, `board` and impossible settings answer at once, not after its
+2-4 s import.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import mnist_core as mc
 from mnist_core.board import Board, BoardError
-from mnist_core.config import PRESETS, ConfigError
+from mnist_core.config import PRESETS, ConfigError, validate
 from mnist_core.data import DataFileError, load_mnist
-from mnist_core.evaluation import evaluate
-from mnist_core.model import ModelFileError, build_model, load_model, predict, save_model
 from mnist_core.preprocess import ImageError, image_to_mnist, read_image_file
-from mnist_core.training import EpochProgress, train
 
 
 def _print_epoch(progress) -> None:
-    if isinstance(progress, EpochProgress):
+    if isinstance(progress, mc.EpochProgress):
         val = (
             f" - val_loss {progress.val_loss:.4f} - val_accuracy {progress.val_accuracy:.4f}"
             if progress.val_loss is not None
@@ -41,12 +44,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if args.dry_run:
         overrides = {"epochs": 1, "train_size": 512, "val_size": 128, **overrides}
     config = PRESETS[args.preset].replace(**overrides)
+    validate(config)  # before loading anything; the sizes are checked against the data in train
     data = load_mnist(args.data)
     print(data.describe(), file=sys.stderr)
-    model = build_model(config)
-    result = train(model, config, data, on_progress=_print_epoch)
+    model = mc.build_model(config)
+    result = mc.train(model, config, data, on_progress=_print_epoch)
     start = time.perf_counter()
-    test = evaluate(model, data.x_test, data.y_test)
+    test = mc.evaluate(model, data.x_test, data.y_test)
     last = result.history[-1]
     report = {
         "preset": args.preset,
@@ -66,15 +70,15 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if args.out:
         metadata = {"name": f"{args.preset} preset", "config": config.to_dict(), **report}
         metadata["trained_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        report["saved"] = str(save_model(model, args.out, metadata))
+        report["saved"] = str(mc.save_model(model, args.out, metadata))
     return report
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     """Test a saved model on the test set."""
-    model = load_model(args.model)
+    model = mc.load_model(args.model)
     data = load_mnist(args.data)
-    result = evaluate(model, data.x_test, data.y_test)
+    result = mc.evaluate(model, data.x_test, data.y_test)
     return {
         "data": data.source,
         "test_images": len(result.labels),
@@ -86,9 +90,9 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 def cmd_predict(args: argparse.Namespace) -> dict:
     """Predict the digit in an image file."""
-    model = load_model(args.model)
+    model = mc.load_model(args.model)
     image = image_to_mnist(read_image_file(Path(args.image).read_bytes()))
-    probabilities = predict(model, image)[0]
+    probabilities = mc.predict(model, image)[0]
     return {
         "digit": int(probabilities.argmax()),
         "probabilities": [round(float(p), 6) for p in probabilities],
@@ -176,14 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = args.run(args)
-    except (BoardError, ConfigError, DataFileError, ModelFileError, ImageError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (BoardError, ConfigError, DataFileError, ImageError) as err:
+        message = str(err)
     except FileNotFoundError as err:
-        print(f"error: {err.strerror}: {err.filename}", file=sys.stderr)
-        return 2
-    print(json.dumps(report))
-    return 0
+        message = f"{err.strerror}: {err.filename}"
+    except mc.ModelFileError as err:  # named last: naming it imports TensorFlow
+        message = str(err)
+    else:
+        print(json.dumps(report))
+        return 0
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

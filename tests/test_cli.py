@@ -128,6 +128,23 @@ def test_a_damaged_data_file_gives_exit_2_and_one_line(tmp_path, mnist, damage):
     assert "pickle" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_help_the_board_and_impossible_settings_answer_without_importing_tensorflow(tmp_path):
+    code = """
+import contextlib, io, sys
+from mnist_core.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()) as help_text, contextlib.suppress(SystemExit):
+    main(["train", "--help"])
+codes = [main(["train", "--epochs", "0"]), main(["board", "list", "--data-dir", sys.argv[1]])]
+print("--dry-run" in help_text.getvalue(), codes, "tensorflow" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.splitlines()[-1] == "True [2, 0] False", result.stderr
+    assert "Epochs must be 1 to 200." in result.stderr
+
+
 def test_importing_the_core_does_not_import_streamlit():
     code = "import sys, mnist_core, mnist_core.__main__; print('streamlit' in sys.modules)"
     result = subprocess.run(
