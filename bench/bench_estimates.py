@@ -6,9 +6,9 @@
 
 Like the app, it first times the speed probe (`measure_speed`) and estimates every run from that
 one figure, corrected after each run as the app's ServerSpeed is (the runs being one server's
-runs in a row; the "as the app" column, the one its JSON line gives); beside it, the probe's
-figure alone, and, to tell the cost model's error from the machine's drifting load, a probe
-timed just before each run (the last ratio column). A run's measured time is what the Train
+runs in a row; the "as the app" column); beside it, the probe's figure alone, and, to tell
+the cost model's error from the machine's drifting load, a probe timed just before each run
+(the "own probe" column). A run's measured time is what the Train
 page's job spends before testing: building the network and training it, validation included.
 Measured: the presets (`best` on 2 of its epochs, compared with the estimate for 2 epochs, to
 keep the bench short) and two samples of random valid settings over every Train-page setting
@@ -16,9 +16,10 @@ whose estimate is at most `--bound` s (at a fixed probe time, SAMPLE_SPEED, so t
 do not depend on the machine's load): seed 0, drawn as `--fit` draws its sample (the same runs
 with the fit's `--n` and `--bound`), and a validation sample no fit has seen, seed 1 (or
 `--validation-seed`).
-Last, the baseline: every run again, in the same order, its first time taken as the estimate of
-the second; on a machine whose speed swings (another tenant's load), no estimate made minutes
-before a run can be expected to hit its time more often than this.
+Last, the baseline ("run again"): every run again, in the same order, against its first time:
+how far the same run's time moves on this machine in those minutes (another tenant's load), a
+noise that no estimate made before a run can take out. The JSON line it ends with gives every
+column's ratios for each group.
 With `--lock FILE`, each run (and each probe) holds FILE (as `flock` does) while it runs, so that
 other benchmarks sharing the machine and the same file do not overlap it.
 
@@ -151,7 +152,7 @@ COLUMNS = (
     ("one probe", "the probe alone"),
     ("as the app", "as the app: the probe corrected by the runs before"),
     ("own probe", "a probe right before each run"),
-    ("run again", "the same run again, after all the others: the host's noise, the baseline"),
+    ("run again", "baseline: the same run again after all the others, against its first time"),
 )
 
 
@@ -180,8 +181,7 @@ def measure(args, data, speed) -> dict[str, dict[str, list[float]]]:
     as the app makes them, from that probe corrected by each finished run (ServerSpeed), the
     runs being one server's runs in a row; and from a probe right before each run (which tells
     the cost model's error from load drift). Then every run again, in the same order: how far
-    the same run's time moves on this machine in the minutes between (no estimate made before
-    a run can be expected to do better)."""
+    the same run's time moves on this machine in the minutes between (the baseline)."""
     available = len(data.y_train)
     runs = [(name, c.fit_to(available)) for name, c in mc.PRESETS.items()]
     runs[-1] = ("best (2 epochs)", runs[-1][1].replace(epochs=2))
@@ -213,13 +213,14 @@ def measure(args, data, speed) -> dict[str, dict[str, list[float]]]:
                 f"({estimates['one probe']:.1f} s by the probe alone), {measured:.1f} s measured",
                 flush=True,
             )
-    print("\nThe same runs again:", flush=True)
+        report(title, rows)
+    print("\nThe same runs again, the baseline:", flush=True)
     for title, group in groups.items():
         for (name, config), (_name, measured, estimates) in zip(group, tables[title]):
             with cpu_lock(args.lock):
                 estimates["run again"], _epochs = timed_run(config, data)
             print(f"  {name}: {estimates['run again']:.1f} s (first {measured:.1f} s)", flush=True)
-    return {title: report(title, rows) for title, rows in tables.items()}
+    return {title: report(f"{title}, with the baseline", rows) for title, rows in tables.items()}
 
 
 def fit(args, data) -> None:

@@ -21,6 +21,7 @@ _NAMES_BY_MODULE = {
         "PRESETS",
         "ConfigError",
         "LayerInfo",
+        "ModelFileError",
         "TrainConfig",
         "layer_shapes",
         "network_layers",
@@ -50,7 +51,6 @@ _NAMES_BY_MODULE = {
         "HandwrittenDigit",
     ),
     "model": (
-        "ModelFileError",
         "build_model",
         "feature_maps",
         "first_layer_filters",

@@ -1,9 +1,8 @@
-"""Command line: `python -m mnist_core train|evaluate|predict|board ...`.
+"""Command line: `python -m mnist_core train|evaluate|predict|board ...`."""
 
-TensorFlow is imported only by what needs it (`mc.build_model`, `mc.load_model` …, PEP 562 in
-mnist_core/__init__.py): `--help`, `board` and impossible settings answer at once, not after its
-2-4 s import.
-"""
+# TensorFlow is imported only by what needs it (`mc.build_model`, `mc.load_model` …: PEP 562 in
+# mnist_core/__init__.py): `--help`, `board` and impossible settings answer at once, not after
+# its 2-4 s import.
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import mnist_core as mc
 from mnist_core.board import Board, BoardError
-from mnist_core.config import PRESETS, ConfigError, validate
+from mnist_core.config import PRESETS, ConfigError, ModelFileError, validate
 from mnist_core.data import DataFileError, load_mnist
 from mnist_core.preprocess import ImageError, image_to_mnist, read_image_file
 
@@ -44,8 +43,9 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if args.dry_run:
         overrides = {"epochs": 1, "train_size": 512, "val_size": 128, **overrides}
     config = PRESETS[args.preset].replace(**overrides)
-    validate(config)  # before loading anything; the sizes are checked against the data in train
+    validate(config)  # before loading anything, then the sizes against the data loaded
     data = load_mnist(args.data)
+    validate(config, len(data.y_train))
     print(data.describe(), file=sys.stderr)
     model = mc.build_model(config)
     result = mc.train(model, config, data, on_progress=_print_epoch)
@@ -180,17 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = args.run(args)
-    except (BoardError, ConfigError, DataFileError, ImageError) as err:
-        message = str(err)
+    except (BoardError, ConfigError, DataFileError, ModelFileError, ImageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except FileNotFoundError as err:
-        message = f"{err.strerror}: {err.filename}"
-    except mc.ModelFileError as err:  # named last: naming it imports TensorFlow
-        message = str(err)
-    else:
-        print(json.dumps(report))
-        return 0
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+        print(f"error: {err.strerror}: {err.filename}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
 
 
 if __name__ == "__main__":

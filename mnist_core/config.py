@@ -62,6 +62,11 @@ class ConfigError(ValueError):
     """A configuration that cannot be built or trained, with the reason."""
 
 
+class ModelFileError(ValueError):
+    """A file that is not a usable digit model (here, with read_metadata, so that naming it
+    imports no Keras)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every hyperparameter of the network and its training."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.backend import keras, tf
-from mnist_core.config import ONE_CYCLE_WARMUP, TrainConfig, validate
+from mnist_core.config import ONE_CYCLE_WARMUP, ModelFileError, TrainConfig, validate
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 from mnist_core.i18n import _
 
@@ -34,10 +34,6 @@ if not hasattr(keras.optimizers.Optimizer, "_all_reduce_sum_gradients"):
 def _single_replica_all_reduce(grads_and_vars):
     """Gradients unchanged: with one replica there is nothing to sum."""
     return list(grads_and_vars)
-
-
-class ModelFileError(ValueError):
-    """A file that is not a usable digit model."""
 
 
 def learning_rate(config: TrainConfig) -> float | keras.optimizers.schedules.LearningRateSchedule:

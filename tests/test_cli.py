@@ -128,21 +128,32 @@ def test_a_damaged_data_file_gives_exit_2_and_one_line(tmp_path, mnist, damage):
     assert "pickle" not in result.stderr and "Traceback" not in result.stderr
 
 
-def test_help_the_board_and_impossible_settings_answer_without_importing_tensorflow(tmp_path):
+def test_help_the_board_and_impossible_settings_answer_without_importing_tensorflow(
+    tmp_path, mnist
+):
+    small = tmp_path / "small.npz"  # 1,000 training digits: 5,000 is too many
+    np.savez(small, x_train=mnist.x_train[:1000], y_train=mnist.y_train[:1000],
+             x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])  # fmt: skip
     code = """
 import contextlib, io, sys
 from mnist_core.__main__ import main
 with contextlib.redirect_stdout(io.StringIO()) as help_text, contextlib.suppress(SystemExit):
     main(["train", "--help"])
-codes = [main(["train", "--epochs", "0"]), main(["board", "list", "--data-dir", sys.argv[1]])]
+codes = [
+    main(["train", "--epochs", "0"]),
+    main(["train", "--train-size", "5000", "--data", sys.argv[1]]),
+    main(["board", "list", "--data-dir", sys.argv[2]]),
+]
 print("--dry-run" in help_text.getvalue(), codes, "tensorflow" in sys.modules)
 """
     result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
+        [sys.executable, "-c", code, str(small), str(tmp_path)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
-    assert result.stdout.splitlines()[-1] == "True [2, 0] False", result.stderr
-    assert "Epochs must be 1 to 200." in result.stderr
+    assert result.stdout.splitlines()[-1] == "True [2, 2, 0] False", result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert errors[0] == "error: Epochs must be 1 to 200.", result.stderr
+    assert errors[-1].startswith("error: ") and "5,000" in errors[-1], result.stderr
 
 
 def test_importing_the_core_does_not_import_streamlit():
