@@ -231,7 +231,8 @@ def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, floa
     idle = tree_rss_mb(watch.root)
     print(
         f"the server was idle {waited:.0f} s after the first page (its warm-up done, "
-        f"{cpu:.1f} s of CPU, in no step below)"
+        f"{cpu:.1f} s of CPU, in no step below)",
+        flush=True,
     )
     step(
         "Data",
