@@ -428,6 +428,26 @@ class TrainingSlots:
         with self._changed:
             return self._waiting.index(holder) + 1 if holder in self._waiting else None
 
+    def wait_seconds(
+        self, holder: object, remaining: Callable[[object], float | None]
+    ) -> float | None:
+        """Rough seconds until waiting `holder` gets a slot (0 once it has one; None when a
+        holder ahead's `remaining` seconds are unknown): the runs ahead of it take the slots in
+        queue order as they free up."""
+        with self._changed:
+            if holder not in self._waiting:
+                return 0.0
+            running = list(self._running)
+            waiting = self._waiting[: self._waiting.index(holder)]
+        ahead = [remaining(other) for other in (*running, *waiting)]
+        if None in ahead:
+            return None
+        free_at = sorted(ahead[: len(running)]) + [0.0] * (self.limit - len(running))
+        for seconds in ahead[len(running) :]:
+            free_at.sort()
+            free_at[0] += seconds
+        return min(free_at)
+
     def ahead_of(self, holder: object) -> list:
         """The holders running, and those waiting before `holder`."""
         with self._changed:

@@ -1,5 +1,6 @@
 """Workspaces keep a user's runs across reloads and tabs, and free them once the user is gone."""
 
+import threading
 import time
 
 from mnist_core.training import JobState, RunLimits, StopReason, TrainingJob, TrainingSlots
@@ -84,3 +85,32 @@ def test_the_queue_is_first_come_first_served_with_places_and_rough_waits(mnist,
     first.stop()
     third.join(120)
     assert third.state is JobState.DONE and slots.running == 0
+
+
+def test_a_queued_runs_wait_counts_the_slots_as_they_free_up():
+    """Two slots busy for 10 s and 30 s, then runs of 20 s and 5 s queued: the next one starts
+    when the 30 s run ends (the 20 s run took the first free slot, at 10 s)."""
+    slots = TrainingSlots(2)
+    remaining = {"a": 10.0, "b": 30.0, "c": 20.0, "d": 5.0, "e": 40.0}
+    for name in "ab":
+        assert slots.acquire(name, cancelled=lambda: False)
+    queued = {}
+    for name in "cde":  # each waits in its own thread, in this order
+        queued[name] = threading.Thread(target=slots.acquire, args=(name, lambda: False))
+        queued[name].start()
+        while slots.place(name) is None:
+            time.sleep(0.01)
+    assert slots.wait_seconds("c", remaining.get) == 10
+    assert slots.wait_seconds("d", remaining.get) == 30
+    assert slots.wait_seconds("e", remaining.get) == 30  # d's 5 s start at 30: 35 > b's 30
+    assert slots.wait_seconds("a", remaining.get) == 0  # running: no wait
+    assert slots.wait_seconds("e", {**remaining, "c": None}.get) is None
+    one = TrainingSlots(1)
+    assert one.wait_seconds("x", remaining.get) == 0  # not queued here
+    for name in "ab":
+        slots.release(name)
+    for name in "cde":  # each takes a slot as one frees
+        while slots.place(name) is not None:
+            time.sleep(0.01)
+        slots.release(name)
+        queued[name].join(5)

@@ -219,11 +219,12 @@ def _waiting(job: mc.TrainingJob) -> None:
             ),
             icon=":material/speed:",
         )
-    ahead = [other.remaining_seconds() for other in holders]
-    if None in ahead:
-        wait = _("unknown")
-    else:
-        wait = _("about {duration}").format(duration=_duration(sum(ahead) / slots.limit))
+    seconds = slots.wait_seconds(job, lambda other: other.remaining_seconds())
+    wait = (
+        _("unknown")
+        if seconds is None
+        else _("about {duration}").format(duration=_duration(seconds))
+    )
     st.info(
         _(
             "Waiting for a free training slot: you are number {place} in the queue, and "
