@@ -93,8 +93,8 @@ def goal_card(lesson: mc.Lesson) -> None:
     """The lesson's task and goal, what its link had to ignore, and the way out."""
     with st.container(border=True, key="goal_card"):
         st.subheader(_("Goal"), anchor=False)
-        if lesson.task:
-            st.markdown(widgets.plain(_(lesson.task)))
+        if task := core.task_text(lesson):
+            st.markdown(widgets.plain(task))
         parts = lesson.goal.parts()
         if parts:
             st.markdown(_("A run meets the goal with:") + "".join(f"\n- {p}" for p in parts))
@@ -190,11 +190,12 @@ def verdict(job: mc.TrainingJob) -> None:
     judged = state.workspace().verdict(job)
     if judged is None:
         return
-    lines = "".join(f"\n- {check.message}" for check in judged.checks)
+    heading = _("Goal met") if judged.met else _("Goal not met")
+    text = f"**{heading}**" + "".join(f"\n- {check.message}" for check in judged.checks)
     if judged.met:
-        st.success(f"**{_('Goal met')}**{lines}", icon=":material/emoji_events:")
+        st.success(text, icon=":material/emoji_events:")
     else:
-        st.warning(f"**{_('Goal not met')}**{lines}", icon=":material/flag:")
+        st.warning(text, icon=":material/flag:")
 
 
 def link_maker(config: mc.TrainConfig) -> None:
@@ -264,9 +265,9 @@ def lesson_board(lesson: mc.Lesson, entries: list[mc.BoardEntry]) -> None:
     entries, verdicts = [entries[i] for i in order], [verdicts[i] for i in order]
     st.subheader(_("This lesson's board"), anchor=False)
     with st.container(border=True):
-        st.markdown(f"**{_('Goal')}**")
-        if lesson.task:
-            st.markdown(widgets.plain(_(lesson.task)))
+        st.markdown("**" + _("Goal") + "**")
+        if task := core.task_text(lesson):
+            st.markdown(widgets.plain(task))
         st.caption(" · ".join(lesson.goal.parts()) or _("This lesson sets no goal."))
     if not entries:
         st.info(_("No run of this lesson is published yet."), icon=":material/leaderboard:")
@@ -351,9 +352,7 @@ def codelab_steps() -> None:
         else:
             done = step.page in workspace.visited
         tick, text = st.columns([1, 12], vertical_alignment="center")
-        tick.markdown(
-            f":green[:material/check_circle:] {_('done')}" if done else f"**{number}.**",
-        )
+        tick.markdown(":green[:material/check_circle:] " + _("done") if done else f"**{number}.**")
         with text:
             st.page_link(
                 pages[step.page].path, label=_(step.title), icon=pages[step.page].icon,
