@@ -116,9 +116,8 @@ class Lesson:
         """A short stable name of the lesson: the same task, goal, shown settings and fixed values
         give the same id (the values of shown settings are the students' to change)."""
         fixed = links.to_params(self.config)
-        text = urlencode(
-            [*sorted(self.params().items()), *((name, fixed[name]) for name in self.fixed)]
-        )
+        own = self.params() | {SHOW: ",".join(sorted(self.show))}  # in any order, the same
+        text = urlencode([*sorted(own.items()), *((name, fixed[name]) for name in self.fixed)])
         return hashlib.sha256(text.encode()).hexdigest()[:_ID_CHARS]
 
     def params(self) -> dict[str, str]:

@@ -29,7 +29,11 @@ train_settings.follow_link(available)  # before the widgets: a shared link sets 
 lesson = lessons.follow(available)  # a lesson link shows only its settings, and a goal
 if lesson is not None:
     lessons.goal_card(lesson)
-preset = train_settings.preset_buttons(available) if lesson is None else "lesson"
+preset = (
+    train_settings.preset_buttons(available)
+    if lesson is None
+    else train_settings.matching_preset(available)
+)
 train_settings.link_problems()
 settings, overview = st.columns([3, 2], gap="large")
 with settings:

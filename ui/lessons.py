@@ -7,7 +7,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core import lessons as core
-from mnist_core.i18n import N_, _
+from mnist_core.i18n import N_, _, ngettext
 from ui import language, navigation, state, train_settings, widgets
 
 ACTIVE = "lesson"  # this session's lesson, once a lesson link opened it
@@ -180,7 +180,7 @@ def _value_text(field: str):
 def _fixed_text(lesson: mc.Lesson) -> str:
     """Every setting the lesson fixes, with its value, in one line."""
     return " · ".join(
-        f"{_(LABELS[name])} {_value_text(name)(getattr(lesson.config, name))}"
+        f"{_(LABELS[name])}: {_value_text(name)(getattr(lesson.config, name))}"
         for name in lesson.fixed
     )
 
@@ -296,9 +296,12 @@ def _scatter_text(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> s
     """The chart in words, for whoever cannot see it."""
     params = [e.parameters for e in entries]
     accuracy = [e.accuracy for e in entries]
-    return _(
+    return ngettext(
+        "The chart in words: {n} run, from {low:,} to {high:,} parameters and from {worst:.2%} "
+        "to {best:.2%} test accuracy; {met} met the goal. The table below lists it.",
         "The chart in words: {n} runs, from {low:,} to {high:,} parameters and from {worst:.2%} "
-        "to {best:.2%} test accuracy; {met} met the goal. The table below lists every run."
+        "to {best:.2%} test accuracy; {met} met the goal. The table below lists every run.",
+        len(entries),
     ).format(
         n=len(entries), low=min(params), high=max(params), worst=min(accuracy),
         best=max(accuracy), met=sum(v.met for v in verdicts),
