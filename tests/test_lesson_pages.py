@@ -3,6 +3,7 @@ against its goal and published to the lesson's board, and the codelab's steps on
 
 import pytest
 from conftest import TINY
+from test_i18n import english_sentences, visible_texts
 
 # The page tests' helpers, and their autouse fixture: page runs as on a running server.
 from test_pages import (  # noqa: F401
@@ -80,9 +81,12 @@ def test_a_lesson_link_shows_only_its_settings_open_and_the_goal_card():
 
 
 def test_a_lesson_link_speaks_chinese():
-    at = _open_link({**_lesson_link(show="epochs", goal_accuracy="0.9"), "lang": "zh"})
+    link = _lesson_link(show="epochs,pooling", goal_accuracy="0.9", goal_params="x")
+    at = _open_link({**link, "lang": "zh"})
     assert not at.exception and "目标" in _texts(at.subheader)
     assert any("测试准确率至少 90 %" in m for m in _texts(at.markdown))
+    assert "goal_params=`x` 不是大于 0 的整数：不设参数目标。" in at.main.warning[0].value
+    assert not english_sentences(visible_texts(at)), english_sentences(visible_texts(at))
 
 
 def _train(at) -> mc.TrainingJob:

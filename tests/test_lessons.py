@@ -40,9 +40,7 @@ LESSON = mc.Lesson(
 )  # fmt: skip
 
 
-def test_a_lesson_link_shows_its_settings_and_goal_judges_a_run_and_has_its_board(
-    page, shots
-):
+def test_a_lesson_shows_its_settings_judges_a_run_and_has_its_board(page, shots):  # noqa: F811
     page.goto(f"/train?{LESSON.query('en')}")
     train = page.get_by_role("button", name="Train", exact=True)
     expect(train).to_be_enabled(timeout=SLOW)
@@ -51,7 +49,7 @@ def test_a_lesson_link_shows_its_settings_and_goal_judges_a_run_and_has_its_boar
     # Only the lesson's two settings, open; no presets, no tabs, no other setting.
     expect(main.get_by_role("heading", name="Goal", exact=True)).to_be_visible()
     expect(main.get_by_text(LESSON.task)).to_be_visible()
-    expect(main.get_by_text("at most {:,} parameters".format(PARAMS))).to_be_visible()
+    expect(main.get_by_text(f"at most {PARAMS:,} parameters")).to_be_visible()
     expect(main.get_by_role("slider")).to_have_count(2)
     expect(main.get_by_role("slider", name="Epochs")).to_have_value("1")
     expect(main.get_by_role("slider", name="Batch size")).to_have_attribute("aria-valuetext", "64")
