@@ -3,7 +3,11 @@ against its goal and published to the lesson's board, and the codelab's steps on
 
 import pytest
 from conftest import TINY
-from test_i18n import english_sentences, visible_texts
+from test_i18n import (  # noqa: F401  # its autouse fixture too: format_funcs in Chinese
+    _format_funcs_in_the_tested_sessions_language,
+    english_sentences,
+    visible_texts,
+)
 
 # The page tests' helpers, and their autouse fixture: page runs as on a running server.
 from test_pages import (  # noqa: F401
