@@ -116,9 +116,9 @@ def test_a_lesson_run_is_judged_and_published_to_the_lessons_board(empty_board):
     )
     assert shown.checks[0].message.endswith(", at least 1 %"), "its accuracy meets that part"
 
-    at.text_input(key="publish_name").input("Ada").run()
+    at.text_input(key="publish_name").input("Ada")  # in the form: sent with Publish
     next(b for b in at.button if b.label == "Publish").click().run()
-    assert any("Published as" in s.value for s in at.success)
+    assert any("Published as" in s.value for s in at.success), _texts(at.error)
     lesson = at.session_state["workspace"].lessons[job.name]
     entry = state.board().entries(lesson=lesson.id)[0]
     assert (entry.name, entry.parameters) == ("Ada", QUICK_PARAMS)
