@@ -50,6 +50,7 @@ _NAMES_BY_MODULE = {
         "HandwritingSet",
         "HandwrittenDigit",
     ),
+    "lessons": ("Goal", "Lesson", "Verdict"),
     "model": (
         "build_model",
         "feature_maps",

@@ -43,7 +43,7 @@ MAX_NAME_CHARS = 30
 RATE_LIMIT = 3  # publications per publisher ...
 RATE_WINDOW = 60.0  # ... in this many seconds
 DEFAULT_LIMIT = 100
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: entries.lesson
 _SQLITE_URL = "sqlite:///"
 
 # Elements whose content is code, not text, and comments: removed whole.
@@ -59,12 +59,13 @@ CREATE TABLE IF NOT EXISTS entries (
     test_images INTEGER NOT NULL,
     seconds REAL NOT NULL,
     published_at REAL NOT NULL,
-    publisher TEXT NOT NULL
+    publisher TEXT NOT NULL,
+    lesson TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_rank ON entries (accuracy DESC, parameters, published_at, id);
 CREATE INDEX IF NOT EXISTS entries_publisher ON entries (publisher, published_at);
 """
-_COLUMNS = "id, name, config, parameters, accuracy, test_images, seconds, published_at"
+_COLUMNS = "id, name, config, parameters, accuracy, test_images, seconds, published_at, lesson"
 
 
 class BoardError(ValueError):
@@ -83,6 +84,7 @@ class BoardEntry:
     test_images: int  # how many test digits the accuracy was measured on
     seconds: float  # of training
     published_at: float  # Unix time
+    lesson: str | None = None  # the id of the lesson it was trained in (mnist_core/lessons.py)
 
 
 def default_data_dir() -> Path:
@@ -163,13 +165,17 @@ class Board:
         test_images: int,
         train_seconds: float,
         publisher: str,
+        lesson: str | None = None,
     ) -> BoardEntry:
-        """Add a run under a cleaned `name`; BoardError if refused or `publisher` is too quick."""
+        """Add a run under a cleaned `name`, from `lesson` if given (its id); BoardError if
+        refused or `publisher` is too quick."""
         _check_numbers(parameters, test_accuracy, test_images, train_seconds)
         if not isinstance(config, TrainConfig):
             raise BoardError(f"A run's config is a TrainConfig, not {type(config).__name__}.")
         if not isinstance(publisher, str) or not publisher:
             raise BoardError("Publishing needs a publisher (who is publishing), for the limit.")
+        if lesson is not None and (not isinstance(lesson, str) or not lesson):
+            raise BoardError(f"A lesson is named by its id, not {lesson!r}.")
         name = clean_name(name)
         figures = (int(parameters), float(test_accuracy), int(test_images), float(train_seconds))
         who = hashlib.sha256(publisher.encode()).hexdigest()  # workspace tokens are secrets
@@ -178,18 +184,27 @@ class Board:
             self._check_rate(conn, who, now)
             cursor = conn.execute(
                 "INSERT INTO entries (name, config, parameters, accuracy, test_images, seconds, "
-                "published_at, publisher) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, json.dumps(config.to_dict()), *figures, now, who),
+                "published_at, publisher, lesson) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, json.dumps(config.to_dict()), *figures, now, who, lesson),
             )
-        return BoardEntry(cursor.lastrowid, name, config, *figures, published_at=now)
+        return BoardEntry(cursor.lastrowid, name, config, *figures, published_at=now, lesson=lesson)
 
     def entries(
-        self, max_parameters: int | None = None, limit: int | None = DEFAULT_LIMIT
+        self,
+        max_parameters: int | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        lesson: str | None = None,
     ) -> list[BoardEntry]:
-        """The best runs first (ties: fewer parameters, then earlier), within a parameter budget."""
-        where, args = ("", [])
+        """The best runs first (ties: fewer parameters, then earlier), within a parameter budget,
+        and only those of `lesson` (its id) if given."""
+        conditions, args = [], []
         if max_parameters is not None:
-            where, args = "WHERE parameters <= ?", [max_parameters]
+            conditions.append("parameters <= ?")
+            args.append(max_parameters)
+        if lesson is not None:
+            conditions.append("lesson = ?")
+            args.append(lesson)
+        where = "WHERE " + " AND ".join(conditions) if conditions else ""
         query = (
             f"SELECT {_COLUMNS} FROM entries {where} "
             "ORDER BY accuracy DESC, parameters ASC, published_at ASC, id ASC LIMIT ?"
@@ -241,6 +256,7 @@ class Board:
         with self._write() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
+            _add_lesson_column(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _use_wal(self) -> None:
@@ -294,6 +310,15 @@ class Board:
             conn.execute("COMMIT")
 
 
+def _add_lesson_column(conn: sqlite3.Connection) -> None:
+    """Give a board made before lessons its nullable `lesson` column and index (standard SQL;
+    the columns are read from the cursor's DB-API description, not from SQLite's pragmas)."""
+    columns = [column[0] for column in conn.execute("SELECT * FROM entries LIMIT 0").description]
+    if "lesson" not in columns:
+        conn.execute("ALTER TABLE entries ADD COLUMN lesson TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS entries_lesson ON entries (lesson, accuracy DESC)")
+
+
 def _check_numbers(parameters: int, accuracy: float, test_images: int, seconds: float) -> None:
     """BoardError naming the first figure that cannot be a real run's."""
     checks = [
@@ -325,7 +350,7 @@ def _real(value: object) -> bool:
 
 def _entry(row: tuple) -> BoardEntry:
     """A BoardEntry from a row of _COLUMNS."""
-    entry_id, name, config, parameters, accuracy, test_images, seconds, published_at = row
+    entry_id, name, config, parameters, accuracy, test_images, seconds, published_at, lesson = row
     try:
         parsed = TrainConfig.from_dict(json.loads(config))
     except (ConfigError, ValueError, TypeError) as err:
@@ -333,5 +358,5 @@ def _entry(row: tuple) -> BoardEntry:
             _("Board entry {id} holds a config this Digit Lab cannot read.").format(id=entry_id)
         ) from err
     return BoardEntry(
-        entry_id, name, parsed, parameters, accuracy, test_images, seconds, published_at
+        entry_id, name, parsed, parameters, accuracy, test_images, seconds, published_at, lesson
     )

@@ -387,3 +387,46 @@ def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
             **_marked([_dotted_line("x", current, _("now"))]),
         ),
     )
+
+
+MET_COLOUR, MISSED_COLOUR = "#1a7f37", "#b3261e"  # green and red that pass 4.5:1 on white
+
+
+def lesson_runs(
+    names: list[str],
+    parameters: list[int],
+    accuracies: list[float],
+    met: list[bool],
+    goal_accuracy: float | None,
+    goal_params: int | None,
+) -> go.Figure:
+    """Every run of a lesson as a dot, test accuracy against parameters; the goal as dotted
+    lines. Met and missed differ in shape as well as colour."""
+    fig = go.Figure()
+    for reached, label, colour, symbol in (
+        (True, _("goal met"), MET_COLOUR, "circle"),
+        (False, _("goal not met"), MISSED_COLOUR, "x"),
+    ):
+        rows = [i for i, m in enumerate(met) if m is reached]
+        fig.add_trace(
+            go.Scatter(
+                x=[parameters[i] for i in rows], y=[accuracies[i] for i in rows],
+                text=[names[i] for i in rows], mode="markers", name=label,
+                marker=dict(color=colour, symbol=symbol, size=11),
+                hovertemplate="%{text}: %{y:.2%}, %{x:,} " + _("parameters") + "<extra></extra>",
+            )
+        )  # fmt: skip
+    marks = []
+    if goal_accuracy is not None:
+        marks.append(_dotted_line("y", goal_accuracy, _("goal: {goal:.4g} %").format(
+            goal=100 * goal_accuracy)))  # fmt: skip
+    if goal_params is not None:
+        marks.append(_dotted_line("x", goal_params, _("goal: {goal:,}").format(goal=goal_params)))
+    fig.update_layout(
+        **_LAYOUT, **_marked(marks), title=_("Every run of this lesson"),
+        xaxis=dict(title=_("parameters"), rangemode="tozero"),
+        yaxis=dict(title=_("test accuracy"), tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.25),
+    )  # fmt: skip
+    fig.update_layout(margin=_margin(50), height=380)
+    return fig

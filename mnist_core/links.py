@@ -112,6 +112,15 @@ def from_params(params: Mapping[str, str], available: int) -> tuple[TrainConfig,
     return TrainConfig(**values), problems
 
 
+def quoted(given: str) -> str:
+    """A link's value as a message quotes it: short, plain characters only, in a code span."""
+    given = _NOT_SHOWN.sub("?", given)
+    if len(given) > _LONGEST_SHOWN:
+        given = given[:_LONGEST_SHOWN] + "…"
+    # In a code span: Markdown would turn even plain text such as www.example.com into a link.
+    return f"`{given}`"
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -148,11 +157,7 @@ class _Reader:
         self.problems: list[LinkProblem] = []
 
     def _note(self, name: str, message: str, **values: object) -> None:
-        given = _NOT_SHOWN.sub("?", self.params[name])
-        if len(given) > _LONGEST_SHOWN:
-            given = given[:_LONGEST_SHOWN] + "…"
-        # In a code span: Markdown would turn even plain text such as www.example.com into a link.
-        shown = {"name": name, "value": f"`{given}`"}
+        shown = {"name": name, "value": quoted(self.params[name])}
         shown |= {key: _text(value) for key, value in values.items()}
         self.problems.append(LinkProblem(name, message, tuple(shown.items())))
 

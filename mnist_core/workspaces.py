@@ -21,6 +21,7 @@ from mnist_core.i18n import _
 if TYPE_CHECKING:  # annotations only: a workspace and the sidebar need no TensorFlow
     import keras
 
+    from mnist_core.lessons import Lesson, Verdict
     from mnist_core.training import EpochProgress, TrainingJob
 
 
@@ -70,6 +71,8 @@ class Workspace:
     made_current: set[str] = field(default_factory=set)  # models already made current once
     handwriting: HandwritingSet = field(default_factory=HandwritingSet)
     published: set[str] = field(default_factory=set)  # runs put on the class board
+    lessons: dict[str, Lesson] = field(default_factory=dict)  # run name → the lesson it was in
+    visited: set[str] = field(default_factory=set)  # pages opened, for the steps on Home
     last_seen: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # for its tabs
 
@@ -81,14 +84,37 @@ class Workspace:
         """The run that is waiting or training, if any."""
         return next((job for job in reversed(self.jobs) if not job.finished), None)
 
-    def start_job(self, make: Callable[[str], TrainingJob]) -> TrainingJob | None:
-        """Start `make("Run N")`, N its number, unless a run is going (from another tab, say)."""
+    def start_job(
+        self, make: Callable[[str], TrainingJob], lesson: Lesson | None = None
+    ) -> TrainingJob | None:
+        """Start `make("Run N")`, N its number, as a run of `lesson` if given, unless a run is
+        going (from another tab, say)."""
         with self._lock:
             if self.active_job() is not None:
                 return None
             job = make(_("Run {n}").format(n=len(self.jobs) + 1))
+            if lesson is not None:
+                self.lessons[job.name] = lesson
             self.jobs.append(job.start())
             return job
+
+    def verdict(self, job: TrainingJob) -> Verdict | None:
+        """A finished run of a lesson against the lesson's goal (None: no lesson, no goal, or
+        no test result)."""
+        lesson = self.lessons.get(job.name)
+        if lesson is None or not lesson.goal or job.result is None or job.evaluation is None:
+            return None
+        return lesson.judge(
+            job.evaluation.accuracy, job.result.model.count_params(), job.result.fit_seconds
+        )
+
+    def goals_met(self) -> set[str]:
+        """The ids of the lessons one of these runs met the goal of."""
+        return {
+            self.lessons[job.name].id
+            for job in self.jobs
+            if (verdict := self.verdict(job)) is not None and verdict.met
+        }
 
     def publish(self, board: Board, job: TrainingJob, name: str) -> BoardEntry:
         """Put a finished run on `board` under `name`, once (BoardError if refused)."""
@@ -103,6 +129,7 @@ class Workspace:
                 len(job.evaluation.labels),
                 job.result.fit_seconds,
                 publisher=self.token,
+                lesson=lesson.id if (lesson := self.lessons.get(job.name)) else None,
             )
             self.published.add(job.name)
             return entry

@@ -7,7 +7,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import navigation, state, streamlit_workarounds, train_settings, widgets
+from ui import lessons, navigation, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 BUDGETS = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000, None]
@@ -67,14 +67,21 @@ widgets.explainer(
         "into the Train page and train it yourself."
     )
 )
-budget = budget_picker()
+lesson = lessons.board_lesson(len(state.mnist().y_train))  # a lesson's runs, or everyone's
+budget = budget_picker() if lesson is None else None
 try:
-    entries = state.board().entries(max_parameters=budget)
+    if lesson is None:
+        entries = state.board().entries(max_parameters=budget)
+    else:
+        entries = state.board().entries(lesson=lesson.id, limit=None)
 except mc.BoardError as err:
     st.error(
         _("The class board is not available on this server: {error}").format(error=err),
         icon=":material/error:",
     )
+    st.stop()
+if lesson is not None:
+    lessons.lesson_board(lesson, entries)
     st.stop()
 if not entries:
     if budget is None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
-from ui import state, streamlit_workarounds, widgets
+from ui import lessons, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 mnist = state.mnist()
@@ -18,6 +18,7 @@ def class_means(split: str) -> np.ndarray:
 
 
 st.title(_("Look at the data"))
+lessons.visited(navigation.DATA)  # the first step on Home
 st.caption(mnist.describe())
 widgets.explainer(
     _(

@@ -6,7 +6,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import handwriting, navigation, state, streamlit_workarounds, widgets
+from ui import handwriting, lessons, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 SIZES = [500, 1000, 2000, 5000, 10000]
@@ -192,6 +192,7 @@ widgets.explainer(
     )
 )
 entry = widgets.require_model()
+lessons.evaluated(entry)  # a step on Home: a run of yours, evaluated
 ev, x_test, own = digits_to_test(entry)
 st.caption(
     _("{model} · {params} parameters · {summary}").format(

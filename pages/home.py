@@ -3,7 +3,7 @@
 import streamlit as st
 
 from mnist_core.i18n import _
-from ui import navigation, state, streamlit_workarounds
+from ui import lessons, navigation, state, streamlit_workarounds
 
 streamlit_workarounds.reroute_direct_page_run()
 
@@ -26,3 +26,4 @@ if state.default_model() is not None:
         _("No time to train? A network trained on all of MNIST is ready: go straight to **Draw**."),
         icon=":material/bolt:",
     )
+lessons.codelab_steps()

@@ -4,7 +4,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import runs, state, streamlit_workarounds, train_settings, widgets
+from ui import lessons, runs, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
@@ -26,11 +26,21 @@ widgets.explainer(
     )
 )
 train_settings.follow_link(available)  # before the widgets: a shared link sets them
-preset = train_settings.preset_buttons(available)
+lesson = lessons.follow(available)  # a lesson link shows only its settings, and a goal
+if lesson is not None:
+    lessons.goal_card(lesson)
+preset = (
+    train_settings.preset_buttons(available)
+    if lesson is None
+    else train_settings.matching_preset(available)
+)
 train_settings.link_problems()
 settings, overview = st.columns([3, 2], gap="large")
 with settings:
-    config = train_settings.settings_form(available)
+    if lesson is None:
+        config = train_settings.settings_form(available)
+    else:
+        config = lessons.settings(lesson, available)
 train_settings.keep_in_link(config)
 
 with overview:
@@ -48,9 +58,11 @@ with overview:
         disabled=not buildable or running is not None,
         help=_("One training at a time, in all your tabs") if running else None,
     ):  # fmt: skip
-        state.start_job(config, preset)
+        state.start_job(config, preset, lesson)
         st.rerun()  # the button and the sidebar show the run at once
     train_settings.share_link(config)
+    if lesson is None:
+        lessons.link_maker(config)
 
 if buildable:
     # Written only while the expander is open: opening or closing it reruns the page.
@@ -76,5 +88,6 @@ if buildable:
             st.code(script, language="python")
 
 if state.jobs():
+    lessons.verdict(running or state.jobs()[-1])
     runs.live_run(running or state.jobs()[-1])
 runs.run_history(state.jobs())

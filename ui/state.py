@@ -189,8 +189,9 @@ def active_job() -> mc.TrainingJob | None:
     return workspace().active_job()
 
 
-def start_job(config: mc.TrainConfig, label: str) -> None:
-    """Start a training run in a worker thread, unless one of this user's runs is going."""
+def start_job(config: mc.TrainConfig, label: str, lesson: mc.Lesson | None = None) -> None:
+    """Start a training run in a worker thread (a run of `lesson`, if given), unless one of this
+    user's runs is going."""
     speed = warmup().speed  # None while the server measures it
     workspace().start_job(
         lambda name: mc.TrainingJob(
@@ -201,7 +202,8 @@ def start_job(config: mc.TrainConfig, label: str) -> None:
             limits=run_limits(),
             estimated_seconds=None if speed is None else speed.estimate(config),
             speed=speed,
-        )
+        ),
+        lesson,
     )
 
 

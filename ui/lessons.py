@@ -1,0 +1,364 @@
+"""Lessons on screen: making a lesson link, a Train page in a lesson, its verdicts, its board,
+and the codelab's steps on Home (the lessons themselves: mnist_core/lessons.py)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import mnist_core as mc
+from mnist_core import lessons as core
+from mnist_core.i18n import N_, _, ngettext
+from ui import language, navigation, state, train_settings, widgets
+
+ACTIVE = "lesson"  # this session's lesson, once a lesson link opened it
+_SEEN = "lesson_links_seen"  # the lesson queries this session read or wrote itself
+_PROBLEMS = "lesson_problems"  # what the lesson link just opened had to ignore
+_PER_BLOCK = ("filters", "kernel_sizes")
+# Every setting's name as the lesson pages show it (the Train form's labels where it has one).
+LABELS = {
+    "filters": N_("Filters per block"),
+    "kernel_sizes": N_("Kernel size per block"),
+    "strides": N_("Stride"),
+    "padding": N_("Padding"),
+    "pooling": N_("Pooling (2×2)"),
+    "activation": N_("Activation"),
+    "batch_norm": N_("Batch normalisation"),
+    "dropout": N_("Dropout"),
+    "dense_units": N_("Hidden dense units"),
+    "optimizer": N_("Optimizer"),
+    "learning_rate": N_("Learning rate"),
+    "lr_schedule": N_("Schedule"),
+    "batch_size": N_("Batch size"),
+    "epochs": N_("Epochs"),
+    "train_size": N_("Training digits"),
+    "val_size": N_("Validation digits"),
+    "shift": N_("Shift"),
+    "rotation": N_("Rotation (°)"),
+    "zoom": N_("Zoom"),
+    "seed": N_("Seed"),
+    "label_smoothing": N_("Label smoothing"),
+}
+_CHOICES = {  # settings shown as a choice among values: the widget, and the values
+    "strides": ("selectbox", mc.config.STRIDES),
+    "padding": ("selectbox", mc.config.PADDINGS),
+    "pooling": ("selectbox", mc.config.POOLINGS),
+    "activation": ("selectbox", mc.config.ACTIVATIONS),
+    "optimizer": ("selectbox", mc.config.OPTIMIZERS),
+    "lr_schedule": ("selectbox", mc.config.LR_SCHEDULES),
+    "dense_units": ("select_slider", mc.config.DENSE),
+    "learning_rate": ("select_slider", mc.config.RATES),
+    "batch_size": ("select_slider", mc.config.BATCHES),
+}
+
+
+# --- the Train page in a lesson ---------------------------------------------------------------
+
+
+def follow(available: int) -> mc.Lesson | None:
+    """The lesson this session is in: a lesson link not seen yet opens it (its settings shown),
+    and the URL keeps carrying it. Call after train_settings.follow_link, before the widgets."""
+    given = {name: st.query_params[name] for name in core.PARAMS if name in st.query_params}
+    seen = st.session_state.setdefault(_SEEN, set())
+    if given and frozenset(given.items()) not in seen:
+        seen.add(frozenset(given.items()))
+        settings = {name: st.query_params[name] for name in st.query_params}
+        lesson, problems = core.from_params(settings, available)
+        train_settings.show(lesson.config)
+        st.session_state[ACTIVE], st.session_state[_PROBLEMS] = lesson, problems
+    lesson = st.session_state.get(ACTIVE)
+    if lesson is not None:
+        _keep_in_link(lesson)
+    return lesson
+
+
+def _keep_in_link(lesson: mc.Lesson) -> None:
+    """Write the lesson's own parameters into the URL (a page switch drops them)."""
+    params = lesson.params()
+    st.session_state.setdefault(_SEEN, set()).add(frozenset(params.items()))
+    if any(st.query_params.get(name) != value for name, value in params.items()):
+        st.query_params.update(params)
+
+
+def leave() -> None:
+    """Back to the whole Train page; the lesson's link opens the lesson again."""
+    lesson = st.session_state.pop(ACTIVE, None)
+    st.session_state.pop(_PROBLEMS, None)
+    if lesson is not None:
+        st.session_state.get(_SEEN, set()).discard(frozenset(lesson.params().items()))
+    for name in core.PARAMS:
+        st.query_params.pop(name, None)
+
+
+def goal_card(lesson: mc.Lesson) -> None:
+    """The lesson's task and goal, what its link had to ignore, and the way out."""
+    with st.container(border=True, key="goal_card"):
+        st.subheader(_("Goal"), anchor=False)
+        if task := core.task_text(lesson):
+            st.markdown(widgets.plain(task))
+        parts = lesson.goal.parts()
+        if parts:
+            st.markdown(_("A run meets the goal with:") + "".join(f"\n- {p}" for p in parts))
+        else:
+            st.markdown(_("This lesson sets no goal: train and see what the settings do."))
+        problems = st.session_state.get(_PROBLEMS)
+        if problems:
+            intro = _("This lesson link has values the page cannot use; it ignores them:")
+            lines = "".join(f"\n- {problem.message}" for problem in problems)
+            st.warning(intro + lines, icon=":material/link:")
+        left, right = st.columns(2)
+        with left:
+            navigation.link(navigation.BOARD, _("This lesson's board"))
+        right.button(_("Leave the lesson"), icon=":material/logout:", on_click=leave,
+                     key="leave_lesson")  # fmt: skip
+
+
+def settings(lesson: mc.Lesson, available: int) -> mc.TrainConfig:
+    """The settings the lesson lets students change, open, and the fixed ones in words; returns
+    the lesson's config with the students' changes."""
+    if not lesson.show:
+        st.markdown(_("This lesson fixes every setting: press **Train**."))
+    blocks = lesson.config.conv_blocks
+    if set(_PER_BLOCK) <= set(lesson.show):  # the number of blocks is theirs to choose too
+        st.slider(_("Conv blocks"), 1, mc.config.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
+                  help=train_settings.help_text("blocks"), **train_settings.PERSIST)  # fmt: skip
+        blocks = st.session_state[train_settings.BLOCKS_KEY]
+    changes = {}
+    for field in lesson.show:
+        if field in _PER_BLOCK:
+            changes[field] = _per_block(field, blocks)
+        else:
+            _widget(field, available)
+            changes[field] = st.session_state[train_settings.widget_key(field)]
+    st.caption(_("Fixed by the lesson: {settings}.").format(settings=_fixed_text(lesson)))
+    return lesson.with_changes(changes)
+
+
+def _per_block(field: str, blocks: int) -> tuple:
+    """One widget for each conv block of a per-block field; their values."""
+    label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
+    grid = mc.config.FILTERS if field == "filters" else mc.config.KERNELS
+    for i, column in enumerate(st.columns(blocks)):
+        column.select_slider(
+            label.format(n=i + 1), grid, key=train_settings.block_key(field, i),
+            help=train_settings.help_text(field), **train_settings.PERSIST,
+            format_func=str if field == "filters" else lambda k: f"{k}×{k}",
+        )  # fmt: skip
+    return tuple(st.session_state[train_settings.block_key(field, i)] for i in range(blocks))
+
+
+def _widget(field: str, available: int) -> None:
+    """The widget of one setting, keyed as the Train form keys it."""
+    common = dict(
+        key=train_settings.widget_key(field), help=train_settings.help_text(field),
+        **train_settings.PERSIST,
+    )  # fmt: skip
+    label = _(LABELS[field])
+    if field in _CHOICES:
+        kind, values = _CHOICES[field]
+        getattr(st, kind)(label, values, format_func=_value_text(field), **common)
+    elif field == "batch_norm":
+        st.toggle(label, **common)
+    else:
+        span = {**mc.config.SPANS, **mc.config.size_spans(available)}[field]
+        kind = "number_input" if field == "seed" else "slider"
+        getattr(st, kind)(label, span.low, span.high, step=span.step, **common)
+
+
+def _value_text(field: str):
+    """How a value of `field` reads on screen."""
+    if field in ("pooling", "lr_schedule"):
+        return lambda value: _(train_settings.OPTION_LABELS[value])
+    if field == "dense_units":
+        return lambda units: str(units) if units else _("none")
+    if field == "batch_norm":
+        return lambda on: _("on") if on else _("off")
+    if field == "kernel_sizes":
+        return lambda sizes: ", ".join(f"{k}×{k}" for k in sizes)
+    return lambda value: ", ".join(map(str, value)) if isinstance(value, tuple) else f"{value}"
+
+
+def _fixed_text(lesson: mc.Lesson) -> str:
+    """Every setting the lesson fixes, with its value, in one line."""
+    return " · ".join(
+        f"{_(LABELS[name])}: {_value_text(name)(getattr(lesson.config, name))}"
+        for name in lesson.fixed
+    )
+
+
+def verdict(job: mc.TrainingJob) -> None:
+    """A finished lesson run against the goal: met or not, each part and by how much."""
+    judged = state.workspace().verdict(job)
+    if judged is None:
+        return
+    heading = _("Goal met") if judged.met else _("Goal not met")
+    text = f"**{heading}**" + "".join(f"\n- {check.message}" for check in judged.checks)
+    if judged.met:
+        st.success(text, icon=":material/emoji_events:")
+    else:
+        st.warning(text, icon=":material/flag:")
+
+
+def link_maker(config: mc.TrainConfig) -> None:
+    """A teacher's form: these settings as a lesson, with the students' link and the board's."""
+    with st.expander(_("Make a lesson link"), icon=":material/school:"):
+        st.caption(
+            _(
+                "Hand these settings out as a lesson: students see only the settings you pick, "
+                "open, with your task and goal, and each run is judged against the goal. Runs "
+                "they publish go to the lesson's own board."
+            )
+        )
+        show = st.multiselect(
+            _("Settings students may change"), mc.links.FIELDS, key="lesson_show",
+            format_func=lambda field: _(LABELS[field]),
+        )  # fmt: skip
+        task = st.text_input(
+            _("The task, in a line"), max_chars=core.MAX_TASK_CHARS, key="lesson_task",
+            placeholder=_("e.g. Reach 97 % with as few parameters as you can."),
+        )  # fmt: skip
+        st.markdown(_("**Goal** (leave a box empty to leave that part out)"))
+        left, middle, right = st.columns(3)
+        accuracy = left.number_input(
+            _("Test accuracy, at least (%)"), 1.0, 100.0, value=None, step=0.5,
+            key="lesson_goal_accuracy",
+        )  # fmt: skip
+        params = middle.number_input(
+            _("Parameters, at most"), 1, 10**8, value=None, step=1000, key="lesson_goal_params"
+        )
+        seconds = right.number_input(
+            _("Training seconds, at most"), 1.0, 3600.0, value=None, step=5.0,
+            key="lesson_goal_seconds",
+        )  # fmt: skip
+        goal = mc.Goal(None if accuracy is None else accuracy / 100, params, seconds)
+        lesson = mc.Lesson(config, tuple(show), goal, core.clean_task(task))
+        query = lesson.query(language.current())
+        page = st.context.url or ""
+        st.markdown(_("**The students' link** (the Train page, in this lesson)"))
+        st.code(f"{page}?{query}", language=None, wrap_lines=True)
+        board = f"{page.rsplit('/', 1)[0]}/{navigation.BOARD.url_path}" if page else ""
+        st.markdown(_("**The lesson's board**: the runs published from it, and how they did"))
+        st.code(f"{board}?{query}", language=None, wrap_lines=True)
+
+
+# --- the lesson's board -----------------------------------------------------------------------
+
+
+def board_lesson(available: int) -> mc.Lesson | None:
+    """The lesson whose board to show: one in the URL (a teacher's board link), else this
+    session's; the URL then carries it, to share. None for the whole board."""
+    params = {name: st.query_params[name] for name in st.query_params}
+    lesson, _problems = core.from_params(params, available)
+    if lesson is None:
+        lesson = st.session_state.get(ACTIVE)
+        if lesson is None:
+            return None
+        st.query_params.update({**mc.links.to_params(lesson.config), **lesson.params()})
+    whole = st.toggle(_("Show the whole class board"), key="board_whole")
+    return None if whole else lesson
+
+
+def lesson_board(lesson: mc.Lesson, entries: list[mc.BoardEntry]) -> None:
+    """A lesson's runs, goal met first: how many tried, met the goal, the best so far, each run
+    as a dot on accuracy against parameters, and the table."""
+    verdicts = [lesson.judge(e.accuracy, e.parameters, e.seconds) for e in entries]
+    order = sorted(range(len(entries)), key=lambda i: not verdicts[i].met)  # stable: best first
+    entries, verdicts = [entries[i] for i in order], [verdicts[i] for i in order]
+    st.subheader(_("This lesson's board"), anchor=False)
+    with st.container(border=True):
+        st.markdown("**" + _("Goal") + "**")
+        if task := core.task_text(lesson):
+            st.markdown(widgets.plain(task))
+        st.caption(" · ".join(lesson.goal.parts()) or _("This lesson sets no goal."))
+    if not entries:
+        st.info(_("No run of this lesson is published yet."), icon=":material/leaderboard:")
+        return
+    met = sum(v.met for v in verdicts)
+    tried, reached, best = st.columns(3)
+    tried.metric(_("Runs tried"), len(entries), border=True)
+    reached.metric(_("Goal met"), f"{met} / {len(entries)}", border=True)
+    top = entries[0]
+    best.metric(
+        _("Best so far"), f"{top.accuracy:.2%}", border=True,
+        delta=_("{name}, {params:,} parameters").format(name=top.name, params=top.parameters),
+        delta_color="off", delta_arrow="off",
+    )  # fmt: skip
+    figure = mc.charts.lesson_runs(
+        [e.name for e in entries], [e.parameters for e in entries],
+        [e.accuracy for e in entries], [v.met for v in verdicts],
+        lesson.goal.accuracy, lesson.goal.params,
+    )  # fmt: skip
+    st.plotly_chart(figure, key="lesson_runs", config={"displayModeBar": False})
+    st.caption(_scatter_text(entries, verdicts))
+    _lesson_table(entries, verdicts)
+
+
+def _scatter_text(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> str:
+    """The chart in words, for whoever cannot see it."""
+    params = [e.parameters for e in entries]
+    accuracy = [e.accuracy for e in entries]
+    return ngettext(
+        "The chart in words: {n} run, from {low:,} to {high:,} parameters and from {worst:.2%} "
+        "to {best:.2%} test accuracy; {met} met the goal. The table below lists it.",
+        "The chart in words: {n} runs, from {low:,} to {high:,} parameters and from {worst:.2%} "
+        "to {best:.2%} test accuracy; {met} met the goal. The table below lists every run.",
+        len(entries),
+    ).format(
+        n=len(entries), low=min(params), high=max(params), worst=min(accuracy),
+        best=max(accuracy), met=sum(v.met for v in verdicts),
+    )  # fmt: skip
+
+
+def _lesson_table(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> None:
+    rows = {
+        _("name"): [e.name for e in entries],
+        _("goal"): [_("met") if v.met else _("not met") for v in verdicts],
+        _("test accuracy"): [100 * e.accuracy for e in entries],
+        _("parameters"): [e.parameters for e in entries],
+        _("training s"): [e.seconds for e in entries],
+        _("network"): [e.config.summary() for e in entries],
+    }
+    st.dataframe(
+        rows, hide_index=True, width="stretch", key="lesson_rows",
+        column_config={
+            _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
+            _("parameters"): st.column_config.NumberColumn(format="localized"),
+            _("training s"): st.column_config.NumberColumn(format="%.1f"),
+        },
+    )  # fmt: skip
+
+
+# --- Home: the codelab, step by step ----------------------------------------------------------
+
+
+def visited(page: navigation.PageSpec) -> None:
+    """Note that this workspace opened `page` (a step on Home may ask for it)."""
+    state.workspace().visited.add(page.url_path)
+
+
+def evaluated(entry: mc.ModelEntry) -> None:
+    """Note that Evaluate showed a run trained in this workspace (the weakest-digit step)."""
+    if any(job.name == entry.name for job in state.jobs()):
+        visited(navigation.EVALUATE)
+
+
+def codelab_steps() -> None:
+    """The codelab's steps as lessons, each ticked once done in this workspace."""
+    workspace = state.workspace()
+    met = workspace.goals_met()
+    # MNIST is loaded already once a run met a goal; without one, nothing to look up.
+    available = len(state.mnist().y_train) if met else None
+    pages = {page.url_path: page for page in navigation.STEPS}
+    st.subheader(_("Lessons: the codelab, step by step"), anchor=False)
+    for number, step in enumerate(core.CODELAB_STEPS, start=1):
+        if step.lesson_params:
+            done = available is not None and step.lesson(available).id in met
+        else:
+            done = step.page in workspace.visited
+        tick, text = st.columns([1, 12], vertical_alignment="center")
+        tick.markdown(":green[:material/check_circle:] " + _("done") if done else f"**{number}.**")
+        with text:
+            st.page_link(
+                pages[step.page].path, label=_(step.title), icon=pages[step.page].icon,
+                query_params=dict(step.lesson_params) or None,
+            )  # fmt: skip
+            st.caption(_(step.text))
