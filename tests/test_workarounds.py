@@ -80,10 +80,10 @@ def test_draw_sends_a_stroke_through_the_canvas_own_send_button(monkeypatch):
     scripts = [h.proto.body for h in at.sidebar.get("html")]
     label = streamlit_workarounds.CANVAS_SEND_BUTTON
     assert any(f'aria-label="{label}"' in body for body in scripts)
-    streamlit_workarounds._canvas_has_send_button.cache_clear()
+    streamlit_workarounds._canvas_build_has.cache_clear()
     monkeypatch.setattr(streamlit_workarounds, "CANVAS_SEND_BUTTON", "A button no canvas has")
     try:
         with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="no 'A button"):
             streamlit_workarounds.send_drawings_on_release()
     finally:
-        streamlit_workarounds._canvas_has_send_button.cache_clear()
+        streamlit_workarounds._canvas_build_has.cache_clear()
