@@ -159,19 +159,20 @@ def open_draw(page: Page) -> None:
     wait_idle(page)
 
 
-def bring_canvas_under_the_header(page: Page) -> None:
-    """Scroll as a person does before drawing: the canvas's top just under the page's header."""
+def bring_under_the_header(page: Page, selector: str) -> None:
+    """Scroll as a person does before drawing or taking a photo: the top of what `selector`
+    finds just under the page's header."""
     page.evaluate(
-        """() => {
-          const canvas = document.querySelector("[data-testid=stBidiComponentIsolated]");
+        """(selector) => {
           const header = document.querySelector("[data-testid=stHeader]");
-          canvas.scrollIntoView({ block: "start" });
+          document.querySelector(selector).scrollIntoView({ block: "start" });
           document.querySelector("[data-testid=stMain]")
             .scrollBy(0, -header.getBoundingClientRect().bottom - 8);
-        }"""
+        }""",
+        selector,
     )
-    expect(page.get_by_test_id("stHeader")).to_be_visible()
-    box, header = canvas(page).bounding_box(), page.get_by_test_id("stHeader").bounding_box()
+    box = page.locator(selector).bounding_box()
+    header = page.get_by_test_id("stHeader").bounding_box()
     assert header["y"] + header["height"] <= box["y"] < header["y"] + header["height"] + 20
 
 
@@ -252,7 +253,7 @@ def test_a_7_drawn_with_a_finger_is_read_with_the_answer_on_screen_beside_the_ca
     at once; the canvas's toolbar sits outside it, shown, and its corner takes the finger."""
     open_draw(phone)
     expect(phone.get_by_role("img", name=re.compile("^Drawing canvas"))).to_have_count(1)
-    bring_canvas_under_the_header(phone)
+    bring_under_the_header(phone, "[data-testid=stBidiComponentIsolated]")
     draw_with_a_finger(phone, SEVEN, LARGE)
     expect(metric(phone, "Prediction").get_by_test_id("stMetricValue")).to_have_text("7")
     expect(probability_bars(phone)).to_be_visible()
@@ -313,6 +314,14 @@ def test_a_photo_of_a_digit_on_paper_is_read(phone, shots):
     expect(phone.get_by_text(re.compile(r"^What the model sees \(your photo:"))).to_be_visible()
     centred = phone.get_by_role("img", name="your photo, centred in 28×28: what the network reads")
     expect(centred).to_have_count(1)
-    expect(probability_bars(phone)).to_be_visible()
-    probability_bars(phone).scroll_into_view_if_needed()
+    # The photo and its answer fit on the screen together.
+    bring_under_the_header(phone, "[data-testid=stCameraInput]")
+    photo = phone.get_by_test_id("stCameraInput").locator("img")
+    shown = {
+        "photo": photo.bounding_box(),
+        "prediction": metric(phone, "Prediction").bounding_box(),
+        "probabilities": probability_bars(phone).bounding_box(),
+    }
+    off_screen = {name: box for name, box in shown.items() if not on_screen(phone, box)}
+    assert not off_screen, f"off the 390 × 844 screen with the photo: {off_screen}"
     phone.screenshot(path=shots / "phone-camera.png")

@@ -26,11 +26,12 @@ def add_buttons(drawn: bool) -> dict[str, int]:
     run a click on d started, else empty (a button is true in that run only)."""
     st.markdown(_("**Keep it in my handwriting set** as the digit it really is:"))
     request = {}
-    # One row that wraps where it must: columns would stack into ten rows on a phone.
+    # One row of equal buttons that wraps where it must: columns would stack into ten rows on a
+    # phone.
     row = st.container(horizontal=True, gap="small")
     for digit in range(mc.NUM_CLASSES):
         if row.button(
-            str(digit), key=f"keep_{digit}", width="stretch",
+            str(digit), key=f"keep_{digit}", width=44,
             help=(
                 _("Add this drawing to your set as {a_digit}")
                 if drawn
