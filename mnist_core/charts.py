@@ -241,10 +241,11 @@ def probability_bars(probabilities: np.ndarray, threshold: float) -> str:
         f'bottom:2px;font-size:0.75rem">{escape(below)}</span></div>'
     )
     digits = "".join(f'<div style="flex:1;text-align:center">{d}</div>' for d in DIGITS)
+    # Lower on a phone, where it sits under the canvas and both must fit on the screen at once.
     return (
         f'<div role="img" aria-label="{escape(title)}: {"; ".join(tips)}" '
         f'style="font-size:0.8rem;padding-top:1.2rem">'
-        f'<div style="position:relative;height:190px;display:flex;'
+        f'<div style="position:relative;height:clamp(130px,36vw,190px);display:flex;'
         f'border-bottom:1px solid currentColor">{grid}{"".join(bars)}{line}</div>'
         f'<div style="display:flex;padding-top:2px">{digits}</div>'
         f'<div style="text-align:center;opacity:0.8">{escape(axis)}</div></div>'

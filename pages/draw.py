@@ -1,4 +1,5 @@
-"""Draw: write a digit with the mouse (or upload a photo) and watch the model read it."""
+"""Draw: write a digit with a finger or the mouse (or upload a picture, or take a photo) and
+watch the model read it."""
 
 from __future__ import annotations
 
@@ -73,6 +74,28 @@ def upload() -> tuple[np.ndarray | None, str]:
         return None, file.name
 
 
+def camera() -> tuple[np.ndarray | None, str]:
+    """A photo of a digit on paper from this device's camera: (image or None, its name).
+
+    The camera starts only when asked: one started by opening the page would ask every visitor
+    for the camera, and Streamlit's tabs build every tab's content, shown or not.
+    """
+    if not st.toggle(_("Use my camera"), key="draw_camera_on"):
+        return None, ""
+    photo = st.camera_input(
+        _("A digit written large in dark ink on light paper, filling most of the picture"),
+        key="draw_camera",
+    )
+    if photo is None:
+        return None, ""
+    name = _("your photo")
+    try:
+        return mc.read_image_file(photo.getvalue()), name
+    except mc.ImageFileError as err:
+        st.error(_("{file}: {error}").format(file=name, error=err), icon=":material/broken_image:")
+        return None, name
+
+
 def digit_to_read(
     drawing: np.ndarray | None, picture: np.ndarray | None, name: str
 ) -> tuple[mc.PreprocessSteps, np.ndarray, bool] | None:
@@ -99,8 +122,8 @@ def digit_to_read(
             return None
     st.info(
         _(
-            "Draw a digit on the black square (or upload a picture): the prediction appears "
-            "after each stroke."
+            "Draw a digit on the black square (or upload a picture, or take a photo): the "
+            "prediction appears after each stroke."
         ),
         icon=":material/draw:",
     )
@@ -156,9 +179,9 @@ def prediction(model: keras.Model, image: np.ndarray, threshold: float) -> int:
     probs = mc.predict(model, image)[0]
     digit, confidence = int(probs.argmax()), float(probs.max())
     sure = confidence >= threshold
-    digit_column, confidence_column = st.columns(2)
-    digit_column.metric(_("Prediction"), digit if sure else _("not sure"), border=True)
-    confidence_column.metric(
+    row = st.container(horizontal=True)  # side by side on a phone too: columns would stack
+    row.metric(_("Prediction"), digit if sure else _("not sure"), border=True)
+    row.metric(
         _("Confidence"), f"{confidence:.0%}", border=True,
         help=None if sure else _("Best guess {digit}, below {threshold}").format(
             digit=digit, threshold=f"{threshold:.0%}"
@@ -184,14 +207,22 @@ def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | Non
     )
     images = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
     captions = [_("input"), _("cropped to the ink"), _("longer side 20 px"), _("centred: 28×28")]
+    alts = [
+        _("{origin}, as the model gets it"),
+        _("{origin}, cropped to its ink"),
+        _("{origin}, shrunk so its longer side is 20 pixels"),
+        _("{origin}, centred in 28×28: what the network reads"),
+    ]
     if bent is not None:
         images.append(mc.charts.upscale(bent, 4))
         captions.append(_("bent: what it reads"))
+        alts.append(_("{origin}, bent by the sliders: what the network reads"))
     st.image(
         [mc.charts.pad_square(np.clip(image, 0, 1)) for image in images],
         caption=captions,
         width=TILE,
         output_format="PNG",
+        alt=[alt.format(origin=origin) for alt in alts],
     )
 
 
@@ -232,6 +263,7 @@ def naive_comparison(model: keras.Model, image: np.ndarray, digit: int, drawing:
         caption=_("naive: the whole canvas squeezed to 28×28"),
         width=TILE,
         output_format="PNG",
+        alt=_("the whole canvas squeezed to 28×28, without cropping or centring"),
     )
     st.markdown(
         _(
@@ -259,6 +291,9 @@ def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
                 layer=name, n=channels.shape[0], height=maps.shape[0], width=maps.shape[1]
             ),
             output_format="PNG",
+            alt=_("the {n} feature maps of layer {layer} for your digit, in a grid").format(
+                n=channels.shape[0], layer=name
+            ),
         )
     filters = mc.first_layer_filters(model)
     if filters is None:
@@ -269,6 +304,9 @@ def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
         mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
         caption=_("First layer: {n} learned {k}×{k} filters").format(n=len(filters), k=k),
         output_format="PNG",
+        alt=_("the first layer's {n} filters of {k}×{k} weights, in a grid").format(
+            n=len(filters), k=k
+        ),
     )
 
 
@@ -287,6 +325,31 @@ def reading_settings() -> tuple[float, bool]:
     return threshold, naive
 
 
+def sources() -> tuple[DeltaGenerator, np.ndarray | None, str]:
+    """Where the canvas goes, and the picture to read instead of the drawing, if any (a photo
+    before an upload): (the canvas's place, the picture or None, its name or "")."""
+    draw_tab, upload_tab, camera_tab = st.tabs(
+        [_("Draw"), _("Upload a picture"), _("Take a photo")]
+    )
+    with draw_tab:
+        # The canvas takes a finger, a pen or a mouse, not the keyboard: say where to go instead.
+        st.caption(
+            _(
+                "Draw with a finger, a pen or the mouse. With a keyboard, upload a picture or "
+                "take a photo instead (the tabs above)."
+            )
+        )
+        canvas_place = st.container()  # filled by `reading`, as are the other places
+        st.button(_("Clear"), icon=":material/delete:", on_click=clear)
+    with upload_tab:
+        picture, name = upload()
+    with camera_tab:
+        photo, photo_name = camera()
+    if photo_name:
+        return canvas_place, photo, photo_name
+    return canvas_place, picture, name
+
+
 @st.fragment
 def reader(entry: mc.ModelEntry) -> None:
     """The canvas, its settings and everything read from the drawing. A fragment: a slider
@@ -294,15 +357,14 @@ def reader(entry: mc.ModelEntry) -> None:
     change with a stroke (the upload, the settings, the keep buttons) is made here, not in
     `reading`, so a stroke re-sends only the canvas and what is read from it."""
     st.session_state.setdefault("canvas_generation", 0)
-    source, result = st.columns([2, 3], gap="large")
+    # Two rows of two columns, which a narrow screen stacks in this order: on a phone the answer
+    # comes right under the canvas, and the settings and the details follow.
+    source, result = st.columns([2, 3], gap="medium")
+    settings, more = st.columns([2, 3], gap="medium")
     with source:
-        draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a picture")])
-        with draw_tab:
-            stroke = pen_width()
-            canvas_place = st.container()  # filled by `reading`, as are the other places
-            st.button(_("Clear"), icon=":material/delete:", on_click=clear)
-        with upload_tab:
-            picture, name = upload()
+        canvas_place, picture, name = sources()
+    with settings:
+        stroke = pen_width()
         threshold, naive = reading_settings()
         bends = bend_sliders()
     with result:
@@ -311,7 +373,7 @@ def reader(entry: mc.ModelEntry) -> None:
         # of an earlier run. A stroke's rerun of `reading` gets this same request back, answered
         # and so emptied: it keeps nothing unasked.
         keep_request = handwriting.add_buttons(drawn=not name)
-        details_place = st.container()
+    details_place = more.container()
     places = (canvas_place, answer_place, details_place)
     reading(entry, places, keep_request, stroke, picture, name, threshold, naive, bends)
 
@@ -350,7 +412,7 @@ def reading(
         digit = prediction(model, bent, threshold)
     with details:
         untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())
-        origin = _("drawing") if drawn else _("upload {name}").format(name=name)
+        origin = _("your drawing") if drawn else name
         preprocessing(steps, origin, None if untouched else bent)
         st.markdown(_("**Why {digit}?**").format(digit=digit))
         widgets.evidence_map(model, bent, digit, _("evidence for {digit}").format(digit=digit))
@@ -397,6 +459,9 @@ st.caption(
 )
 
 streamlit_workarounds.send_drawings_on_release()
+streamlit_workarounds.fit_canvases_for_touch(
+    _("Drawing canvas: draw one digit with a finger, a pen or the mouse"), _("Undo"), _("Redo")
+)
 # The reader may end the run early (st.stop keeps its closed sections' state), so the set is
 # drawn first, in its place below the reader.
 reader_place = st.container()

@@ -1,6 +1,7 @@
 """The pages, rendered and driven through Streamlit's AppTest."""
 
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -458,6 +459,71 @@ def test_draw_page_refuses_a_bad_upload_and_reads_a_photo(mnist):
     at.file_uploader(key="draw_upload").set_value(("tiny.png", _png(tiny), "image/png")).run()
     assert any("too small to read" in w.value for w in at.warning)
     assert not [m for m in at.metric if m.label == "Prediction"]
+
+
+def _jpeg(image) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _on_paper(digit: int, mnist) -> np.ndarray:
+    """A real test digit written in dark ink on light paper, as a 640×480 photo."""
+    index = int(np.flatnonzero(mnist.y_test == digit)[0])
+    paper = np.full((480, 640), 230, np.uint8)
+    paper[100:380, 180:460] = 230 - np.kron(mnist.x_test[index], np.ones((10, 10), np.uint8)) * 0.8
+    return paper
+
+
+def test_draw_reads_a_camera_photo_once_the_camera_is_asked_for_before_an_upload(mnist):
+    """The camera tab starts no camera until asked (every visitor would be asked for it); a
+    photo is read through the photo path, before an upload, which is read again once the
+    photo is cleared. Each image the reading shows says what it is."""
+    at = _app("pages/draw.py")
+    at.slider(key="draw_threshold").set_value(0.5).run()
+    assert [tab.label for tab in at.tabs] == ["Draw", "Upload a picture", "Take a photo"]
+    assert not at.camera_input
+    at.file_uploader(key="draw_upload").set_value(
+        ("three.jpg", _jpeg(_on_paper(3, mnist)), "image/jpeg")
+    )
+    at.toggle(key="draw_camera_on").set_value(True).run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "3"
+    at.camera_input(key="draw_camera").set_value(
+        ("image.jpg", _jpeg(_on_paper(7, mnist)), "image/jpeg")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert next(m for m in at.metric if m.label == "Prediction").value == "7"
+    assert any(m.value.startswith("**What the model sees** (your photo:") for m in at.markdown)
+    alts = [i.alt for image in at.image for i in image.proto.imgs]
+    assert "your photo, centred in 28×28: what the network reads" in alts
+    assert all(alts), alts  # the evidence map's too
+    assert "Add this picture to your set as a 7" in at.button(key="keep_7").help
+    at.camera_input(key="draw_camera").set_value(None).run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "3"
+    assert any("(three.jpg:" in m.value for m in at.markdown)
+
+
+def test_draw_names_every_image_and_the_canvas_in_both_languages(mnist):
+    at = _app("pages/draw.py")
+    _inject_drawing(at, _canvas_with(4, mnist))
+    at.session_state["draw_inside"] = True  # the feature maps and filters, as a click does
+    at.toggle(key="draw_naive").set_value(True).run()
+    alts = [i.alt for image in at.image for i in image.proto.imgs]
+    assert len(alts) >= 7 and all(alts), alts
+    assert "your drawing, centred in 28×28: what the network reads" in alts
+    scripts = "".join(h.proto.body for h in at.sidebar.get("html"))
+    assert "Drawing canvas: draw one digit" in scripts
+    assert any("With a keyboard, upload a picture or take a photo" in c.value for c in at.caption)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert [tab.label for tab in at.tabs] == ["手写", "上传图片", "拍照"]
+    scripts = "".join(h.proto.body for h in at.sidebar.get("html"))
+    assert json.dumps("手写画布").strip('"') in scripts  # the script carries the name, escaped
+    alts = [i.alt for image in at.image for i in image.proto.imgs]
+    assert "你画的数字，在 28×28 中居中：网络识别的图像" in alts
 
 
 def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):

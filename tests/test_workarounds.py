@@ -80,10 +80,26 @@ def test_draw_sends_a_stroke_through_the_canvas_own_send_button(monkeypatch):
     scripts = [h.proto.body for h in at.sidebar.get("html")]
     label = streamlit_workarounds.CANVAS_SEND_BUTTON
     assert any(f'aria-label="{label}"' in body for body in scripts)
-    streamlit_workarounds._canvas_has_send_button.cache_clear()
+    streamlit_workarounds._canvas_build_has.cache_clear()
     monkeypatch.setattr(streamlit_workarounds, "CANVAS_SEND_BUTTON", "A button no canvas has")
     try:
         with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="no 'A button"):
             streamlit_workarounds.send_drawings_on_release()
     finally:
-        streamlit_workarounds._canvas_has_send_button.cache_clear()
+        streamlit_workarounds._canvas_build_has.cache_clear()
+
+
+def test_draw_moves_the_canvas_toolbar_out_of_the_canvas_or_stops_if_it_changed(monkeypatch):
+    """Draw restyles the canvas's toolbar from inside the canvas (the browser test sees where it
+    goes); a canvas whose toolbar is no longer found by that name stops Draw with a message."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/draw.py").run()
+    scripts = "".join(h.proto.body for h in at.sidebar.get("html"))
+    assert f".{streamlit_workarounds.CANVAS_TOOLBAR}" in scripts
+    streamlit_workarounds._canvas_build_has.cache_clear()
+    monkeypatch.setattr(streamlit_workarounds, "CANVAS_TOOLBAR", "a-toolbar-no-canvas-has")
+    try:
+        with pytest.raises(streamlit_workarounds.StreamlitInternalsChanged, match="a-toolbar-no"):
+            streamlit_workarounds.fit_canvases_for_touch("canvas", "undo", "redo")
+    finally:
+        streamlit_workarounds._canvas_build_has.cache_clear()

@@ -26,9 +26,12 @@ def add_buttons(drawn: bool) -> dict[str, int]:
     run a click on d started, else empty (a button is true in that run only)."""
     st.markdown(_("**Keep it in my handwriting set** as the digit it really is:"))
     request = {}
-    for digit, column in enumerate(st.columns(mc.NUM_CLASSES, gap="small")):
-        if column.button(
-            str(digit), key=f"keep_{digit}", width="stretch",
+    # One row of equal buttons that wraps where it must: columns would stack into ten rows on a
+    # phone.
+    row = st.container(horizontal=True, gap="small")
+    for digit in range(mc.NUM_CLASSES):
+        if row.button(
+            str(digit), key=f"keep_{digit}", width=44,
             help=(
                 _("Add this drawing to your set as {a_digit}")
                 if drawn
@@ -120,6 +123,10 @@ def _gallery(items: list[mc.HandwrittenDigit]) -> None:
             caption=[f"#{i + 1}" for i, _item in row],
             width=THUMB_PX,
             output_format="PNG",
+            alt=[
+                _("your handwritten {digit}, #{n} in your set").format(digit=digit, n=i + 1)
+                for i, _item in row
+            ],
         )
 
 

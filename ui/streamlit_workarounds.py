@@ -1,5 +1,5 @@
 """The places where Digit Lab changes private behaviour of Streamlit 1.67 (two) and of the
-drawing canvas (one), and why.
+drawing canvas (two), and why.
 
 Streamlit's two are installed by `install()`, which app.py calls before anything else; the
 canvas's by Draw. Each checks that the internal it touches still exists and raises if an upgrade
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -79,22 +80,106 @@ if (!window.digitLabSendOnRelease) {{
 
 
 @functools.cache
-def _canvas_has_send_button() -> bool:
+def _canvas_build_has(marker: str) -> bool:
+    """Whether the installed canvas's frontend (its scripts and styles) contains `marker`."""
     # Found, not imported: importing the canvas registers its component, which needs a running app.
     package = importlib.util.find_spec("streamlit_drawable_canvas").origin
     build = Path(package).parent / "frontend" / "build"
-    return any(CANVAS_SEND_BUTTON in js.read_text() for js in build.glob("index-*.js"))
+    return any(marker in file.read_text() for file in build.glob("index-*.*"))
+
+
+def _require_in_canvas(marker: str, what: str) -> None:
+    if not _canvas_build_has(marker):
+        raise StreamlitInternalsChanged(
+            f"The drawing canvas has no {marker!r} {what} any more; "
+            "see ui/streamlit_workarounds.py before upgrading streamlit-drawable-canvas."
+        )
 
 
 def send_drawings_on_release() -> None:
     """Make each stroke on a drawing canvas of this page reach the app when the pen is lifted,
     not 200 ms later (the page's sidebar gets an invisible script)."""
-    if not _canvas_has_send_button():
-        raise StreamlitInternalsChanged(
-            f"The drawing canvas has no {CANVAS_SEND_BUTTON!r} button any more; "
-            "see ui/streamlit_workarounds.py before upgrading streamlit-drawable-canvas."
-        )
+    _require_in_canvas(CANVAS_SEND_BUTTON, "button")
     st.sidebar.html(_SEND_ON_RELEASE, unsafe_allow_javascript=True, width="content")
+
+
+CANVAS_TOOLBAR = "dc-toolbar"  # the toolbar's class; its buttons are named by their aria-label
+# The canvas's toolbar floats over the canvas's top-right corner, invisible until hovered: a
+# touch screen never hovers, so it stayed invisible there and took the taps meant for that
+# corner of the canvas. The canvas lives in a shadow root that the page's own styles cannot
+# reach, so a script puts this style into each canvas: the toolbar sits under the canvas, always
+# shown, with touch-sized buttons; Undo and Redo only (the send button is pressed by the script
+# above, editing strokes has no use here, and the page has its own Clear).
+_CANVAS_STYLE = f"""
+.{CANVAS_TOOLBAR}, .dc-root:hover > .{CANVAS_TOOLBAR}, .{CANVAS_TOOLBAR}:hover,
+.{CANVAS_TOOLBAR}:focus-within, .{CANVAS_TOOLBAR}[data-pinned] {{
+  position: static; opacity: 1; top: auto; padding: 0.25rem 0 0; transition: none;
+}}
+.{CANVAS_TOOLBAR} .dc-toolbar-card {{ box-shadow: none; border: 1px solid currentColor; }}
+.{CANVAS_TOOLBAR} .dc-icon-button {{ padding: 0.5rem; color: inherit; }}
+.{CANVAS_TOOLBAR} .dc-icon-button svg {{ width: 1.25rem; height: 1.25rem; }}
+.{CANVAS_TOOLBAR} .dc-toolbar-separator, .{CANVAS_TOOLBAR} .dc-toolbar-contextual,
+.{CANVAS_TOOLBAR} button[aria-label="{CANVAS_SEND_BUTTON}"],
+.{CANVAS_TOOLBAR} button[aria-label="Edit"],
+.{CANVAS_TOOLBAR} button[aria-label="Reset canvas & history"] {{ display: none; }}
+"""
+_CANVAS_BUTTONS = ("Undo", "Redo")  # the toolbar's own names for the two buttons kept
+# Runs again whenever its text changes (another language): the names are read at each pass.
+_FIT_CANVASES = """<script>
+window.digitLabCanvasNames = %(names)s;
+if (!window.digitLabFitCanvases) {
+  const style = %(style)s;
+  const watched = new WeakSet();
+  let pending = false;
+  const soon = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; window.digitLabFitCanvases(); });
+  };
+  window.digitLabFitCanvases = () => {
+    const names = window.digitLabCanvasNames;
+    for (const host of document.querySelectorAll("[data-testid=stBidiComponentIsolated]")) {
+      const root = host.shadowRoot;
+      if (!root) continue;
+      if (!watched.has(root)) {  // a component builds its content after it joins the page
+        watched.add(root);
+        new MutationObserver(soon).observe(root, { subtree: true, childList: true });
+      }
+      const area = root.querySelector(".dc-container");
+      if (!area) continue;
+      if (!root.querySelector("style[data-digit-lab]")) {
+        const sheet = document.createElement("style");
+        sheet.dataset.digitLab = "";
+        sheet.textContent = style;
+        root.appendChild(sheet);
+      }
+      area.setAttribute("role", "img");
+      area.setAttribute("aria-label", names.canvas);
+      for (const [own, name] of Object.entries(names.buttons)) {
+        const button = root.querySelector(`button[aria-label="${own}"], [data-digit-lab="${own}"]`);
+        if (!button) continue;
+        button.dataset.digitLab = own;
+        button.setAttribute("aria-label", name);
+        button.title = name;
+      }
+    }
+  };
+  new MutationObserver(soon).observe(document.body, { subtree: true, childList: true });
+}
+window.digitLabFitCanvases();
+</script>"""
+
+
+def fit_canvases_for_touch(name: str, undo: str, redo: str) -> None:
+    """Give each drawing canvas of this page an accessible `name` and its toolbar a place under
+    the canvas, shown, with its Undo and Redo buttons named `undo` and `redo` (the page's
+    sidebar gets an invisible script)."""
+    _require_in_canvas(CANVAS_TOOLBAR, "toolbar")
+    for button in _CANVAS_BUTTONS:
+        _require_in_canvas(f'"{button}"', "toolbar button")
+    names = {"canvas": name, "buttons": dict(zip(_CANVAS_BUTTONS, (undo, redo), strict=True))}
+    script = _FIT_CANVASES % {"names": json.dumps(names), "style": json.dumps(_CANVAS_STYLE)}
+    st.sidebar.html(script, unsafe_allow_javascript=True, width="content")
 
 
 _ROUTED = "_routed_by_app"  # set by app.py in this script run, taken by the page

@@ -184,5 +184,8 @@ def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
         caption=caption,
         width=4 * mc.IMAGE_SIDE,
         output_format="PNG",
+        alt=_(
+            "evidence map for {digit}: the digit's pixels coloured by how they swayed the network"
+        ).format(digit=target),
     )
     words.caption(_(mc.saliency.HOW_TO_READ))
