@@ -7,9 +7,9 @@ the last one finished, every run kept in their workspace. Printed: the server's 
 (the Streamlit process) once each run's outcome is on screen, and the growth after the first
 run (target: at most 50 MB over 10 runs).
 
-With `--trace FILE` the server runs under tracemalloc and, after run 1 and after the last run,
-writes where Python's allocations grew between the two and which kinds of objects multiplied
-(allocations TensorFlow makes in C++ do not show there; the resident memory does).
+With `--probe` the server also reports, after each run, its memory after a garbage collection
+and after handing glibc's freed heap pages back: what it holds, against what it has freed but
+not returned to the system.
 """
 
 from __future__ import annotations
@@ -40,44 +40,32 @@ def settled_rss(pid: int, seconds: float = 3.0) -> float:
     return min(samples)
 
 
-# Loaded by the server at start-up (sitecustomize): on SIGUSR1 it snapshots Python's heap; the
-# second signal writes the growth since the first to $DIGIT_LAB_TRACE.
-TRACER = textwrap.dedent(
+# Loaded by the server at start-up (sitecustomize): on SIGUSR1 it writes its resident MB, then
+# the same after a garbage collection, then after handing glibc's freed heap pages back, as one
+# line of $DIGIT_LAB_PROBE: what the server holds against what it merely has not returned.
+PROBE = textwrap.dedent(
     """
-    import collections, gc, os, signal, tracemalloc
+    import ctypes, gc, os, signal
 
-    tracemalloc.start(12)
-    _first = {}
+    def _rss():
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
 
-    def _counts():
+    def _probe(signum, frame):
+        before = _rss()
         gc.collect()
-        return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        collected = _rss()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open(os.environ["DIGIT_LAB_PROBE"], "a") as out:
+            out.write(f"{before:.0f} {collected:.0f} {_rss():.0f}\\n")
 
-    def _snapshot(signum, frame):
-        if not _first:
-            _first["heap"], _first["counts"] = tracemalloc.take_snapshot(), _counts()
-            return
-        heap, counts = tracemalloc.take_snapshot(), _counts()
-        part = os.environ["DIGIT_LAB_TRACE"] + ".part"
-        with open(part, "w") as out:
-            out.write("Python allocations grown since run 1, by where they were made:\\n")
-            for stat in heap.compare_to(_first["heap"], "traceback")[:25]:
-                out.write(f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks\\n")
-                for line in stat.traceback.format()[-12:]:
-                    out.write(f"    {line}\\n")
-            out.write("\\nObjects multiplied since run 1:\\n")
-            grown = counts.copy()
-            grown.subtract(_first["counts"])
-            for name, n in grown.most_common(40):
-                out.write(f"{n:+7d} {name}\\n")
-        os.replace(part, os.environ["DIGIT_LAB_TRACE"])
-
-    signal.signal(signal.SIGUSR1, _snapshot)
+    signal.signal(signal.SIGUSR1, _probe)
     """
 )
 
 
-def run_session(url: str, pid: int, runs: int, snapshot=lambda: None) -> list[float]:
+def run_session(url: str, pid: int, runs: int, after_run=lambda: None) -> list[float]:
     """One browser session pressing Train `runs` times; the server's MB after each run."""
     series = []
     with sync_playwright() as playwright:
@@ -92,8 +80,7 @@ def run_session(url: str, pid: int, runs: int, snapshot=lambda: None) -> list[fl
             expect(outcome).to_be_visible(timeout=SLOW)
             expect(train).to_be_enabled(timeout=SLOW)  # the page's rerun after the outcome
             series.append(settled_rss(pid))
-            if n in (1, runs):
-                snapshot()
+            after_run()
             print(f"  run {n}: {series[-1]:,.0f} MB", flush=True)
         browser.close()
     return series
@@ -104,24 +91,25 @@ def main() -> None:
     p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--log", type=Path, default=None, help="the server's log file")
-    p.add_argument("--trace", type=Path, default=None, help="where the heap's growth goes")
+    p.add_argument("--probe", action="store_true", help="also the memory the server holds")
     args = p.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if args.data:
         env["MNIST_NPZ"] = str(Path(args.data).resolve())
     with tempfile.TemporaryDirectory() as site:
-        if args.trace:
-            Path(site, "sitecustomize.py").write_text(TRACER)
+        probes = Path(site, "probes.txt")
+        if args.probe:
+            Path(site, "sitecustomize.py").write_text(PROBE)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [site, env.get("PYTHONPATH")]))
-            env["DIGIT_LAB_TRACE"] = str(args.trace.resolve())
+            env["DIGIT_LAB_PROBE"] = str(probes)
         server, url = start_app(env, log=args.log)
         try:
-            snapshot = (lambda: os.kill(server.pid, signal.SIGUSR1)) if args.trace else None
-            series = run_session(url, server.pid, args.runs, snapshot or (lambda: None))
-            if args.trace:  # comparing two snapshots of the heap takes the server a while
-                deadline = time.monotonic() + 600
-                while not args.trace.exists() and time.monotonic() < deadline:
-                    time.sleep(1)
+            probe = (lambda: os.kill(server.pid, signal.SIGUSR1)) if args.probe else lambda: None
+            series = run_session(url, server.pid, args.runs, probe)
+            deadline = time.monotonic() + 30
+            while args.probe and len(_lines(probes)) < args.runs and time.monotonic() < deadline:
+                time.sleep(0.5)
+            held = [line.split() for line in _lines(probes)]
         finally:
             stop_app(server)
     growth = series[-1] - series[0]
@@ -132,6 +120,18 @@ def main() -> None:
         f"growth {growth:+,.0f} MB ({growth / max(args.runs - 1, 1):+.1f} MB a run; "
         "target ≤ +50 MB in all)"
     )
+    if held:
+        print("after each run: resident / after gc / after handing freed heap pages back, MB")
+        print("  " + "  ".join("/".join(line) for line in held))
+        kept = [float(line[2]) for line in held]
+        print(
+            f"held after run 1: {kept[0]:,.0f} MB, after run {len(kept)}: {kept[-1]:,.0f} MB, "
+            f"growth {kept[-1] - kept[0]:+,.0f} MB"
+        )
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 if __name__ == "__main__":
