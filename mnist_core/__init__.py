@@ -72,6 +72,7 @@ _NAMES_BY_MODULE = {
         "preprocess_steps",
         "read_image_file",
     ),
+    "shared_runs": ("RunKey", "Seat", "SharedRuns"),
     "training": (
         "BatchProgress",
         "EpochProgress",

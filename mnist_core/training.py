@@ -483,11 +483,18 @@ class JobState(StrEnum):
     STOPPED = "stopped"  # by the user: the partly trained model is kept
     CANCELLED = "cancelled"  # stopped while waiting: nothing was trained
     FAILED = "failed"
+    LEFT = "left"  # the user left a shared run that goes on for the others on it
 
     @property
     def finished(self) -> bool:
         """True for the states a job never leaves."""
-        return self in (JobState.DONE, JobState.STOPPED, JobState.CANCELLED, JobState.FAILED)
+        return self in (
+            JobState.DONE,
+            JobState.STOPPED,
+            JobState.CANCELLED,
+            JobState.FAILED,
+            JobState.LEFT,
+        )
 
     @property
     def label(self) -> str:
@@ -503,6 +510,7 @@ _STATE_LABELS = {
     JobState.STOPPED: N_("stopped"),
     JobState.CANCELLED: N_("cancelled"),
     JobState.FAILED: N_("failed"),
+    JobState.LEFT: N_("left"),
 }
 
 
@@ -542,6 +550,12 @@ class TrainingJob:
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _last_seen: float = field(default_factory=time.monotonic, init=False, repr=False)
     _training_since: float | None = field(default=None, init=False, repr=False)
+
+    @property
+    def training(self) -> TrainingJob:
+        """The job that trains and holds the training slot: this one (a shared run's seat
+        gives the job it shares)."""
+        return self
 
     def start(self) -> TrainingJob:
         """Start the worker thread."""

@@ -149,7 +149,14 @@ def _outcome(job: mc.TrainingJob) -> None:
     """One line on how a finished run ended."""
     why = STOPPED_BECAUSE[job.stop_reason or "user"]
     why = _(why) if why else ""
-    if job.state is mc.JobState.FAILED:
+    if job.state is mc.JobState.LEFT:
+        st.info(
+            _(
+                "You left {run}: it goes on for the others on it, and keeps no model for you."
+            ).format(run=job.name),
+            icon=":material/logout:",
+        )
+    elif job.state is mc.JobState.FAILED:
         st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
     elif job.state is mc.JobState.CANCELLED:
         st.warning(_("{run} was cancelled before it started{why}.").format(run=job.name, why=why))
@@ -209,8 +216,8 @@ def _before_after(job: mc.FineTuneJob) -> None:
 
 def _waiting(job: mc.TrainingJob) -> None:
     slots = state.training_slots()
-    place = slots.place(job) or 1
-    holders = slots.ahead_of(job)
+    place = slots.place(job.training) or 1
+    holders = slots.ahead_of(job.training)
     if state.warmup() in holders:
         st.info(
             _(
@@ -251,7 +258,38 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
     if job.stopping:
         label = _("Stopping after this batch…")
     bar.progress(fraction, text=label)
-    stop.button(_("Stop"), icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}")
+    shared = _sharers(job) > 1
+    stop.button(
+        _("Stop"), icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}",
+        help=_("Others are on this run: Stop takes you off it, and it goes on for them.")
+        if shared else None,
+    )  # fmt: skip
+
+
+def _sharers(job: mc.TrainingJob) -> int:
+    """How many users are on the run now (a run of one user's own: 1)."""
+    return job.sharers if isinstance(job, mc.Seat) else 1
+
+
+def _joined(job: mc.TrainingJob) -> None:
+    """Tell a user who joined an identical run so, while it goes on."""
+    if not isinstance(job, mc.Seat) or not job.joined or job.finished:
+        return
+    users = _sharers(job)
+    if users > 2:
+        text = _(
+            "You joined a run with exactly these settings, started {seconds:,.0f} s ago by "
+            "another user: one training serves all {n} of you."
+        )
+    else:
+        text = _(
+            "You joined a run with exactly these settings, started {seconds:,.0f} s ago by "
+            "another user: one training serves you both."
+        )
+    st.info(
+        text.format(seconds=job.joined_after, n=users),
+        icon=":material/group:",
+    )
 
 
 # Seconds. Progress is light; the charts cost the training CPU to draw (2 cores), so they
@@ -271,6 +309,7 @@ def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
     # Timers redraw only the fragments, never the training thread.
     job.seen()
     view = job.view()
+    _joined(job)
     if view.state is mc.JobState.WAITING:
         _waiting(job)
     elif job.finished:

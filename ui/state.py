@@ -189,21 +189,32 @@ def active_job() -> mc.TrainingJob | None:
     return workspace().active_job()
 
 
+@st.cache_resource(show_spinner=False)
+def shared_runs() -> mc.SharedRuns:
+    """This server's queued and training runs, so that identical ones are trained once."""
+    return mc.SharedRuns()
+
+
 def start_job(config: mc.TrainConfig, label: str, lesson: mc.Lesson | None = None) -> None:
-    """Start a training run in a worker thread (a run of `lesson`, if given), unless one of this
-    user's runs is going."""
+    """Start a training run in a worker thread (a run of `lesson`, if given), or join the
+    identical run that is queued or training on this server, unless one of this user's runs is
+    going."""
     speed = warmup().speed  # None while the server measures it
-    workspace().start_job(
-        lambda name: mc.TrainingJob(
-            f"{name} ({label})",
+    data = mnist()
+
+    def make(name: str) -> mc.TrainingJob:
+        return mc.TrainingJob(
+            name,
             config,
-            mnist(),
+            data,
             training_slots(),
             limits=run_limits(),
             estimated_seconds=None if speed is None else speed.estimate(config),
             speed=speed,
-        ),
-        lesson,
+        )
+
+    workspace().start_job(
+        lambda name: shared_runs().join(f"{name} ({label})", config, data, make), lesson
     )
 
 
