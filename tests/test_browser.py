@@ -30,7 +30,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 expect = sync_api.expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -108,7 +108,7 @@ class FirstVisit:
 @pytest.fixture(scope="module")
 def first_visit(server, browser) -> FirstVisit:
     """Open /train before anyone opened /: also warms the server up (TensorFlow, MNIST, speed)."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=server)
+    context = new_context(browser, server)
     try:
         page = context.new_page()
         page.goto("/train")
@@ -122,13 +122,17 @@ def first_visit(server, browser) -> FirstVisit:
         context.close()
 
 
+def new_context(browser: Browser, url: str, **options) -> BrowserContext:
+    """A fresh browser context whose pages count their script runs and wait generously."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=url, **options)
+    context.add_init_script(WATCH_SCRIPT_RUNS)
+    context.set_default_timeout(WAIT)
+    return context
+
+
 def new_user(browser: Browser, server: str) -> Page:
     """A page in a fresh browser context: a user of their own, with no cookies yet."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=server)
-    context.add_init_script(WATCH_SCRIPT_RUNS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT)
-    return page
+    return new_context(browser, server).new_page()
 
 
 @pytest.fixture
@@ -211,6 +215,14 @@ TRAIN_TITLE = "Build and train a network"
 
 def progress(page: Page) -> Locator:
     return page.get_by_test_id("stProgress")
+
+
+def press_stop(page: Page) -> None:
+    """Stop the run shown. Its progress redraws the button every second; on a busy machine that
+    outlasts Playwright's wait for a steady button, so the click is dispatched to it at once."""
+    stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop")
+    expect(stop).to_be_enabled()
+    stop.dispatch_event("click")
 
 
 def curve_points(page: Page) -> int:
@@ -528,7 +540,7 @@ def test_stop_ends_a_long_run_early(page, shots):
     configure_training(page, epochs=30, train_digits=2000)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(progress(page)).to_contain_text("images/s", timeout=SLOW)
-    page.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
+    press_stop(page)
 
     outcome = page.get_by_text("It is now the current model")
     expect(outcome).to_contain_text("stopped after", timeout=SLOW)
@@ -769,7 +781,7 @@ def test_a_reload_or_a_second_tab_finds_the_runs_and_a_stranger_does_not(
         expect(run_heading(stranger)).to_have_count(0)
         stranger.context.close()
 
-        tab.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
+        press_stop(tab)
         expect(page.get_by_text("It is now the current model")).to_contain_text(
             "stopped after", timeout=SLOW
         )
@@ -874,7 +886,7 @@ def test_own_digits_are_tested_and_a_published_run_reaches_another_user(
 def test_a_fresh_servers_first_visitor_gets_the_page_and_the_menu(browser, tmp_path, first):
     log = tmp_path / "server.log"
     process, url = start_app(_server_env(), log=log)
-    context = browser.new_context(viewport=VIEWPORT, base_url=url)
+    context = new_context(browser, url)
     try:
         page = context.new_page()
         if first == "/evaluate":
@@ -901,8 +913,7 @@ def test_a_kept_drawing_is_confirmed_while_a_fresh_server_warms_up(browser, tmp_
     """The "Kept as" toast shows even while the server is busy (here: its warm-up measuring its
     speed). Sent in the keep's own run, which ends in a rerun of the page, it was lost then."""
     process, url = start_app(_server_env(), log=tmp_path / "server.log")
-    context = browser.new_context(viewport=VIEWPORT, base_url=url)
-    context.add_init_script(WATCH_SCRIPT_RUNS)
+    context = new_context(browser, url)
     try:
         page = context.new_page()
         page.goto("/draw")
@@ -930,8 +941,7 @@ def test_a_chinese_browser_gets_chinese_and_the_switch_changes_language_losing_n
 ):
     """No ?lang=: the browser's language decides; the sidebar switch then wins, the URL carries
     it, and a run survives the switches. Also the Chinese screenshots (zh-draw, zh-train)."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=server, locale="zh-CN")
-    context.add_init_script(WATCH_SCRIPT_RUNS)
+    context = new_context(browser, server, locale="zh-CN")
     try:
         page = context.new_page()
         page.goto("/draw")
