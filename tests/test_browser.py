@@ -236,7 +236,7 @@ def curve_points(page: Page) -> int:
 def configure_training(
     page: Page, epochs: int, train_digits: int | None, batch_size: int = 0
 ) -> None:
-    """Set the Epochs and Training digits sliders (None: all of them; and optionally Batch size)
+    """Set the Epochs and Training digits sliders (None: leave it) and optionally Batch size,
     with the keyboard. The first change is made alone and waited for, then the rest quickly.
     """
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
@@ -254,10 +254,8 @@ def configure_training(
 
     for _ in range(epochs - 1):
         epochs_slider.press("ArrowRight")
-    digits_slider.focus()
-    if train_digits is None:
-        digits_slider.press("End")
-    else:
+    if train_digits is not None:
+        digits_slider.focus()
         digits_slider.press("Home")  # 100 digits, in steps of 100
         for _ in range((train_digits - 100) // 100):
             digits_slider.press("ArrowRight")
@@ -282,8 +280,8 @@ def configure_training(
 def configure_a_long_run(page: Page) -> None:
     """A run that trains for minutes on any CPU, so that it still goes on when the test stops or
     leaves it, however slowly a busy machine lets the test get there (50 epochs of 5,000 digits
-    of the codelab network took 32 s on an AVX-512 CPU): the best preset's network, 50 epochs,
-    all the training digits."""
+    of the codelab network took 32 s on an AVX-512 CPU): the best preset (its network, all the
+    training digits), for 50 epochs."""
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
     page.get_by_role("button", name="best", exact=True).click()
     preset = page.locator("p", has_text="preset: move any slider")
