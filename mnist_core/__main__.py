@@ -45,9 +45,9 @@ def _native_stderr_filtered() -> Iterator[None]:
     """Pass what is written to fd 2 meanwhile through `_wanted`.
 
     TensorFlow 2.21 writes oneDNN's start-up notice (on AVX-512 CPUs) and absl's notice straight
-    to fd 2, whatever TF_CPP_MIN_LOG_LEVEL says. A forked child filters them, so that even if the
-    import dies (a fatal record, then abort) the child passes on what it wrote, once the pipe
-    closes with the parent.
+    to fd 2, whatever TF_CPP_MIN_LOG_LEVEL says. A forked child does the filtering, so that if
+    the import kills the process (a fatal record, then abort), the child still passes the record
+    on when the pipe closes.
     """
     if not hasattr(os, "fork"):
         yield
