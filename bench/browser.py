@@ -28,11 +28,25 @@ CHROMIUM_ARGS = [
 
 # An init script counting script runs started, from stApp's [data-test-script-state]. Each
 # change is read from its own mutation record (with its old value), so a run that starts and
-# ends within one batch of records still counts.
+# ends within one batch of records still counts. It also counts the page's requests for a run
+# (a BackMsg whose first field is rerun_script, field 11: byte 0x5a), sent as a widget changes:
+# until the script state changes after a request, the page has not settled.
 WATCH_SCRIPT_RUNS = """
 (() => {
   window.__digitLabStarts = 0;
+  window.__digitLabRequests = 0;
+  window.__digitLabPending = false;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (ArrayBuffer.isView(data) && data.byteLength && new Uint8Array(
+      data.buffer, data.byteOffset, 1)[0] === 0x5a) {
+      window.__digitLabRequests += 1;
+      window.__digitLabPending = true;
+    }
+    return send.call(this, data);
+  };
   new MutationObserver((records) => {
+    window.__digitLabPending = false;
     records.forEach((record, i) => {
       // A record holds the old value; the new one is the next record's old value, or the current.
       const next = records.slice(i + 1).find((r) => r.target === record.target);
@@ -57,7 +71,7 @@ def free_port() -> int:
 def start_app(
     env: dict[str, str],
     log: Path | None = None,
-    timeout: float = 60,
+    timeout: float = 120,
     *,
     launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
     cwd: Path = ROOT,

@@ -7,9 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
+import os
+import re
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import mnist_core as mc
@@ -17,6 +22,70 @@ from mnist_core.board import Board, BoardError
 from mnist_core.config import PRESETS, ConfigError, ModelFileError, validate
 from mnist_core.data import DataFileError, load_mnist
 from mnist_core.preprocess import ImageError, image_to_mnist, read_image_file
+
+# A C++ log record from TensorFlow's absl logging: "I0000 00:00:1796461086.684 7168 port.cc:153] ".
+_NATIVE_RECORD = re.compile(rb"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] ")
+_ABSL_NOT_INITIALISED = b"WARNING: All log messages before absl::InitializeLog() is called"
+
+
+def _wanted(lines: Iterable[bytes], min_level: int) -> Iterator[bytes]:
+    """The lines TF_CPP_MIN_LOG_LEVEL asks for (0 all, 1 no INFO, 2 no WARNING, 3 no ERROR):
+    every line that is not a native record below that level, nor absl's notice about them."""
+    for line in lines:
+        record = _NATIVE_RECORD.match(line)
+        if line.startswith(_ABSL_NOT_INITIALISED) or (
+            record and "IWEF".index(record[1].decode()) < min(min_level, 3)
+        ):
+            continue
+        yield line
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered() -> Iterator[None]:
+    """Pass what is written to fd 2 meanwhile through `_wanted`.
+
+    TensorFlow 2.21 writes oneDNN's start-up notice (on AVX-512 CPUs) and absl's notice straight
+    to fd 2, whatever TF_CPP_MIN_LOG_LEVEL says. A forked child does the filtering, so that if
+    the import kills the process (a fatal record, then abort), the child still passes the record
+    on when the pipe closes.
+    """
+    if not hasattr(os, "fork"):
+        yield
+        return
+    try:
+        min_level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        min_level = 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(write_end)
+        try:
+            with os.fdopen(read_end, "rb") as lines:
+                for line in _wanted(lines, min_level):
+                    os.write(2, line)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    saved = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe: the child passes on the rest, then ends
+        os.close(saved)
+        os.waitpid(child, 0)
+
+
+def _import_keras() -> None:
+    """Import Keras and TensorFlow, keeping their C++ start-up notices off the terminal."""
+    if "mnist_core.backend" not in sys.modules:
+        with _native_stderr_filtered():
+            importlib.import_module("mnist_core.backend")
 
 
 def _print_epoch(progress) -> None:
@@ -47,6 +116,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     data = load_mnist(args.data)
     validate(config, len(data.y_train))
     print(data.describe(), file=sys.stderr)
+    _import_keras()
     model = mc.build_model(config)
     result = mc.train(model, config, data, on_progress=_print_epoch)
     start = time.perf_counter()
@@ -76,6 +146,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     """Test a saved model on the test set."""
+    _import_keras()
     model = mc.load_model(args.model)
     data = load_mnist(args.data)
     result = mc.evaluate(model, data.x_test, data.y_test)
@@ -90,6 +161,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
 def cmd_predict(args: argparse.Namespace) -> dict:
     """Predict the digit in an image file."""
+    _import_keras()
     model = mc.load_model(args.model)
     image = image_to_mnist(read_image_file(Path(args.image).read_bytes()))
     probabilities = mc.predict(model, image)[0]

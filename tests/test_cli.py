@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def test_train_prints_a_line_per_epoch_then_json_metrics(trained):
     assert [line.split(" - ")[0] for line in lines[:-1]] == [f"epoch {i}/8" for i in range(1, 9)]
     report = json.loads(lines[-1])
     assert report["params"] == 5994 and report["epochs"] == 8
+    # Only the CLI's own line on stderr: no TensorFlow start-up notices (oneDNN's on AVX-512).
+    assert len(result.stderr.splitlines()) == 1 and "digits" in result.stderr, result.stderr
     assert report["val_accuracy"] > 0.5 and report["test_accuracy"] > 0.5
     assert report["fit_seconds"] > 0 and report["images_per_s"] > 0
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["params"] == 5994
@@ -89,10 +92,10 @@ def test_predict_reads_real_test_digits_photographed_on_paper(mnist, tmp_path):
         paper = Image.new("L", (400, 300), 255)
         paper.paste(ink, (30, 60))
         paper.save(tmp_path / f"{digit}.png")
-        report = json.loads(
-            _cli("predict", str(DEFAULT_MODEL), str(tmp_path / f"{digit}.png")).stdout
-        )
+        result = _cli("predict", str(DEFAULT_MODEL), str(tmp_path / f"{digit}.png"))
+        report = json.loads(result.stdout)
         assert report["digit"] == digit, report
+        assert result.stderr == ""  # nothing from TensorFlow's start-up either
         assert sum(report["probabilities"]) == pytest.approx(1, abs=1e-4)
 
 
@@ -126,6 +129,46 @@ def test_a_damaged_data_file_gives_exit_2_and_one_line(tmp_path, mnist, damage):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not a readable .npz file" in lines[0], lines
     assert "pickle" not in result.stderr and "Traceback" not in result.stderr
+
+
+# What a TensorFlow that cannot run on this CPU does as it imports: notices, a fatal record, abort.
+BROKEN_TENSORFLOW = """
+import os
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written "
+            b"to STDERR\\n")
+os.write(2, b"I0000 00:00:1796461086.684 7168 port.cc:153] oneDNN custom operations are on.\\n")
+os.write(2, b"F0000 00:00:1796461086.685 7168 cpu_feature_guard.cc:52] The TensorFlow library was "
+            b"compiled to use AVX instructions, but these aren't available on your machine.\\n")
+os.abort()
+"""
+
+
+@pytest.mark.parametrize("level", ["2", "0"])
+def test_a_tensorflow_that_dies_as_it_imports_still_says_why(tmp_path, level):
+    """The CLI holds back TensorFlow's start-up notices, never its errors, even when the import
+    kills the process; TF_CPP_MIN_LOG_LEVEL=0 asks for the notices too."""
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text(BROKEN_TENSORFLOW)
+    image = tmp_path / "digit.png"
+    Image.new("L", (28, 28), 0).save(image)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+        "TF_CPP_MIN_LOG_LEVEL": level,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "predict", str(DEFAULT_MODEL), str(image)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == -signal.SIGABRT, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("aren't available on your machine" in line for line in lines), lines
+    assert any("oneDNN" in line for line in lines) == (level == "0"), lines
+    assert not any("absl::InitializeLog" in line for line in lines), lines
 
 
 def test_help_the_board_and_impossible_settings_answer_without_importing_tensorflow(
