@@ -17,6 +17,7 @@ from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, 
 from mnist_core.evaluation import Evaluation, evaluate
 from mnist_core.i18n import N_, _
 from mnist_core.model import build_model, predict
+from mnist_core.weight_watch import WeightEpoch, WeightWatch
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class EpochProgress:
     partial: bool
     # Validation counts, rows the true digit and columns the predicted one (None without one).
     val_confusion: np.ndarray | None = field(default=None, compare=False, repr=False)
+    weights: WeightEpoch | None = field(default=None, compare=False, repr=False)
 
     @property
     def val_per_digit(self) -> np.ndarray | None:
@@ -99,6 +101,7 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+        self.weights = WeightWatch(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -155,6 +158,7 @@ class _Reporter(keras.callbacks.Callback):
             val_loss=val_loss,
             val_accuracy=val_accuracy,
             val_confusion=confusion,
+            weights=self.weights.look(self.model, done_epochs),
             seconds=now - self.epoch_start,
             elapsed=elapsed,
             eta=0.0
