@@ -95,7 +95,7 @@ def layer_maps(model: keras.Model, layer: ConvLayer, image: np.ndarray) -> Layer
     outputs = [layer.conv.input, layer.output.output]
     if layer.pool is not None:
         outputs.append(layer.pool.output)
-    probe = keras.Model(model.inputs, outputs)
+    probe = keras.Model(model.inputs[0], outputs)
     x = np.asarray(image, np.float32).reshape(1, *INPUT_SHAPE)
     values = [np.asarray(v)[0] for v in probe(x, training=False)]
     return LayerMaps(layer, values[0], values[1], values[2] if len(values) > 2 else None)

@@ -44,7 +44,7 @@ def _feature_probe(model: keras.Model) -> keras.Model:
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         if not dense:
             raise NoFeaturesError("This model has no Dense layer whose inputs could be mapped.")
-        probe = _probes[model] = keras.Model(model.inputs, dense[-1].input)
+        probe = _probes[model] = keras.Model(model.inputs[0], dense[-1].input)
     return probe
 
 

@@ -105,6 +105,9 @@ def _controls(layers) -> tuple[str, int, int]:
 
 
 def _position(rows: int, cols: int) -> tuple[int, int]:
+    # First in the middle of the map, where a drawing's strokes are, not in its empty corner.
+    st.session_state.setdefault(ROW, rows // 2)
+    st.session_state.setdefault(COL, cols // 2)
     _clamp(ROW, rows - 1)
     _clamp(COL, cols - 1)
     back, row_place, col_place, forward = st.columns([1, 3, 3, 1], vertical_alignment="bottom")
@@ -200,6 +203,10 @@ def _filling(maps, step) -> go.Figure:
         np.where(done, feature, np.nan), (step.row, step.col, 1, 1),
         _("Feature map {f}, filled in up to here").format(f=step.filter),
     )  # fmt: skip
+    # The whole map's place, the part not worked out yet grey.
+    figure.update_layout(plot_bgcolor="#BBBBBB")
+    figure.update_xaxes(range=[-0.5, cols - 0.5])
+    figure.update_yaxes(range=[rows - 0.5, -0.5], autorange=False)
     return figure
 
 

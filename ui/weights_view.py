@@ -60,7 +60,7 @@ def changes(epochs) -> go.Figure:
     figure.update_layout(
         height=260, margin=dict(l=10, r=10, t=40, b=10), yaxis_type="log",
         title=dict(text=_("How much each layer changed in each epoch (‖ΔW‖ / ‖W‖)")),
-        xaxis_title=_("epoch"), yaxis_tickformat=".1%",
+        xaxis_title=_("epoch"), yaxis_tickformat=".1%", yaxis_dtick=1, xaxis_dtick=1,
     )  # fmt: skip
     return figure
 
@@ -103,5 +103,4 @@ def show(job: mc.TrainingJob, view: mc.JobView) -> None:
         )
     config = {"displayModeBar": False}
     st.plotly_chart(histograms(shown.weights), key=f"weights_{job.name}", config=config)
-    upto = [e for e in epochs if e.epoch <= shown.epoch]
-    st.plotly_chart(changes(upto), key=f"weight_changes_{job.name}", config=config)
+    st.plotly_chart(changes(epochs), key=f"weight_changes_{job.name}", config=config)
