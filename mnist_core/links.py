@@ -190,6 +190,8 @@ class _Reader:
         if name not in self.params:
             return getattr(self.base, name)
         per_block = name in _PER_BLOCK
+        if per_block and not self.params[name].strip():
+            return ()  # no conv blocks, as the dense preset has
         numbers = _numbers(self.params[name])
         if not numbers or (len(numbers) > 1 and not per_block):
             return self._refuse(name, NOT_A_LIST if per_block else NOT_A_NUMBER)

@@ -13,10 +13,11 @@ import numpy as np
 from mnist_core import heap
 from mnist_core.backend import keras
 from mnist_core.config import PRESETS, TrainConfig, layer_shapes, network_layers, validate
-from mnist_core.data import NUM_CLASSES, MnistData, to_model_input, train_val_split
+from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, to_model_input, train_val_split
 from mnist_core.evaluation import Evaluation, evaluate
 from mnist_core.i18n import N_, _
 from mnist_core.model import build_model, predict
+from mnist_core.weight_watch import WeightEpoch, WeightWatch
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class EpochProgress:
     partial: bool
     # Validation counts, rows the true digit and columns the predicted one (None without one).
     val_confusion: np.ndarray | None = field(default=None, compare=False, repr=False)
+    weights: WeightEpoch | None = field(default=None, compare=False, repr=False)
 
     @property
     def val_per_digit(self) -> np.ndarray | None:
@@ -99,6 +101,7 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
+        self.weights = WeightWatch(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
@@ -155,6 +158,7 @@ class _Reporter(keras.callbacks.Callback):
             val_loss=val_loss,
             val_accuracy=val_accuracy,
             val_confusion=confusion,
+            weights=self.weights.look(self.model, done_epochs),
             seconds=now - self.epoch_start,
             elapsed=elapsed,
             eta=0.0
@@ -244,7 +248,9 @@ def _conv_macs(config: TrainConfig, lanes: int = 1) -> list[int]:
 
 def _dense_macs(config: TrainConfig) -> int:
     """Multiply-accumulates of the dense layers for one image."""
-    flat, macs = layer_shapes(config)[-1][1] ** 2 * config.filters[-1], 0
+    shapes = layer_shapes(config)
+    flat = shapes[-1][1] ** 2 * config.filters[-1] if shapes else IMAGE_SIDE * IMAGE_SIDE
+    macs = 0
     if config.dense_units:
         macs += flat * config.dense_units
         flat = config.dense_units
@@ -277,7 +283,7 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
         "step": steps,
         "image": images,  # shuffling, copying each batch in, the loss and metrics per image
         # The first conv has one input channel: few MACs for the memory it reads.
-        "first_conv_mac": images * convs[0],
+        "first_conv_mac": images * convs[0] if convs else 0,
         "conv_mac": images * sum(convs[1:]),
         "dense_mac": images * dense,
         "map_value": images * maps,

@@ -11,7 +11,7 @@ from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
-from ui import handwriting, state, streamlit_workarounds, widgets
+from ui import digit_map, filter_steps, handwriting, state, streamlit_workarounds, widgets
 
 if TYPE_CHECKING:
     import keras
@@ -437,6 +437,8 @@ def reading(
     if inside.open:
         with inside:
             inside_the_network(model, bent)
+    filter_steps.draw_section(model, bent)
+    digit_map.draw_section(model, bent, digit)
 
 
 st.title(_("Draw a digit"))

@@ -6,7 +6,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import handwriting, lessons, navigation, state, streamlit_workarounds, widgets
+from ui import digit_map, handwriting, lessons, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 SIZES = [500, 1000, 2000, 5000, 10000]
@@ -221,3 +221,4 @@ widgets.digit_gallery(
     x_test[wrong],
     [f"{ev.labels[i]} → {ev.predictions[i]} ({ev.confidence[i]:.0%})" for i in wrong],
 )
+digit_map.evaluate_section(entry.model)

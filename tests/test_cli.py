@@ -74,6 +74,19 @@ def test_train_prints_a_line_per_epoch_then_json_metrics(trained):
     assert out.is_file() and json.loads(out.with_suffix(".json").read_text())["params"] == 5994
 
 
+def test_train_preset_dense_trains_a_network_without_convolution(trained, tmp_path):
+    data = trained[2]
+    out = tmp_path / "dense.keras"
+    args = ("--epochs", "3", "--train-size", "3000", "--val-size", "200", "--batch-size", "64")
+    result = _cli("train", "--preset", "dense", *data, *args, "--out", str(out))
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["preset"] == "dense" and report["epochs"] == 3
+    assert report["params"] == 784 * 8 + 8 + 8 * 10 + 10  # flatten → 8 → 10
+    assert report["test_accuracy"] > 0.5  # it learns, without a single filter
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["config"]["filters"] == [] and saved["config"]["dense_units"] == 8
+
+
 def test_evaluate_prints_accuracy_per_class_and_the_confusion_matrix(trained, mnist):
     _, out, data, _ = trained
     report = json.loads(_cli("evaluate", str(out), *data).stdout)

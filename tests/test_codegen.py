@@ -19,6 +19,7 @@ CONFIGS = {
     "codelab": mc.PRESETS["codelab"],
     "fast": mc.PRESETS["fast"],
     "best": mc.PRESETS["best"],
+    "dense": mc.PRESETS["dense"],
     "custom": mc.TrainConfig(
         filters=(8, 16),
         kernel_sizes=(3, 5),

@@ -121,7 +121,7 @@ def _format_funcs_in_the_tested_sessions_language():
 
 def test_core_messages_come_out_in_the_users_language(monkeypatch):
     monkeypatch.setattr(i18n, "_language_source", lambda: "zh")
-    with pytest.raises(mc.ConfigError, match="请使用 1 到 3 个卷积块，而不是 4 个"):
+    with pytest.raises(mc.ConfigError, match="请使用 0 到 3 个卷积块，而不是 4 个"):
         mc.validate(mc.TrainConfig(filters=(8,) * 4, kernel_sizes=(3,) * 4))
     assert mc.TrainConfig().summary().startswith("2 层图案检测器，各有 8, 16 个")
     assert [i18n._(p.title) for p in navigation.PAGES][:3] == ["首页", "数据", "训练"]
@@ -147,12 +147,12 @@ PATH = re.compile(r"\S*[/?=&]\S*")
 # (relu, sgd, valid/same padding), the preset names (codelab, fast, best, custom: they name runs
 # too), the switch's own bilingual label, the glossary's "随机失活（Dropout）", and the layer
 # table's Keras layer names and types (the model's own identifiers); Markdown icons, HTML tags
-# and Plotly's %{…} hover placeholders are not words either.
+# and Plotly's %{…} hover placeholders are not words either; PCA and t-SNE name methods.
 ALLOWED = re.compile(
     r"Digit Lab|TensorFlow\.js|:material/\w+:|%\{[^}]*\}|<[^>]+>|\b(?:MNIST|Keras|TensorFlow|"
     r"Adam|SGD|RMSprop|relu|elu|gelu|tanh|sigmoid|adam|sgd|rmsprop|CNN|Streamlit|CSV|PNG|JPEG|"
     r"GIF|BMP|WebP|UTC|[Cc]odelab|fast|best|custom|valid|same|mlxtend|Ada|Language|Dropout|"
-    r"image|flatten|digits|dense|dropout|InputLayer|Flatten|Dense|BatchNormalization)\b"
+    r"image|flatten|digits|dense|dropout|InputLayer|Flatten|Dense|BatchNormalization|PCA|SNE)\b"
 )
 HIDDEN_FIELDS = {
     *("id", "form_id", "icon", "page", "page_script_hash", "deferred_file_id", "type"),

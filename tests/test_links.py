@@ -16,7 +16,7 @@ CODELAB = PRESETS["codelab"].fit_to(FULL)
 
 def _random_config(rng: random.Random, available: int) -> TrainConfig:
     """A config the Train page's widgets can show, every field drawn at random."""
-    blocks = rng.randint(1, cfg.MAX_BLOCKS)
+    blocks = rng.randint(0, cfg.MAX_BLOCKS)
     values = {
         "filters": tuple(rng.choice(cfg.FILTERS) for _ in range(blocks)),
         "kernel_sizes": tuple(rng.choice(cfg.KERNELS) for _ in range(blocks)),
@@ -54,7 +54,7 @@ def _words() -> dict:
 
 def _on_the_widgets(config: TrainConfig, available: int) -> None:
     """Assert every value is one the Train page's widgets can show."""
-    assert 1 <= config.conv_blocks <= cfg.MAX_BLOCKS
+    assert 0 <= config.conv_blocks <= cfg.MAX_BLOCKS
     assert len(config.kernel_sizes) == config.conv_blocks
     assert set(config.filters) <= set(cfg.FILTERS)
     assert set(config.kernel_sizes) <= set(cfg.KERNELS)
@@ -109,6 +109,14 @@ def test_a_link_with_nothing_gives_the_codelab_preset_fitted_to_the_data():
     assert offline.train_size + offline.val_size <= OFFLINE
 
 
+def test_empty_filters_mean_no_conv_block_as_the_dense_presets_link_says():
+    params = to_params(PRESETS["dense"])
+    assert params["filters"] == "" and params["kernel_sizes"] == ""
+    config, problems = from_params({"filters": "", "dense_units": "8"}, FULL)
+    assert problems == [] and config.filters == () and config.kernel_sizes == ()
+    validate(config)  # a network the page can build
+
+
 def test_parameters_that_are_not_settings_are_ignored():
     link = {"lang": "zh", "embed": "true", "utm_source": "mail", "Epochs": "3", "epochs": "7"}
     assert from_params(link, FULL) == (CODELAB.replace(epochs=7), [])
@@ -122,7 +130,6 @@ def test_parameters_that_are_not_settings_are_ignored():
         ("filters", "33", (32,), "not among the values offered"),
         ("filters", "16,1000", (16, 128), "not among the values offered"),
         ("filters", "16,abc", (8, 16), "not a list of numbers"),
-        ("filters", "", (8, 16), "not a list of numbers"),
         ("kernel_sizes", "4,6", (5, 7), "not among the values offered"),  # by ratio too
         ("batch_size", "100", 128, "not among the values offered"),
         ("dense_units", "20", 16, "not among the values offered"),

@@ -7,7 +7,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _, ngettext
-from ui import navigation, state, widgets
+from ui import navigation, state, weights_view, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -338,6 +338,7 @@ def _live_charts(job: mc.TrainingJob) -> None:
     st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
+    weights_view.show(job, view)
     if view.epochs:
         table = _epoch_table(view)
         st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))

@@ -25,6 +25,11 @@ PRESET_HELP = {
         "instead of pooling, batch normalisation, shifted training images and softened answers, "
         "10 epochs with a one-cycle learning rate"
     ),
+    "dense": N_(
+        "Why convolution: no filters at all, every pixel wired to 8 neurons, about as many "
+        "parameters as the codelab network and the same training. Compare the two on the "
+        "Compare page"
+    ),
 }
 # Shown for option values that are words (the values stay English: keys, URL, saved configs).
 OPTION_LABELS = {
@@ -40,7 +45,8 @@ BLOCKS_KEY = "hp_blocks"
 HELP = {
     "blocks": N_(
         "How many layers of pattern detectors the image passes through, one after another. "
-        "The first finds strokes; later ones combine them into loops and corners."
+        "The first finds strokes; later ones combine them into loops and corners. "
+        "0: none, every pixel goes straight to the dense layers."
     ),
     "filters": N_(
         "How many different patterns this layer learns to look for (its filters). "
@@ -179,7 +185,7 @@ def preset_buttons(available: int) -> str:
         show(mc.PRESETS["codelab"].fit_to(available))
     # Buttons rather than a selector: a selector whose value callbacks rewrite loses quick changes.
     preset = matching_preset(available)
-    *buttons, label = st.columns([1, 1, 1, 5], vertical_alignment="center")
+    *buttons, label = st.columns([1] * len(mc.PRESETS) + [4], vertical_alignment="center")
     for column, name in zip(buttons, mc.PRESETS):
         column.button(
             name, key=f"preset_{name}", width="stretch", help=_(PRESET_HELP[name]),
@@ -266,7 +272,7 @@ def _ranged(place, widget: str, label: str, field: str, span: mc.config.Span, **
 
 
 def _network_settings() -> None:
-    st.slider(_("Conv blocks"), 1, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
+    st.slider(_("Conv blocks"), 0, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
