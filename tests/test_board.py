@@ -221,17 +221,20 @@ def test_the_data_folder_comes_from_the_environment_and_is_made_when_needed(tmp_
     assert Board.from_env().location == str(tmp_path / "cache" / "digit-lab" / BOARD_FILE)
 
 
-def test_a_board_url_names_an_sqlite_file_or_a_postgresql_database(tmp_path, monkeypatch, postgres):
+def test_a_board_url_names_an_sqlite_file_and_no_other_kind_of_database(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_BOARD_URL", f"sqlite:///{tmp_path}/class.sqlite3")
     assert Board.from_env().location == f"{tmp_path}/class.sqlite3"
+    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "mysql://teacher@db/digits")
+    with pytest.raises(BoardError, match=r"mysql://\.\.\., but the board lives in SQLite"):
+        Board.from_env()
+
+
+def test_a_board_url_names_a_postgresql_database(monkeypatch, postgres):
     url = postgres.create_database("from_env")
     monkeypatch.setenv("DIGIT_LAB_BOARD_URL", url)
     _publish(Board.from_env(), "via the URL")
     assert [e.name for e in Board(url).entries()] == ["via the URL"]
     assert Board.from_env().location == url.replace(f":{postgres.password}@", "@")  # no secret
-    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "mysql://teacher@db/digits")
-    with pytest.raises(BoardError, match=r"mysql://\.\.\., but the board lives in SQLite"):
-        Board.from_env()
 
 
 def test_the_schema_is_made_once_and_found_again(postgres):
