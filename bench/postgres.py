@@ -117,10 +117,12 @@ def start_postgres(timeout: float = 60) -> PostgresServer:
              f"--pwfile={folder / 'password'}", "-E", "UTF8", "--no-locale", "--no-instructions"]
         )  # fmt: skip
         server.start(timeout)
-    except (subprocess.CalledProcessError, RuntimeError) as err:
+    except subprocess.CalledProcessError as err:
         shutil.rmtree(folder, ignore_errors=True)
-        detail = err.stderr if isinstance(err, subprocess.CalledProcessError) else err
-        raise RuntimeError(f"PostgreSQL did not start: {detail}") from err
+        raise RuntimeError(f"initdb failed: {err.stderr}") from err
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return server
 
 
