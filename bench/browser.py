@@ -63,10 +63,9 @@ def start_app(
     cwd: Path = ROOT,
     script: str = "app.py",
     port: int | None = None,
-    options: Sequence[str] = (),
 ) -> tuple:
     """`streamlit run <script>` on `port` of loopback (default: a free one), once healthy:
-    (process, base URL). `options`: more of streamlit's command-line options.
+    (process, base URL).
 
     `launcher` runs Streamlit (the rehearsal: `taskset -c 0 <venv>/bin/streamlit`) in `cwd`.
     The server leads its own process group, so `stop_app` ends it with everything it started.
@@ -78,7 +77,6 @@ def start_app(
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
-        *options,
     ]  # fmt: skip
     output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(

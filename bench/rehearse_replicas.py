@@ -167,10 +167,9 @@ def rehearse(args: argparse.Namespace, work: Path) -> bool:
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "DIGIT_LAB_BOARD_URL": board_url,
                 "DIGIT_LAB_DATA_DIR": str(data),
+                "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret,  # not allowed on the command line
             }
-            process, url = start_app(
-                env, log=work / f"app{n}.log", options=["--server.cookieSecret", cookie_secret]
-            )
+            process, url = start_app(env, log=work / f"app{n}.log")
             processes.append(process)
             apps.append(url)
         proxy, proxy_url = start_haproxy(haproxy_binary, apps, work / "haproxy.log")
