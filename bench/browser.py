@@ -76,13 +76,15 @@ def start_app(
     launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
     cwd: Path = ROOT,
     script: str = "app.py",
+    port: int | None = None,
 ) -> tuple:
-    """`streamlit run <script>` on a free loopback port, once healthy: (process, base URL).
+    """`streamlit run <script>` on `port` of loopback (default: a free one), once healthy:
+    (process, base URL).
 
     `launcher` runs Streamlit (the rehearsal: `taskset -c 0 <venv>/bin/streamlit`) in `cwd`.
     The server leads its own process group, so `stop_app` ends it with everything it started.
     """
-    port = free_port()
+    port = port or free_port()
     command = [
         *launcher, "run", script,
         "--server.headless", "true",

@@ -176,7 +176,7 @@ def cmd_board_list(args: argparse.Namespace) -> dict:
     board = Board.from_env(args.data_dir)
     entries = board.entries(args.max_parameters, args.limit)
     return {
-        "board": str(board.path),
+        "board": board.location,
         "entries": [
             {
                 "id": e.id,
@@ -197,8 +197,8 @@ def cmd_board_clear(args: argparse.Namespace) -> dict:
     """Remove every entry from the class leaderboard."""
     board = Board.from_env(args.data_dir)
     removed = board.clear()
-    print(f"Removed {removed} entries from {board.path}.", file=sys.stderr)
-    return {"board": str(board.path), "removed": removed}
+    print(f"Removed {removed} entries from {board.location}.", file=sys.stderr)
+    return {"board": board.location, "removed": removed}
 
 
 def _board_parser(sub) -> None:

@@ -1,21 +1,18 @@
-"""The class leaderboard: published runs in an SQLite file that every server process shares.
+"""The class leaderboard: published runs in a database that every server process shares.
 
-The file is `board.sqlite3` in $DIGIT_LAB_DATA_DIR, by default ~/.cache/digit-lab (or
-$XDG_CACHE_HOME/digit-lab), made when first needed. Every operation opens its own connection, so
-any thread may call any method, and several server processes may share the file: it is in WAL
-mode (readers never wait for a writer), a connection waits up to `busy_timeout` seconds for a
-lock, and each write is one `BEGIN IMMEDIATE` transaction, so the rate-limit check and the
-insert it allows cannot interleave with another publisher's. WAL needs a local disk; a network
-file system would need a server database instead.
+By default the board is the SQLite file `board.sqlite3` in $DIGIT_LAB_DATA_DIR, by default
+~/.cache/digit-lab (or $XDG_CACHE_HOME/digit-lab), made when first needed: enough for the server
+processes of one machine. Servers on several machines share a PostgreSQL database instead:
+$DIGIT_LAB_BOARD_URL=postgresql://user:password@host:port/database (mnist_core.board_postgres).
+`sqlite:///path/to/board.sqlite3` there names another SQLite file.
 
-PostgreSQL would plug in at `Board.from_env()`, the one place that decides where the board
-lives: $DIGIT_LAB_BOARD_URL (`postgresql://user@host/db`) would select a Board whose `_connection`
-returns a psycopg connection instead of sqlite3's. The SQL here is plain SQL on purpose; that
-backend would change only the placeholders (`%s` for `?`), `id BIGSERIAL` for
-`INTEGER PRIMARY KEY AUTOINCREMENT`, and the writer lock: `BEGIN; SELECT
-pg_advisory_xact_lock(...)` for `BEGIN IMMEDIATE` (WAL and busy_timeout have no counterpart,
-the server does that). This build has no PostgreSQL driver, so from_env refuses such a URL
-rather than silently writing somewhere else; `sqlite:///path/to/board.sqlite3` is understood.
+The Board's SQL is the same on both; a store (`SqliteStore`, `PostgresStore`) supplies the
+connections, the schema and the writer lock. Every operation opens its own connection, so any
+thread may call any method, and each write holds the board's one writer lock for its whole
+transaction, so the rate-limit check and the insert it allows cannot interleave with another
+publisher's, whichever process or machine that publisher runs in. SQLite: WAL mode (readers
+never wait for a writer), `BEGIN IMMEDIATE` as the lock, each connection waiting up to
+`busy_timeout` seconds for it; WAL needs a local disk, so a network file system needs PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,6 +31,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.i18n import _
@@ -45,6 +43,7 @@ RATE_WINDOW = 60.0  # ... in this many seconds
 DEFAULT_LIMIT = 100
 _SCHEMA_VERSION = 2  # 2: entries.lesson
 _SQLITE_URL = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql", "postgres")  # the two libpq reads
 
 # Elements whose content is code, not text, and comments: removed whole.
 _HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
@@ -116,24 +115,50 @@ def clean_name(name: str) -> str:
     return text
 
 
+class BoardStore(Protocol):
+    """Where a Board keeps its entries: connections, the schema and the writer lock.
+
+    A connection's `execute(sql, args)` takes the Board's SQL with `?` placeholders and returns
+    a cursor (`fetchone`, `fetchall`, `rowcount`); its errors leave as BoardError.
+    """
+
+    location: str  # for messages: a path, or a URL without its password
+
+    def create(self) -> None:
+        """Make the entries table and its indexes unless they are there (safe to race)."""
+
+    def connection(self) -> contextlib.AbstractContextManager:
+        """A new connection in autocommit mode, closed afterwards."""
+
+    def write(self) -> contextlib.AbstractContextManager:
+        """A connection holding the board's writer lock, in a transaction committed at the end
+        and rolled back on error."""
+
+
 class Board:
-    """The leaderboard in one SQLite file; safe to use from many threads and processes."""
+    """The leaderboard in an SQLite file or a PostgreSQL database; safe to use from many threads
+    and processes."""
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        where: str | os.PathLike,
         *,
         rate_limit: int = RATE_LIMIT,
         rate_window: float = RATE_WINDOW,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
     ) -> None:
+        """`where`: an SQLite file's path, `sqlite:///path` or `postgresql://...`."""
         if rate_limit < 1 or rate_window <= 0:
             raise ValueError("The rate limit needs at least 1 run in a window above 0 seconds.")
-        self.path = Path(path)
-        self.rate_limit, self.rate_window = rate_limit, rate_window
-        self.clock, self.busy_timeout = clock, busy_timeout
-        self._create()
+        self.rate_limit, self.rate_window, self.clock = rate_limit, rate_window, clock
+        self.store = open_store(where, busy_timeout)
+        self.store.create()
+
+    @property
+    def location(self) -> str:
+        """The file or database, as a message may show it (no password)."""
+        return self.store.location
 
     @classmethod
     def from_env(cls, data_dir: str | os.PathLike | None = None, **options) -> Board:
@@ -141,20 +166,7 @@ class Board:
         url = os.environ.get("DIGIT_LAB_BOARD_URL")
         if data_dir is not None:
             return cls(Path(data_dir) / BOARD_FILE, **options)
-        if url:
-            if not url.startswith(_SQLITE_URL):
-                raise BoardError(
-                    _(
-                        "DIGIT_LAB_BOARD_URL is {scheme}:..., but this Digit Lab only stores the "
-                        "board in SQLite ({sqlite}path); unset it to use {path}."
-                    ).format(
-                        scheme=url.split(":", 1)[0],
-                        sqlite=_SQLITE_URL,
-                        path=default_data_dir() / BOARD_FILE,
-                    )
-                )
-            return cls(url.removeprefix(_SQLITE_URL), **options)
-        return cls(default_data_dir() / BOARD_FILE, **options)
+        return cls(url or default_data_dir() / BOARD_FILE, **options)
 
     def publish(
         self,
@@ -179,15 +191,15 @@ class Board:
         name = clean_name(name)
         figures = (int(parameters), float(test_accuracy), int(test_images), float(train_seconds))
         who = hashlib.sha256(publisher.encode()).hexdigest()  # workspace tokens are secrets
-        with self._write() as conn:
+        with self.store.write() as conn:
             now = self.clock()
             self._check_rate(conn, who, now)
-            cursor = conn.execute(
+            (entry_id,) = conn.execute(
                 "INSERT INTO entries (name, config, parameters, accuracy, test_images, seconds, "
-                "published_at, publisher, lesson) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "published_at, publisher, lesson) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (name, json.dumps(config.to_dict()), *figures, now, who, lesson),
-            )
-        return BoardEntry(cursor.lastrowid, name, config, *figures, published_at=now, lesson=lesson)
+            ).fetchone()
+        return BoardEntry(entry_id, name, config, *figures, published_at=now, lesson=lesson)
 
     def entries(
         self,
@@ -207,22 +219,24 @@ class Board:
         where = "WHERE " + " AND ".join(conditions) if conditions else ""
         query = (
             f"SELECT {_COLUMNS} FROM entries {where} "
-            "ORDER BY accuracy DESC, parameters ASC, published_at ASC, id ASC LIMIT ?"
+            "ORDER BY accuracy DESC, parameters ASC, published_at ASC, id ASC"
         )
-        with self._connection() as conn:
-            rows = conn.execute(query, (*args, -1 if limit is None else limit)).fetchall()
+        if limit is not None:
+            query, args = f"{query} LIMIT ?", [*args, limit]
+        with self.store.connection() as conn:
+            rows = conn.execute(query, args).fetchall()
         return [_entry(row) for row in rows]
 
     def __len__(self) -> int:
-        with self._connection() as conn:
-            return conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        with self.store.connection() as conn:
+            return conn.execute("SELECT COUNT(*) FROM entries", ()).fetchone()[0]
 
     def clear(self) -> int:
         """Remove every entry; how many there were."""
-        with self._write() as conn:
-            return conn.execute("DELETE FROM entries").rowcount
+        with self.store.write() as conn:
+            return conn.execute("DELETE FROM entries", ()).rowcount
 
-    def _check_rate(self, conn: sqlite3.Connection, who: str, now: float) -> None:
+    def _check_rate(self, conn, who: str, now: float) -> None:
         """BoardError, saying how long to wait, once `who` used up the limit in the window."""
         recent = conn.execute(
             "SELECT published_at FROM entries WHERE publisher = ? AND published_at > ? "
@@ -239,7 +253,35 @@ class Board:
             ).format(n=self.rate_limit, window=f"{self.rate_window:g}", wait=wait)
         )
 
-    def _create(self) -> None:
+
+def open_store(where: str | os.PathLike, busy_timeout: float = 30.0) -> BoardStore:
+    """The store `where` names: a path, `sqlite:///path` or `postgresql://...` (BoardError for
+    any other URL, rather than silently writing somewhere else)."""
+    if not isinstance(where, str) or "://" not in where:
+        return SqliteStore(where, busy_timeout)
+    scheme = where.split("://", 1)[0].lower()
+    if where.startswith(_SQLITE_URL):
+        return SqliteStore(where.removeprefix(_SQLITE_URL), busy_timeout)
+    if scheme in POSTGRES_SCHEMES:
+        from mnist_core.board_postgres import PostgresStore  # psycopg only where it is used
+
+        return PostgresStore(where, busy_timeout)
+    raise BoardError(
+        _(
+            "DIGIT_LAB_BOARD_URL is {scheme}://..., but the board lives in SQLite ({sqlite}path) "
+            "or PostgreSQL (postgresql://user:password@host:port/database)."
+        ).format(scheme=scheme, sqlite=_SQLITE_URL)
+    )
+
+
+class SqliteStore:
+    """The board in one SQLite file, shared by the server processes of one machine."""
+
+    def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0) -> None:
+        self.path, self.busy_timeout = Path(path), busy_timeout
+        self.location = str(self.path)
+
+    def create(self) -> None:
         """Make the folder, the file and its table, and switch it to WAL mode."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,11 +291,11 @@ class Board:
                     folder=self.path.parent, error=err
                 )
             ) from err
-        with self._connection() as conn:
+        with self.connection() as conn:
             if conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION:
                 return  # made already: opening it costs no write lock
         self._use_wal()
-        with self._write() as conn:
+        with self.write() as conn:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
             _add_lesson_column(conn)
@@ -268,7 +310,7 @@ class Board:
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                with self._connection() as conn:
+                with self.connection() as conn:
                     conn.execute("PRAGMA journal_mode=WAL")
                 return
             except BoardError:
@@ -277,7 +319,7 @@ class Board:
                 time.sleep(0.05)
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[sqlite3.Connection]:
         """A new connection in autocommit mode, closed afterwards; sqlite errors as BoardError."""
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
@@ -297,9 +339,9 @@ class Board:
             conn.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[sqlite3.Connection]:
         """A connection holding the write lock; committed at the end, rolled back on error."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn

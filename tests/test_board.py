@@ -1,5 +1,7 @@
-"""The class leaderboard ranks runs, cleans names, limits publishers, loses nothing under load."""
+"""The class leaderboard ranks runs, cleans names, limits publishers, loses nothing under load:
+in an SQLite file and in a real PostgreSQL server alike (a throw-away one, started here)."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.postgres import REQUIRE, start_postgres
 from mnist_core.__main__ import main
 from mnist_core.board import BOARD_FILE, Board, BoardError, clean_name
 from mnist_core.config import PRESETS, TrainConfig
@@ -42,9 +45,34 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server for this test session; skipped only where none is
+    installed (failed instead when $DIGIT_LAB_REQUIRE_POSTGRES is set, as in CI)."""
+    try:
+        server = start_postgres()
+    except LookupError as err:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{err} ({REQUIRE} is set)")
+        pytest.skip(f"{err}: the PostgreSQL board is not tested")
+    yield server
+    server.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path) -> Path | str:
+    """A new, empty board's location: an SQLite file, or a PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return tmp_path / BOARD_FILE
+    return request.getfixturevalue("postgres").create_database(f"board_{next(_databases)}")
+
+
 @pytest.fixture
-def board(tmp_path, clock) -> Board:
-    return Board(tmp_path / BOARD_FILE, clock=clock)
+def board(where, clock) -> Board:
+    return Board(where, clock=clock)
 
 
 def test_the_best_run_comes_first_then_the_smaller_then_the_earlier(board, clock):
@@ -71,11 +99,11 @@ def test_a_parameter_budget_shows_only_runs_that_fit_it(board):
     assert len(board.entries()) == 4
 
 
-def test_an_entry_keeps_everything_published_and_survives_a_restart(board, tmp_path, clock):
+def test_an_entry_keeps_everything_published_and_survives_a_restart(board, where, clock):
     best = PRESETS["best"]
     entry = _publish(board, "  Ada's net ", 0.9952, 391082, config=best, train_seconds=1395.4)
     assert entry.name == "Ada's net" and entry.published_at == clock.now
-    restarted = Board(tmp_path / BOARD_FILE)  # a new server process opening the same file
+    restarted = Board(where)  # a new server process opening the same board
     (again,) = restarted.entries()
     assert again == entry  # name, config (tuples and all), figures, time and id
     assert isinstance(again.config, TrainConfig) and again.config.filters == (32, 64, 128)
@@ -146,9 +174,9 @@ def test_a_publisher_gets_three_runs_a_minute_and_is_told_how_long_to_wait(board
     assert len(board) == 5
 
 
-def test_the_limit_and_clock_are_settings(tmp_path):
+def test_the_limit_and_clock_are_settings(where):
     clock = Clock()
-    strict = Board(tmp_path / "b.sqlite3", rate_limit=1, rate_window=5, clock=clock)
+    strict = Board(where, rate_limit=1, rate_window=5, clock=clock)
     _publish(strict, publisher="w")
     with pytest.raises(BoardError, match=r"1 runs in the last 5 seconds; wait 5 s"):
         _publish(strict, publisher="w")
@@ -156,11 +184,23 @@ def test_the_limit_and_clock_are_settings(tmp_path):
     _publish(strict, publisher="w")
 
 
-def test_publisher_tokens_are_not_written_to_the_file(board):
+def test_publisher_tokens_are_not_written_to_the_file(tmp_path):
+    board = Board(tmp_path / BOARD_FILE)
     secret = "workspace-token-Xq7PzR2mLk9vT4wB"
     _publish(board, publisher=secret)
-    files = board.path.parent.glob(BOARD_FILE + "*")  # the database, its WAL and index
+    files = tmp_path.glob(BOARD_FILE + "*")  # the database, its WAL and index
     assert not any(secret.encode() in path.read_bytes() for path in files)
+
+
+def test_publisher_tokens_are_not_stored_in_postgresql(postgres):
+    import psycopg
+
+    url = postgres.create_database("tokens")
+    secret = "workspace-token-Xq7PzR2mLk9vT4wB"
+    _publish(Board(url), publisher=secret)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT * FROM entries").fetchall()
+    assert len(rows) == 1 and not any(secret in str(value) for value in rows[0])
 
 
 def test_clear_removes_everything_and_says_how_much(board):
@@ -175,22 +215,81 @@ def test_the_data_folder_comes_from_the_environment_and_is_made_when_needed(tmp_
     monkeypatch.setenv("DIGIT_LAB_DATA_DIR", str(folder))
     monkeypatch.delenv("DIGIT_LAB_BOARD_URL", raising=False)
     board = Board.from_env()
-    assert board.path == folder / BOARD_FILE and board.path.is_file()
+    assert board.location == str(folder / BOARD_FILE) and (folder / BOARD_FILE).is_file()
     monkeypatch.delenv("DIGIT_LAB_DATA_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert Board.from_env().path == tmp_path / "cache" / "digit-lab" / BOARD_FILE
+    assert Board.from_env().location == str(tmp_path / "cache" / "digit-lab" / BOARD_FILE)
 
 
-def test_a_board_url_is_honoured_for_sqlite_and_refused_for_a_server(tmp_path, monkeypatch):
+def test_a_board_url_names_an_sqlite_file_and_no_other_kind_of_database(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_BOARD_URL", f"sqlite:///{tmp_path}/class.sqlite3")
-    assert Board.from_env().path == tmp_path / "class.sqlite3"
-    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "postgresql://teacher@db/digits")
-    with pytest.raises(BoardError, match=r"postgresql:.*only stores the board in SQLite"):
+    assert Board.from_env().location == f"{tmp_path}/class.sqlite3"
+    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "mysql://teacher@db/digits")
+    with pytest.raises(BoardError, match=r"mysql://\.\.\., but the board lives in SQLite"):
         Board.from_env()
 
 
-def test_many_threads_publishing_at_once_lose_nothing(tmp_path):
-    board = Board(tmp_path / BOARD_FILE)
+def test_a_board_url_names_a_postgresql_database(monkeypatch, postgres):
+    url = postgres.create_database("from_env")
+    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", url)
+    _publish(Board.from_env(), "via the URL")
+    assert [e.name for e in Board(url).entries()] == ["via the URL"]
+    assert Board.from_env().location == url.replace(f":{postgres.password}@", "@")  # no secret
+
+
+def test_the_schema_is_made_once_and_found_again(postgres):
+    url = postgres.create_database("schema")
+    first = Board(url)
+    _publish(first, "kept")
+    for _ in range(3):  # servers starting again: nothing made twice, nothing lost
+        assert [e.name for e in Board(url).entries()] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://teacher:Pa55word@127.0.0.1:{closed}/digits", "Connection refused"),
+        ("postgresql://teacher:Pa55word@127.0.0.1:port/digits", 'invalid integer value "port"'),
+        ("postgresql://{user}:Pa55word@127.0.0.1:{port}/digits", "password authentication"),
+        ("postgresql://{user}:{password}@127.0.0.1:{port}/no_such_db", "does not exist"),
+    ],
+)
+def test_a_bad_url_or_unreachable_server_is_one_clear_line_without_the_password(
+    postgres, url, says
+):
+    from bench.browser import free_port
+
+    url = url.format(
+        closed=free_port(), user="digit_lab", password=postgres.password, port=postgres.port
+    )
+    started = time.monotonic()
+    with pytest.raises(BoardError) as refused:
+        Board(url)
+    message = str(refused.value)
+    assert message.startswith("Cannot reach the class board's database postgresql://")
+    assert says in message and "\n" not in message
+    assert "Pa55word" not in message and postgres.password not in message
+    assert time.monotonic() - started < 10
+
+
+def test_a_board_whose_server_went_away_says_so_and_works_again_once_it_is_back(postgres):
+    url = postgres.create_database("comeback")
+    board = Board(url)
+    _publish(board, "before")
+    postgres.halt()
+    try:
+        with pytest.raises(BoardError, match="Cannot reach the class board's database"):
+            board.entries()
+        with pytest.raises(BoardError, match="Cannot reach the class board's database"):
+            _publish(board, "while away")
+    finally:
+        postgres.start()
+    _publish(board, "after")  # the same Board object: nothing to reconnect
+    assert {e.name for e in board.entries()} == {"before", "after"}
+
+
+def test_many_threads_publishing_at_once_lose_nothing(where):
+    board = Board(where)
     start, errors = threading.Barrier(8), []
 
     def publish_ten(thread: int) -> None:
@@ -212,8 +311,8 @@ def test_many_threads_publishing_at_once_lose_nothing(tmp_path):
     assert {e.name for e in entries} == {f"t{t} r{i}" for t in range(8) for i in range(10)}
 
 
-def test_one_publisher_racing_from_many_tabs_still_gets_only_three(tmp_path):
-    board = Board(tmp_path / BOARD_FILE)
+def test_one_publisher_racing_from_many_tabs_still_gets_only_three(where):
+    board = Board(where)
     start, outcomes = threading.Barrier(8), []
 
     def try_once() -> None:
@@ -256,8 +355,10 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_several_server_processes_publishing_at_once_lose_nothing(tmp_path):
-    path, go = tmp_path / "shared" / BOARD_FILE, tmp_path / "go"
+def test_several_server_processes_publishing_at_once_lose_nothing(tmp_path, where):
+    # A file not made yet, or a database without its table: all three make it at once.
+    path = tmp_path / "shared" / BOARD_FILE if isinstance(where, Path) else where
+    go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     children = [
         subprocess.Popen(
@@ -293,9 +394,23 @@ def test_the_command_line_lists_the_board_best_first(tmp_path, monkeypatch, caps
     assert main(["board", "list", "--data-dir", str(tmp_path), "--max-parameters", "10"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"] == []
 
-    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "postgresql://teacher@db/digits")
+    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", "mysql://teacher@db/digits")
     assert main(["board", "list"]) == 2  # one line saying why, no traceback
-    assert capsys.readouterr().err.startswith("error: DIGIT_LAB_BOARD_URL is postgresql:")
+    assert capsys.readouterr().err.startswith("error: DIGIT_LAB_BOARD_URL is mysql:")
+
+
+def test_the_command_line_lists_and_clears_a_postgresql_board(postgres, monkeypatch, capsys):
+    url = postgres.create_database("command_line")
+    for name, accuracy in [("second", 0.97), ("first", 0.99)]:
+        _publish(Board(url), name, accuracy)
+    monkeypatch.setenv("DIGIT_LAB_BOARD_URL", url)
+    assert main(["board", "list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in listed["entries"]] == ["first", "second"]
+    assert postgres.password not in listed["board"]
+    assert main(["board", "clear"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] == 2
+    assert Board(url).entries() == []
 
 
 def test_the_command_line_clears_the_board_in_the_data_folder(tmp_path):

@@ -155,12 +155,31 @@ def workspace() -> mc.Workspace:
     current = st.session_state.get("workspace")
     if current is None or current not in workspaces():
         token = st.context.cookies.get(COOKIE)
-        current = st.session_state.workspace = workspaces().claim(token)
+        claimed = workspaces().claim(token)
+        if claimed.token != token:
+            # This browser had a workspace (its cookie, or this session's) that this server
+            # does not have: restarted, another server behind a load balancer, or dropped.
+            st.session_state.workspace_gone = bool(token) or current is not None
+            _remember(claimed.token)
+        current = st.session_state.workspace = claimed
         st.session_state.current_model = current.current_model
-        if current.token != token:
-            _remember(current.token)
     current.touch()
     return current
+
+
+def say_if_workspace_gone() -> None:
+    """One line for a returning browser whose earlier workspace this server does not have,
+    until it trains or uploads something new."""
+    current = workspace()
+    if st.session_state.get("workspace_gone") and not (current.jobs or current.uploads):
+        st.warning(
+            _(
+                "Your earlier runs and uploads are gone: this server restarted, you reached "
+                "another server, or they went unused for {minutes:g} minutes. The class board "
+                "kept everything published."
+            ).format(minutes=workspaces().ttl / 60),
+            icon=":material/restart_alt:",
+        )
 
 
 def keep_workspace() -> None:

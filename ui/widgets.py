@@ -18,6 +18,7 @@ TILE_PX = 84  # a 28×28 digit shown 3× larger
 
 def sidebar() -> None:
     """Where the data came from, the current model (pick, download, load another), the run."""
+    state.say_if_workspace_gone()  # above the page: it explains why the page starts anew
     entries = state.select_current_model()
     with st.sidebar:
         language.switch()
