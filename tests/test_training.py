@@ -287,6 +287,7 @@ def test_a_job_has_a_state_enum_and_keeps_its_internals_private(mnist, tiny_conf
         JobState.STOPPED,
         JobState.CANCELLED,
         JobState.FAILED,
+        JobState.LEFT,  # a user's seat on a shared run, once they left it
     }
     for private in ("_stop", "_lock", "_thread", "state", "result"):
         with pytest.raises(TypeError):
