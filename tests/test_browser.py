@@ -337,6 +337,8 @@ def canvas(page: Page) -> Locator:
 
 
 def draw_stroke(page: Page, stroke: list[tuple[float, float]], where: tuple) -> None:
+    # A slider set with the keyboard further down may have scrolled the canvas away.
+    canvas(page).scroll_into_view_if_needed()
     box = canvas(page).bounding_box()
     left, top, size = where
 
