@@ -10,7 +10,7 @@ from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
-from ui import handwriting, state, streamlit_workarounds, widgets
+from ui import handwriting, state, streamlit_workarounds, take_home, widgets
 
 if TYPE_CHECKING:
     import keras
@@ -395,6 +395,7 @@ st.caption(
         model=state.display_name(entry.name), params=f"{entry.params:,}"
     )
 )
+take_home.web_page_button(entry, key="draw_web_page", width="content")
 
 streamlit_workarounds.send_drawings_on_release()
 # The reader may end the run early (st.stop keeps its closed sections' state), so the set is
