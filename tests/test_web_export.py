@@ -410,3 +410,17 @@ def test_draw_and_the_sidebar_download_the_current_model_as_a_web_page(downloads
     page = make()
     assert page.startswith("<!doctype html>") and 'id="prediction"' in page
     assert "<title>Default model · Digit Lab</title>" in page
+
+
+def test_an_upload_the_page_cannot_run_gets_the_reason_instead_of_the_button():
+    at = _app("pages/draw.py")
+    name = "memory.keras (uploaded)"
+    at.session_state["workspace"].uploads[name] = mc.ModelEntry.of(
+        name, _recurrent(), None, "", "10:00"
+    )
+    at.run()  # an upload joins the picker as the current model
+    assert at.session_state["current_model"] == name
+    assert not [b for b in at.download_button if b.key in ("draw_web_page", "sidebar_web_page")]
+    reason = "This network cannot become a web page: its layer “memory” is a LSTM"
+    assert any(reason in caption.value for caption in at.sidebar.caption)
+    assert any(reason in caption.value for caption in at.main.caption)
