@@ -252,8 +252,8 @@ def test_the_default_models_page_gives_its_probabilities_on_100_test_digits(
     browser, default_model, test_digits, tmp_path
 ):
     _assert_same_answers(browser, default_model, test_digits, tmp_path)
-    accuracy_digits = mc.predict(default_model, test_digits).argmax(axis=1)
-    assert len(set(accuracy_digits)) == 10, "the digits cover every class"
+    answers = mc.predict(default_model, test_digits).argmax(axis=1)
+    assert len(set(answers)) == 10, "the digits and the answers cover every class"
 
 
 @needs_chromium
