@@ -11,7 +11,15 @@ from streamlit_drawable_canvas import st_canvas
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _
-from ui import digit_map, filter_steps, handwriting, state, streamlit_workarounds, widgets
+from ui import (
+    digit_map,
+    filter_steps,
+    handwriting,
+    state,
+    streamlit_workarounds,
+    take_home,
+    widgets,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -459,6 +467,7 @@ st.caption(
         model=state.display_name(entry.name), params=f"{entry.params:,}"
     )
 )
+take_home.web_page_button(entry, key="draw_web_page", width="content")
 
 streamlit_workarounds.send_drawings_on_release()
 streamlit_workarounds.fit_canvases_for_touch(

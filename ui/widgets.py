@@ -10,7 +10,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import language, navigation, state
+from ui import language, navigation, state, take_home
 
 MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
@@ -86,6 +86,7 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
         on_click="ignore",
         width="stretch",
     )
+    take_home.web_page_button(entry, key="sidebar_web_page")
 
 
 def csv_download(
