@@ -60,6 +60,13 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
         )
 
 
+def alt_text(theirs: mc.Evaluation, i: int, right: str, wrong: str) -> str:
+    """Test digit `i` for screen readers: what it is, and what each model reads."""
+    return _("handwritten {digit}, test digit #{index}: {right} reads it right, {wrong} says "
+             "{answer}").format(digit=theirs.labels[i], index=i, right=right, wrong=wrong,
+                                answer=theirs.predictions[i])  # fmt: skip
+
+
 def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
     """The test digits one model reads right and the other wrong."""
     right_a, right_b = ev_a.predictions == ev_a.labels, ev_b.predictions == ev_b.labels
@@ -83,6 +90,7 @@ def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
                     )
                     for i in picked[:30]
                 ],
+                [alt_text(theirs, i, label, them) for i in picked[:30]],
             )
 
 

@@ -173,6 +173,21 @@ def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.n
     )
 
 
+def alt_texts(ev: mc.Evaluation, shown: np.ndarray, own: bool) -> list[str]:
+    """What each image of a gallery is, for screen readers: the digit, and the answer."""
+    text = (
+        _("your drawing of a {digit}, read as {answer} ({confidence} sure)")
+        if own
+        else _("handwritten {digit}, a test digit, read as {answer} ({confidence} sure)")
+    )
+    return [
+        text.format(
+            digit=ev.labels[i], answer=ev.predictions[i], confidence=f"{ev.confidence[i]:.0%}"
+        )
+        for i in shown
+    ]
+
+
 def top_two(ev: mc.Evaluation, i: int) -> str:
     """The two likeliest digits for image `i`, with their probabilities."""
     p = ev.probabilities[i]
@@ -210,7 +225,9 @@ st.markdown(
         else _("**{n} test images of a {true} predicted as {predicted}**, most confident first")
     ).format(n=f"{len(in_cell):,}", true=true, predicted=predicted)
 )
-widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
+widgets.digit_gallery(
+    x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]], alt_texts(ev, in_cell[:40], own)
+)
 if len(in_cell):
     why(entry, ev, x_test, in_cell[:40])
 
@@ -219,4 +236,5 @@ wrong = ev.mistakes(30)
 widgets.digit_gallery(
     x_test[wrong],
     [f"{ev.labels[i]} → {ev.predictions[i]} ({ev.confidence[i]:.0%})" for i in wrong],
+    alt_texts(ev, wrong, own),
 )

@@ -7,7 +7,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _, ngettext
-from ui import navigation, state, widgets
+from ui import accessibility, navigation, state, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -258,10 +258,20 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
 PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0
 
 
+RUN_HEADING = '[data-testid="stMain"] h3'  # a run's heading (its text is the run's name)
+_WATCHED = "runs_watched"  # runs this session has shown running
+
+
 def live_run(job: mc.TrainingJob) -> None:
     """A run's progress (every second), and its charts and epoch table (every few seconds)."""
-    st.subheader(job.name)
+    st.subheader(job.name, anchor=False)
     running = not job.finished
+    watched = st.session_state.setdefault(_WATCHED, set())
+    if running:
+        watched.add(job.name)
+    elif job.name in watched:  # it ended while shown: the outcome takes the keyboard focus
+        watched.discard(job.name)
+        accessibility.focus('[data-testid="stMain"] [data-testid="stAlertContainer"]', job.name)
     st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
     st.fragment(_live_charts, run_every=CHARTS_EVERY if running else None)(job)
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import language, navigation, state
+from ui import accessibility, language, navigation, state
 
 MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
@@ -35,6 +35,7 @@ def sidebar() -> None:
         if (job := state.active_job()) is not None:
             st.fragment(_run_status, run_every=5)(job)
         st.fragment(_keep_workspace, run_every=KEEP_ALIVE_SECONDS)()
+        accessibility.page_aids(language.current())
 
 
 KEEP_ALIVE_SECONDS = 60  # an open tab keeps its workspace; closed ones expire (ui/state.py)
@@ -120,7 +121,11 @@ def _model_upload() -> None:
             st.error(str(err), icon=":material/error:")
         else:
             st.session_state.model_upload_done = upload.file_id
-            st.rerun()  # the picker shows the new current model
+            # The picker shows the new current model: keyboard focus goes there.
+            accessibility.focus_after_rerun(
+                '[data-testid="stSidebar"] [data-testid="stSelectbox"] input', upload.name
+            )
+            st.rerun()
 
 
 def require_model() -> mc.ModelEntry:
@@ -133,14 +138,18 @@ def require_model() -> mc.ModelEntry:
     return entry
 
 
-def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None:
-    """28×28 digits as crisp tiles with captions ("No images here." when there are none)."""
+def digit_gallery(
+    images: Sequence[np.ndarray], captions: Sequence[str], alts: Sequence[str]
+) -> None:
+    """28×28 digits as crisp tiles with captions and, for screen readers, alt texts that say
+    what each image is ("handwritten 5, training digit #50786"); "No images here." if none."""
     if len(images) == 0:
         st.caption(_("No images here."))
         return
     st.image(
         [mc.charts.upscale(image, TILE_PX // mc.IMAGE_SIDE) for image in images],
         caption=list(captions),
+        alt=list(alts),
         width=TILE_PX,
         output_format="PNG",
     )
@@ -182,6 +191,10 @@ def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
     picture.image(
         mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
         caption=caption,
+        alt=_(
+            "{caption}: the digit in grey, red where pixels pushed the model towards {digit}, "
+            "blue where they pushed it away"
+        ).format(caption=caption, digit=target),
         width=4 * mc.IMAGE_SIDE,
         output_format="PNG",
     )
