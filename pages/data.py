@@ -64,9 +64,13 @@ widgets.digit_gallery(
     [_(SAMPLE_ALTS[split]).format(digit=y[i], index=i) for i in picked],
 )
 
-chart, closeup = st.columns(2)
+chart, closeup = st.columns([2, 3])  # the close-up wide enough for its numbers
 with chart:
-    st.plotly_chart(mc.charts.class_distribution(mnist.y_train, mnist.y_test), width="stretch")
+    st.plotly_chart(
+        mc.charts.class_distribution(mnist.y_train, mnist.y_test),
+        width="stretch",
+        config=mc.charts.CONFIG,
+    )
     st.subheader(_("The average of each digit"))
     widgets.digit_gallery(
         class_means(split) / 255,
@@ -83,12 +87,11 @@ with closeup:
         _("One digit up close"), picked, key="data_closeup",
         format_func=lambda i: _("#{index} (a {digit})").format(index=i, digit=y[i]),
     )  # fmt: skip
-    st.plotly_chart(
+    widgets.pixel_closeup(
         mc.charts.pixel_heatmap(
             x[index],
             _("{split} #{index}: a {digit}, 28×28 pixels, 0-255").format(
                 split=_(SPLITS[split]), index=index, digit=y[index]
             ),
-        ),
-        width="stretch",
+        )
     )

@@ -82,15 +82,16 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
     st.subheader(_("Per digit"))
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
-    chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch")
+    chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch", config=mc.charts.CONFIG)
     with table:
         headers = {
             "digit": _("digit"), "count": _("count"), "correct": _("correct"),
             "accuracy": _("accuracy"), "precision": _("precision"), "recall": _("recall"),
         }  # fmt: skip
         widgets.table(
-            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers
-        )
+            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers,
+            key_column="digit",
+        )  # fmt: skip
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
             lambda: mc.export.per_digit_csv(ev),
@@ -122,7 +123,7 @@ def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
         on_select="rerun",
         selection_mode="points",
         width="stretch",
-        config={"displayModeBar": False},
+        config=mc.charts.CONFIG,
     )
     st.caption(_("Click a cell to see the images behind it."))
     widgets.csv_download(

@@ -1,5 +1,5 @@
 """Accessibility in a real browser: axe-core's WCAG 2.1 AA rules on every page, in English and
-in Chinese, and the keyboard path to Train.
+in Chinese; keyboards (the way to Train, the focus ring, focus after an action); phones.
 
 axe-core comes from npm (.ci/run installs it into out/node; $AXE_CORE_JS names another copy):
     npm install --no-save --prefix out/node axe-core@4.14.1
@@ -89,7 +89,8 @@ def user(browser: Browser, server: str, language: str, **options) -> Page:
 
 
 def settle(page: Page) -> None:
-    """Until the page has run and drawn: no script run, a title, every image loaded."""
+    """Until the page has run and drawn: a run started and ended, a title, every image loaded."""
+    page.wait_for_function("() => window.__digitLabStarts > 0", timeout=tb.SLOW)
     expect(page.locator("[data-testid=stMainBlockContainer] h1").first).to_be_visible(
         timeout=tb.SLOW
     )
@@ -188,3 +189,160 @@ def test_no_page_has_a_critical_accessibility_problem_and_few_serious_ones(audit
     violations = audits[name]
     assert count(violations, "critical") == 0, summary(violations, "critical")
     assert count(violations, "serious") <= MAX_SERIOUS_NODES, summary(violations, "serious")
+
+
+# --- keyboards --------------------------------------------------------------------------------
+
+MAX_TABS_TO_TRAIN = 16  # from the top of the page, the sidebar's 13 stops included
+FOCUSED = "() => (document.activeElement.value || document.activeElement.innerText || '').trim()"
+
+
+def train_button(page: Page):
+    return page.get_by_role("button", name="Train", exact=True)
+
+
+def tabs_until(page: Page, button, limit: int = 60) -> int:
+    """Tab presses until `button` has the focus (limit + 1 if it never does)."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if button.evaluate("el => el === document.activeElement"):
+            return presses
+    return limit + 1
+
+
+@pytest.fixture
+def page(browser, server) -> Page:
+    page = user(browser, server, "en")
+    yield page
+    page.context.close()
+
+
+def contrast(first: list[float], second: list[float]) -> float:
+    """WCAG's contrast ratio of two sRGB colours (0-255 channels)."""
+
+    def luminance(rgb: list[float]) -> float:
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def rgb(css: str) -> list[float]:
+    return [float(v) for v in re.findall(r"[\d.]+", css)[:3]]
+
+
+def test_train_is_a_few_tab_presses_away_and_the_focus_ring_shows(page):
+    """From the top of the Train page, Tab reaches the Train button in a few presses (the
+    sidebar's stops included), and the focused button has a ring of at least 3:1."""
+    open_page(page, "/train")
+    presses = tabs_until(page, train_button(page))
+    print(f"\nTab presses from the top of the Train page to Train: {presses}")
+    assert presses <= MAX_TABS_TO_TRAIN
+    ring = train_button(page).evaluate(
+        "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth,"
+        " s.outlineColor, getComputedStyle(document.body).backgroundColor]; }"
+    )
+    style, width, colour, background = ring
+    assert style == "solid" and float(width.removesuffix("px")) >= 2, ring
+    assert contrast(rgb(colour), rgb(background)) >= 3, ring
+    # The skip link Streamlit puts first: then Train is the first stop of the page itself.
+    open_page(page, "/train")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to main content")
+    page.keyboard.press("Enter")
+    assert tabs_until(page, train_button(page), limit=3) <= 2
+
+
+@pytest.mark.slow
+def test_focus_goes_to_the_new_run_then_to_its_outcome(page):
+    """Train pressed with the keyboard: the focus moves to the run's heading, and when the run
+    ends, to the line that says how it went (a screen reader reads each)."""
+    page.goto("/train?epochs=1&train_size=500&val_size=100")
+    settle(page)
+    train_button(page).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.activeElement.tagName === 'H3'"
+        " && /^Run 1/.test(document.activeElement.innerText)",
+        timeout=tb.SLOW,
+    )
+    page.wait_for_function(
+        "() => document.activeElement.closest('[data-testid=stAlertContainer]')",
+        timeout=3 * tb.SLOW,
+    )
+    assert re.match(r"Run 1 .*finished", page.evaluate(FOCUSED)), page.evaluate(FOCUSED)
+
+
+def test_an_uploaded_model_takes_the_focus_in_the_model_picker(page, untrained_model):
+    """After an upload the focus is on the picker that now shows the new model."""
+    open_page(page, "/")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stPopover").get_by_role("button").click()
+    page.locator("input[type=file]").set_input_files(untrained_model)
+    page.wait_for_function(
+        "() => document.activeElement.matches('[data-testid=stSidebar] input[role=combobox]')"
+        " && document.activeElement.value.includes('untrained.keras')",
+        timeout=tb.SLOW,
+    )
+
+
+# --- phones -----------------------------------------------------------------------------------
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+VISIBLE_CHART_FONTS = """() => [...document.querySelectorAll('.js-plotly-plot .main-svg text')]
+  .filter((t) => t.textContent.trim() && t.getBoundingClientRect().width > 0
+    && getComputedStyle(t).display !== 'none' && !t.closest('[display=none]'))
+  .map((t) => parseFloat(getComputedStyle(t).fontSize))"""
+
+
+@pytest.fixture
+def phone(browser, server) -> Page:
+    page = user(browser, server, "en", **PHONE)
+    yield page
+    page.context.close()
+
+
+def wait_for_charts(page: Page, n: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=n
+    )
+
+
+def test_on_a_phone_train_is_on_the_first_screen(phone):
+    """390 × 844: the Train button shows without scrolling (screenshot: docs/phone-train.png)."""
+    open_page(phone, "/train")
+    box = train_button(phone).bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"], box
+    phone.screenshot(path=REPO / "docs" / "phone-train.png")
+
+
+def test_on_a_phone_charts_have_no_toolbar_and_no_text_below_10_px(phone, untrained_model):
+    """Data, Evaluate and Compare at 390 px: no Plotly toolbar over a title, no chart text
+    smaller than 10 px (the pixel close-up drops its numbers rather than shrink them)."""
+    load_model(phone, untrained_model)
+    for path, charts in (("/data", 2), ("/evaluate", 2), ("/compare", 2)):
+        open_page(phone, path)
+        wait_for_charts(phone, charts)
+        assert phone.locator(".modebar").count() == 0, path
+        fonts = phone.evaluate(VISIBLE_CHART_FONTS)
+        assert fonts and min(fonts) >= 10, (path, sorted(fonts)[:5])
+
+
+def test_on_a_phone_the_menu_closes_after_a_tap_and_tables_keep_their_key_column(phone):
+    """The sidebar, opened, closes when a page is tapped in it; the class board's first column
+    on a narrow screen is the name of each run (pinned while the rest scrolls)."""
+    open_page(phone, "/")
+    sidebar = phone.get_by_test_id("stSidebar")
+    expect(sidebar).to_have_attribute("data-collapsed", "true")
+    phone.get_by_test_id("stExpandSidebarButton").tap()
+    expect(sidebar).to_have_attribute("data-collapsed", "false")
+    tb.nav_link(phone, "Class board").tap()
+    expect(phone.get_by_role("heading", name="Class board")).to_be_visible(timeout=tb.SLOW)
+    expect(sidebar).to_have_attribute("data-collapsed", "true")
+    settle(phone)
+    grid = phone.get_by_test_id("stDataFrame").first
+    expect(grid).to_contain_text("Ada")
+    first_header = grid.locator("th").first.inner_text()
+    assert first_header.strip() == "name", first_header

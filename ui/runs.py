@@ -305,12 +305,16 @@ def _live_charts(job: mc.TrainingJob) -> None:
     view = job.view()
     if view.state is mc.JobState.WAITING:
         return
-    st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
+    st.plotly_chart(
+        mc.charts.training_curves(view.batches, view.epochs),
+        key=f"curves_{job.name}",
+        config=mc.charts.CONFIG,
+    )
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
     if view.epochs:
         table = _epoch_table(view)
-        st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
+        widgets.table(table, labels=_headers(table), key_column="epoch")
         if job.finished:
             history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
 
@@ -346,6 +350,7 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
     learning.plotly_chart(
         mc.charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
         key=f"learning_{job.name}",
+        config=mc.charts.CONFIG,
     )
     figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
     figure.update_layout(
@@ -353,7 +358,7 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
         height=400,
         margin=dict(t=110),
     )
-    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config={"displayModeBar": False})
+    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=mc.charts.CONFIG)
 
 
 def run_history(jobs: list[mc.TrainingJob]) -> None:
@@ -368,10 +373,11 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
         percent=("val accuracy", "test accuracy"),
         formats={"seconds": "%.1f"},
         labels=_headers(history),
+        key_column="run",
     )
     curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
     if curves:
-        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
+        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch", config=mc.charts.CONFIG)
     st.caption(_("Pick the model that Evaluate and Draw use in the sidebar."))
     _history_downloads(finished)
     publishable = [job for job in finished if job.publishable]
@@ -426,13 +432,13 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
 
 def _history_row(job: mc.TrainingJob) -> dict:
     result, history = job.result, job.result.history if job.result else []
-    return {
+    return {  # what tells runs apart first: a phone shows only the first few columns
         "run": job.name,
+        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
+        "val accuracy": history[-1].val_accuracy if history else None,
         "outcome": job.state.label,
-        "network": job.describe(),
-        "parameters": result.model.count_params() if result else None,
         "epochs": len(history),
         "seconds": result.fit_seconds if result else None,
-        "val accuracy": history[-1].val_accuracy if history else None,
-        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
+        "parameters": result.model.count_params() if result else None,
+        "network": job.describe(),
     }

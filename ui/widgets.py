@@ -155,6 +155,24 @@ def digit_gallery(
     )
 
 
+# The close-up's 28 columns print 3-digit numbers at 10 px when the chart is this wide; on a
+# narrower screen the numbers go (a tap or hover still tells each pixel's value).
+_CLOSEUP_NUMBERS_MIN_PX = 540
+_CLOSEUP_STYLE = f"""<style>
+.st-key-pixel_closeup {{ container-type: inline-size; }}
+@container (max-width: {_CLOSEUP_NUMBERS_MIN_PX}px) {{
+  .st-key-pixel_closeup g.heatmap-label {{ display: none; }}
+}}
+</style>"""
+
+
+def pixel_closeup(figure) -> None:
+    """A digit's pixel heatmap (mc.charts.pixel_heatmap), its numbers shown only where they fit."""
+    st.html(_CLOSEUP_STYLE)
+    with st.container(key="pixel_closeup"):
+        st.plotly_chart(figure, width="stretch", config=mc.charts.CONFIG)
+
+
 def plain(text: str) -> str:
     """`text` to show as itself inside Markdown: its Markdown and HTML characters escaped."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
@@ -171,9 +189,11 @@ def table(
     percent: tuple[str, ...] = (),
     formats: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
+    key_column: str | None = None,
 ) -> None:
     """A full-width table without an index; `percent` columns shown as percentages, columns
-    shown under `labels` (translated headers; the data keeps its own column names)."""
+    shown under `labels` (translated headers; the data keeps its own column names). The
+    `key_column` (the one that names each row) stays in view while a narrow screen scrolls."""
     labels = labels or {}
     formats = {name: "percent" for name in percent} | (formats or {})
     config: dict = dict(labels)
@@ -181,6 +201,8 @@ def table(
         name: st.column_config.NumberColumn(labels.get(name), format=f)
         for name, f in formats.items()
     }
+    if key_column is not None:
+        config[key_column] = st.column_config.Column(labels.get(key_column), pinned=True)
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
 
 
