@@ -213,11 +213,10 @@ def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
     picture.image(
         mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
         caption=caption,
-        alt=_(
-            "{caption}: the digit in grey, red where pixels pushed the model towards {digit}, "
-            "blue where they pushed it away"
-        ).format(caption=caption, digit=target),
         width=4 * mc.IMAGE_SIDE,
         output_format="PNG",
+        alt=_(
+            "evidence map for {digit}: the digit's pixels coloured by how they swayed the network"
+        ).format(digit=target),
     )
     words.caption(_(mc.saliency.HOW_TO_READ))
