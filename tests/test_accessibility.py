@@ -119,6 +119,8 @@ def load_model(page: Page, model: Path) -> None:
     """Upload `model` in the sidebar: it becomes the current one, beside the ready-made one."""
     open_page(page, "/")
     sidebar = page.get_by_test_id("stSidebar")
+    if sidebar.get_attribute("data-collapsed") == "true":  # a phone: open the menu first
+        page.get_by_test_id("stExpandSidebarButton").click()
     sidebar.get_by_test_id("stPopover").get_by_role("button").click()
     page.locator("input[type=file]").set_input_files(model)
     expect(sidebar.get_by_role("combobox").first).to_have_value(
