@@ -42,6 +42,7 @@ def board_table(entries: list[mc.BoardEntry]) -> None:
         rows, hide_index=True, width="stretch", on_select=_load_clicked,
         selection_mode="single-row", key="board_rows",
         column_config={
+            _("name"): st.column_config.Column(pinned=True),  # in view on a narrow screen
             _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
             _("parameters"): st.column_config.NumberColumn(format="localized"),
             _("training s"): st.column_config.NumberColumn(format="%.1f"),

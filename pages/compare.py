@@ -43,7 +43,10 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
     """Per-digit accuracy side by side, and the change."""
     rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
     chart, table = st.columns([3, 2])
-    chart.plotly_chart(mc.charts.compare_per_digit(rows_a, rows_b, names), width="stretch")
+    chart.plotly_chart(
+        mc.charts.compare_per_digit(rows_a, rows_b, names), width="stretch",
+        config=mc.charts.CONFIG,
+    )  # fmt: skip
     with table:
         widgets.table(
             [
@@ -57,7 +60,15 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
             ],
             percent=("A", "B"),
             formats={_("B − A (points)"): "%+.2f"},
+            key_column=_("digit"),
         )
+
+
+def alt_text(theirs: mc.Evaluation, i: int, right: str, wrong: str) -> str:
+    """Test digit `i` for screen readers: what it is, and what each model reads."""
+    return _("handwritten {digit}, test digit #{index}: {right} reads it right, {wrong} says "
+             "{answer}").format(digit=theirs.labels[i], index=i, right=right, wrong=wrong,
+                                answer=theirs.predictions[i])  # fmt: skip
 
 
 def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
@@ -83,6 +94,7 @@ def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
                     )
                     for i in picked[:30]
                 ],
+                [alt_text(theirs, i, label, them) for i in picked[:30]],
             )
 
 
@@ -92,9 +104,10 @@ widgets.explainer(
         "Pick two models, say the network you just trained and the ready-made one. Both read "
         "the same 10,000 test digits, which neither has ever seen. The bars show how often each "
         "reads each digit right. The coloured grid shows what changed from A to B: each square "
-        "is one kind of answer (true digit down the side, answer along the top); green means "
-        "B does better there (more right answers, or fewer of that mistake), red worse. At the "
-        "bottom are the digits only one of the two reads right."
+        "is one kind of answer (true digit down the side, answer along the top); purple and a "
+        "+ mean B does better there (more right answers, or fewer of that mistake), orange and "
+        "a − worse, by that many images. At the bottom are the digits only one of the two reads "
+        "right."
     )
 )
 entries = state.model_entries()
@@ -119,14 +132,15 @@ st.subheader(_("What changed from A to B"))
 st.plotly_chart(
     mc.charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
     width="stretch",
-    config={"displayModeBar": False},
+    config=mc.charts.CONFIG,
 )
 if a.history and b.history:
     st.subheader(_("Their training, side by side"))
     st.plotly_chart(
         mc.charts.runs_overlay(
             {state.display_name(a.name): a.history, state.display_name(b.name): b.history}
-        )
+        ),
+        config=mc.charts.CONFIG,
     )
 
 st.subheader(_("Where they disagree"))

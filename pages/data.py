@@ -55,24 +55,44 @@ x, y = mnist.split(split)
 pool = np.arange(len(y)) if only == "all" else np.flatnonzero(y == only)
 rng = np.random.default_rng(st.session_state.sample_seed)
 picked = rng.choice(pool, size=min(count, len(pool)), replace=False)
-widgets.digit_gallery(x[picked], [f"{y[i]}  (#{i})" for i in picked])
+SAMPLE_ALTS = {
+    "train": N_("handwritten {digit}, training digit #{index}"),
+    "test": N_("handwritten {digit}, test digit #{index}"),
+}
+widgets.digit_gallery(
+    x[picked],
+    [f"{y[i]}  (#{i})" for i in picked],
+    [_(SAMPLE_ALTS[split]).format(digit=y[i], index=i) for i in picked],
+)
 
-chart, closeup = st.columns(2)
+chart, closeup = st.columns([2, 3])  # the close-up wide enough for its numbers
 with chart:
-    st.plotly_chart(mc.charts.class_distribution(mnist.y_train, mnist.y_test), width="stretch")
+    st.plotly_chart(
+        mc.charts.class_distribution(mnist.y_train, mnist.y_test),
+        width="stretch",
+        config=mc.charts.CONFIG,
+    )
     st.subheader(_("The average of each digit"))
-    widgets.digit_gallery(class_means(split) / 255, [str(d) for d in range(mc.NUM_CLASSES)])
+    widgets.digit_gallery(
+        class_means(split) / 255,
+        [str(d) for d in range(mc.NUM_CLASSES)],
+        [
+            _("the average of every {split} image of a {digit}").format(
+                split=_(SPLITS[split]), digit=d
+            )
+            for d in range(mc.NUM_CLASSES)
+        ],
+    )
 with closeup:
     index = st.selectbox(
         _("One digit up close"), picked, key="data_closeup",
         format_func=lambda i: _("#{index} (a {digit})").format(index=i, digit=y[i]),
     )  # fmt: skip
-    st.plotly_chart(
+    widgets.pixel_closeup(
         mc.charts.pixel_heatmap(
             x[index],
             _("{split} #{index}: a {digit}, 28×28 pixels, 0-255").format(
                 split=_(SPLITS[split]), index=index, digit=y[index]
             ),
-        ),
-        width="stretch",
+        )
     )

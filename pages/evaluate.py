@@ -82,15 +82,16 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
     st.subheader(_("Per digit"))
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
-    chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch")
+    chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch", config=mc.charts.CONFIG)
     with table:
         headers = {
             "digit": _("digit"), "count": _("count"), "correct": _("correct"),
             "accuracy": _("accuracy"), "precision": _("precision"), "recall": _("recall"),
         }  # fmt: skip
         widgets.table(
-            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers
-        )
+            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers,
+            key_column="digit",
+        )  # fmt: skip
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
             lambda: mc.export.per_digit_csv(ev),
@@ -122,7 +123,7 @@ def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
         on_select="rerun",
         selection_mode="points",
         width="stretch",
-        config={"displayModeBar": False},
+        config=mc.charts.CONFIG,
     )
     st.caption(_("Click a cell to see the images behind it."))
     widgets.csv_download(
@@ -173,6 +174,21 @@ def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.n
     )
 
 
+def alt_texts(ev: mc.Evaluation, shown: np.ndarray, own: bool) -> list[str]:
+    """What each image of a gallery is, for screen readers: the digit, and the answer."""
+    text = (
+        _("your drawing of a {digit}, read as {answer} ({confidence} sure)")
+        if own
+        else _("handwritten {digit}, a test digit, read as {answer} ({confidence} sure)")
+    )
+    return [
+        text.format(
+            digit=ev.labels[i], answer=ev.predictions[i], confidence=f"{ev.confidence[i]:.0%}"
+        )
+        for i in shown
+    ]
+
+
 def top_two(ev: mc.Evaluation, i: int) -> str:
     """The two likeliest digits for image `i`, with their probabilities."""
     p = ev.probabilities[i]
@@ -211,7 +227,9 @@ st.markdown(
         else _("**{n} test images of a {true} predicted as {predicted}**, most confident first")
     ).format(n=f"{len(in_cell):,}", true=true, predicted=predicted)
 )
-widgets.digit_gallery(x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]])
+widgets.digit_gallery(
+    x_test[in_cell[:40]], [top_two(ev, i) for i in in_cell[:40]], alt_texts(ev, in_cell[:40], own)
+)
 if len(in_cell):
     why(entry, ev, x_test, in_cell[:40])
 
@@ -220,5 +238,6 @@ wrong = ev.mistakes(30)
 widgets.digit_gallery(
     x_test[wrong],
     [f"{ev.labels[i]} → {ev.predictions[i]} ({ev.confidence[i]:.0%})" for i in wrong],
+    alt_texts(ev, wrong, own),
 )
 digit_map.evaluate_section(entry.model)

@@ -4,12 +4,31 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import lessons, runs, state, streamlit_workarounds, train_settings, widgets
+from ui import accessibility, lessons, runs, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
 
-st.title(_("Build and train a network"))
+
+def train_button(
+    config: mc.TrainConfig, preset: str, buildable: bool, lesson: mc.Lesson | None
+) -> None:
+    """Train with these settings; the new run's heading takes the keyboard focus."""
+    running = state.active_job()
+    if st.button(
+        _("Train"), type="primary", icon=":material/play_arrow:", width="stretch",
+        disabled=not buildable or running is not None,
+        help=_("One training at a time, in all your tabs") if running else None,
+    ):  # fmt: skip
+        state.start_job(config, preset, lesson)
+        accessibility.focus_after_rerun(runs.RUN_HEADING, state.jobs()[-1].name)
+        st.rerun()  # the button and the sidebar show the run at once
+
+
+st.title(_("Build and train a network"), anchor=False)
+# The page's main action first, drawn once the settings below are read: a few Tab presses
+# away, and on a phone's first screen.
+action, _rest = st.columns([2, 3])
 widgets.explainer(
     _(
         "A *convolutional neural network* reads a digit in layers. Each layer has **filters**: "
@@ -52,17 +71,11 @@ with overview:
     else:
         buildable = True
         runs.network_overview(config)
-    running = state.active_job()
-    if st.button(
-        _("Train"), type="primary", icon=":material/play_arrow:", width="stretch",
-        disabled=not buildable or running is not None,
-        help=_("One training at a time, in all your tabs") if running else None,
-    ):  # fmt: skip
-        state.start_job(config, preset, lesson)
-        st.rerun()  # the button and the sidebar show the run at once
     train_settings.share_link(config)
     if lesson is None:
         lessons.link_maker(config)
+with action:
+    train_button(config, preset, buildable, lesson)
 
 if buildable:
     # Written only while the expander is open: opening or closing it reruns the page.
@@ -88,6 +101,7 @@ if buildable:
             st.code(script, language="python")
 
 if state.jobs():
-    lessons.verdict(running or state.jobs()[-1])
-    runs.live_run(running or state.jobs()[-1])
+    shown = state.active_job() or state.jobs()[-1]
+    lessons.verdict(shown)
+    runs.live_run(shown)
 runs.run_history(state.jobs())

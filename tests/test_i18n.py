@@ -204,7 +204,10 @@ def visible_texts(at: AppTest) -> list[str]:
         proto = getattr(node, "proto", None)
         kind = proto.DESCRIPTOR.name if hasattr(proto, "DESCRIPTOR") else ""
         if kind == "Html":
-            if "<script" not in proto.body:  # scripts (the cookie's, say) show nothing
+            # Scripts (the cookie's, say) and style sheets alone show nothing.
+            if "<script" not in proto.body and not re.fullmatch(
+                r"\s*<style>.*</style>\s*", proto.body, re.S
+            ):
                 texts.append(proto.body)  # Draw's probability bars
             return
         if kind == "PlotlyChart":

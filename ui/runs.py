@@ -7,7 +7,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import N_, _, ngettext
-from ui import navigation, state, weights_view, widgets
+from ui import accessibility, navigation, state, weights_view, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -297,10 +297,20 @@ def _joined(job: mc.TrainingJob) -> None:
 PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0
 
 
+RUN_HEADING = '[data-testid="stMain"] h3'  # a run's heading (its text is the run's name)
+_WATCHED = "runs_watched"  # runs this session has shown running
+
+
 def live_run(job: mc.TrainingJob) -> None:
     """A run's progress (every second), and its charts and epoch table (every few seconds)."""
-    st.subheader(job.name)
+    st.subheader(job.name, anchor=False)
     running = not job.finished
+    watched = st.session_state.setdefault(_WATCHED, set())
+    if running:
+        watched.add(job.name)
+    elif job.name in watched:  # it ended while shown: the outcome takes the keyboard focus
+        watched.discard(job.name)
+        accessibility.focus('[data-testid="stMain"] [data-testid="stAlertContainer"]', job.name)
     st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
     st.fragment(_live_charts, run_every=CHARTS_EVERY if running else None)(job)
 
@@ -335,13 +345,17 @@ def _live_charts(job: mc.TrainingJob) -> None:
     view = job.view()
     if view.state is mc.JobState.WAITING:
         return
-    st.plotly_chart(mc.charts.training_curves(view.batches, view.epochs), key=f"curves_{job.name}")
+    st.plotly_chart(
+        mc.charts.training_curves(view.batches, view.epochs),
+        key=f"curves_{job.name}",
+        config=mc.charts.CONFIG,
+    )
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
     weights_view.show(job, view)
     if view.epochs:
         table = _epoch_table(view)
-        st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
+        widgets.table(table, labels=_headers(table), key_column="epoch")
         if job.finished:
             history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
 
@@ -377,6 +391,7 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
     learning.plotly_chart(
         mc.charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
         key=f"learning_{job.name}",
+        config=mc.charts.CONFIG,
     )
     figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
     figure.update_layout(
@@ -384,7 +399,7 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
         height=400,
         margin=dict(t=110),
     )
-    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config={"displayModeBar": False})
+    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=mc.charts.CONFIG)
 
 
 def run_history(jobs: list[mc.TrainingJob]) -> None:
@@ -399,10 +414,11 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
         percent=("val accuracy", "test accuracy"),
         formats={"seconds": "%.1f"},
         labels=_headers(history),
+        key_column="run",
     )
     curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
     if curves:
-        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch")
+        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch", config=mc.charts.CONFIG)
     st.caption(_("Pick the model that Evaluate and Draw use in the sidebar."))
     _history_downloads(finished)
     publishable = [job for job in finished if job.publishable]
@@ -457,13 +473,13 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
 
 def _history_row(job: mc.TrainingJob) -> dict:
     result, history = job.result, job.result.history if job.result else []
-    return {
+    return {  # what tells runs apart first: a phone shows only the first few columns
         "run": job.name,
+        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
+        "val accuracy": history[-1].val_accuracy if history else None,
         "outcome": job.state.label,
-        "network": job.describe(),
-        "parameters": result.model.count_params() if result else None,
         "epochs": len(history),
         "seconds": result.fit_seconds if result else None,
-        "val accuracy": history[-1].val_accuracy if history else None,
-        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
+        "parameters": result.model.count_params() if result else None,
+        "network": job.describe(),
     }

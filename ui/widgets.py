@@ -10,7 +10,7 @@ import streamlit as st
 
 import mnist_core as mc
 from mnist_core.i18n import _
-from ui import language, navigation, state, take_home
+from ui import accessibility, language, navigation, state, take_home
 
 MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
@@ -36,6 +36,7 @@ def sidebar() -> None:
         if (job := state.active_job()) is not None:
             st.fragment(_run_status, run_every=5)(job)
         st.fragment(_keep_workspace, run_every=KEEP_ALIVE_SECONDS)()
+        accessibility.page_aids(language.current())
 
 
 KEEP_ALIVE_SECONDS = 60  # an open tab keeps its workspace; closed ones expire (ui/state.py)
@@ -122,7 +123,11 @@ def _model_upload() -> None:
             st.error(str(err), icon=":material/error:")
         else:
             st.session_state.model_upload_done = upload.file_id
-            st.rerun()  # the picker shows the new current model
+            # The picker shows the new current model: keyboard focus goes there.
+            accessibility.focus_after_rerun(
+                '[data-testid="stSidebar"] [data-testid="stSelectbox"] input', upload.name
+            )
+            st.rerun()
 
 
 def require_model() -> mc.ModelEntry:
@@ -135,17 +140,39 @@ def require_model() -> mc.ModelEntry:
     return entry
 
 
-def digit_gallery(images: Sequence[np.ndarray], captions: Sequence[str]) -> None:
-    """28×28 digits as crisp tiles with captions ("No images here." when there are none)."""
+def digit_gallery(
+    images: Sequence[np.ndarray], captions: Sequence[str], alts: Sequence[str]
+) -> None:
+    """28×28 digits as crisp tiles with captions and, for screen readers, alt texts that say
+    what each image is ("handwritten 5, training digit #50786"); "No images here." if none."""
     if len(images) == 0:
         st.caption(_("No images here."))
         return
     st.image(
         [mc.charts.upscale(image, TILE_PX // mc.IMAGE_SIDE) for image in images],
         caption=list(captions),
+        alt=list(alts),
         width=TILE_PX,
         output_format="PNG",
     )
+
+
+# The close-up's 28 columns print 3-digit numbers at 10 px when the chart is this wide; on a
+# narrower screen the numbers go (a tap or hover still tells each pixel's value).
+_CLOSEUP_NUMBERS_MIN_PX = 540
+_CLOSEUP_STYLE = f"""<style>
+.st-key-pixel_closeup {{ container-type: inline-size; }}
+@container (max-width: {_CLOSEUP_NUMBERS_MIN_PX}px) {{
+  .st-key-pixel_closeup g.heatmap-label {{ display: none; }}
+}}
+</style>"""
+
+
+def pixel_closeup(figure) -> None:
+    """A digit's pixel heatmap (mc.charts.pixel_heatmap), its numbers shown only where they fit."""
+    st.html(_CLOSEUP_STYLE)
+    with st.container(key="pixel_closeup"):
+        st.plotly_chart(figure, width="stretch", config=mc.charts.CONFIG)
 
 
 def plain(text: str) -> str:
@@ -164,9 +191,11 @@ def table(
     percent: tuple[str, ...] = (),
     formats: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
+    key_column: str | None = None,
 ) -> None:
     """A full-width table without an index; `percent` columns shown as percentages, columns
-    shown under `labels` (translated headers; the data keeps its own column names)."""
+    shown under `labels` (translated headers; the data keeps its own column names). The
+    `key_column` (the one that names each row) stays in view while a narrow screen scrolls."""
     labels = labels or {}
     formats = {name: "percent" for name in percent} | (formats or {})
     config: dict = dict(labels)
@@ -174,6 +203,8 @@ def table(
         name: st.column_config.NumberColumn(labels.get(name), format=f)
         for name, f in formats.items()
     }
+    if key_column is not None:
+        config[key_column] = st.column_config.Column(labels.get(key_column), pinned=True)
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
 
 
