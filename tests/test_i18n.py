@@ -152,7 +152,7 @@ ALLOWED = re.compile(
     r"Digit Lab|TensorFlow\.js|:material/\w+:|%\{[^}]*\}|<[^>]+>|\b(?:MNIST|Keras|TensorFlow|"
     r"Adam|SGD|RMSprop|relu|elu|gelu|tanh|sigmoid|adam|sgd|rmsprop|CNN|Streamlit|CSV|PNG|JPEG|"
     r"GIF|BMP|WebP|UTC|[Cc]odelab|fast|best|custom|valid|same|mlxtend|Ada|Language|Dropout|"
-    r"image|flatten|digits|dense|dropout|InputLayer|Flatten|Dense|BatchNormalization|PCA|SNE)\b"
+    r"image|flatten|digits|dense|dropout|InputLayer|Flatten|Dense|BatchNormalization|PCA|SNE|Python|html)\b"
 )
 HIDDEN_FIELDS = {
     *("id", "form_id", "icon", "page", "page_script_hash", "deferred_file_id", "type"),

@@ -15,6 +15,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 import mnist_core as mc
+from mnist_core.lessons import CODELAB_STEPS
 from ui import navigation, streamlit_workarounds, train_settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -94,13 +95,14 @@ def test_sidebar_says_where_the_data_came_from():
     assert any("Full MNIST" in t or t.startswith("Offline:") for t in texts), texts
 
 
-def test_home_links_to_every_step():
+def test_home_links_to_every_step_and_every_codelab_lesson():
     at = _app()
     labels = [link.label for link in at.get("page_link")]
-    assert labels == [
+    assert labels[:6] == [
         "1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw", "5. Compare",
         "6. Compete",
     ]  # fmt: skip
+    assert labels[6:] == [step.title for step in CODELAB_STEPS]
 
 
 def test_data_page_shows_the_chosen_digit_only():
@@ -229,7 +231,7 @@ def test_a_bad_link_value_is_named_and_moving_a_widget_rewrites_the_url():
     at.slider(key="hp_epochs").set_value(7).run()
     assert at.query_params["epochs"] == "7" and at.query_params["lang"] == "en"
     assert not at.main.warning, "the message goes once the user changes the settings"
-    shared = at.code[-1].value
+    shared = at.code[0].value  # the share box; the lesson link maker's links follow it
     assert shared.startswith(f"{TRAIN_URL}?filters=16,32&") and shared.endswith("&lang=en")
     assert "epochs=7&" in shared and "workspace" not in shared
 

@@ -155,6 +155,8 @@ def workspace() -> mc.Workspace:
     current = st.session_state.get("workspace")
     if current is None or current not in workspaces():
         token = st.context.cookies.get(COOKIE)
+        if not isinstance(token, str):  # a session with no browser behind it (AppTest)
+            token = None
         claimed = workspaces().claim(token)
         if claimed.token != token:
             # This browser had a workspace (its cookie, or this session's) that this server
