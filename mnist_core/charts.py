@@ -15,7 +15,7 @@ from mnist_core.i18n import _
 
 if TYPE_CHECKING:  # annotations only: the Data page's charts need no TensorFlow
     from mnist_core.training import BatchProgress, EpochProgress
-    from mnist_core.transforms import Sweep
+    from mnist_core.transforms import AccuracySweep, Sweep
 
 # Okabe and Ito's blue and vermilion: told apart with any colour vision, and at least 3:1
 # against the white page (WCAG's contrast for parts of graphics).
@@ -458,4 +458,32 @@ def lesson_runs(
         legend=dict(orientation="h", y=-0.25),
     )  # fmt: skip
     fig.update_layout(margin=_margin(50), height=380)
+    return fig
+
+
+def accuracy_sweeps(
+    sweeps: tuple[AccuracySweep, AccuracySweep], names: tuple[str, str]
+) -> go.Figure:
+    """Two models' accuracy over the same turns or moves: where each stops reading digits."""
+    kind = sweeps[0].kind
+    unit = "°" if kind == "rotation" else _(" px")
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=sweep.values, y=sweep.accuracy, name=name, mode="lines+markers",
+                line=dict(color=colour, dash=dash), marker=dict(symbol=symbol, size=8),
+                hovertemplate=_("{name}, {value}: {accuracy}").format(
+                    name=name, value=f"%{{x}}{unit}", accuracy="%{y:.1%}"
+                ) + "<extra></extra>",
+            )
+            for sweep, name, colour, dash, symbol in zip(
+                sweeps, names, (BLUE, ORANGE), ("solid", "dash"), ("circle", "diamond")
+            )
+        ]
+    )  # fmt: skip
+    title = _("Turned") if kind == "rotation" else _("Moved sideways")
+    axis = _("turn (degrees, anticlockwise)") if kind == "rotation" else _("move (pixels, right)")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title=_("accuracy"))
+    fig.update_xaxes(title=axis)
+    fig.update_layout(title=title, legend=dict(orientation="h", y=-0.3), **_LAYOUT)
     return fig

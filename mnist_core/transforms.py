@@ -198,3 +198,36 @@ def _checked(image: np.ndarray) -> np.ndarray:
 def _finish(pixels: np.ndarray) -> np.ndarray:
     """A fresh float32 copy clipped to [0, 1]."""
     return np.clip(pixels, 0, 1).astype(np.float32)
+
+
+# Turns and moves for comparing two models: MNIST's digits are upright and centred, and a
+# network trained on them may or may not cope with less.
+ACCURACY_SWEEPS = {
+    "rotation": np.arange(-60, 61, 10),  # degrees, anticlockwise
+    "shift": np.arange(-6, 7, 1),  # pixels to the right
+}
+
+
+@dataclass(frozen=True)
+class AccuracySweep:
+    """A model's accuracy on the same digits turned (degrees) or moved right (pixels)."""
+
+    kind: str  # "rotation" or "shift"
+    values: np.ndarray
+    accuracy: np.ndarray  # one per value
+
+
+def accuracy_sweep(
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, kind: str
+) -> AccuracySweep:
+    """`model`'s accuracy on `images` (28×28 floats in [0, 1]) at every value of `kind`."""
+    if kind not in ACCURACY_SWEEPS:
+        raise ValueError(f"An accuracy sweep is over {' or '.join(ACCURACY_SWEEPS)}, not {kind!r}.")
+    values = ACCURACY_SWEEPS[kind]
+    accuracy = []
+    for value in values:
+        moved = np.stack(
+            [rotate(x, value) if kind == "rotation" else shift(x, value, 0) for x in images]
+        )
+        accuracy.append(float((predict(model, moved).argmax(axis=1) == labels).mean()))
+    return AccuracySweep(kind, values, np.array(accuracy))

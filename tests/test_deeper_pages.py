@@ -62,6 +62,19 @@ def test_the_dense_preset_is_offered_trains_and_compares_with_a_conv_model():
     assert at.selectbox(key="compare_a").value == job.name
     assert at.selectbox(key="compare_b").value == "Default model"
     assert list(at.dataframe[0].value["digit"]) == list(range(10))
+    # Turned and moved: both models' accuracy over the same turns and moves, once opened.
+    charts = len(at.get("plotly_chart"))
+    at.session_state["compare_sweeps"] = True  # as a click on the section does
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == charts + 2
+    turned = pio.from_json(at.get("plotly_chart")[-2].proto.spec)
+    moved = pio.from_json(at.get("plotly_chart")[-1].proto.spec)
+    assert [trace.name for trace in turned.data] == ["A: " + job.name, "B: Default model"]
+    # Moved 6 pixels, the dense network (A) loses far more of its digits than the conv one.
+    dense_far, conv_far = (min(_array(trace.y)[[0, -1]]) for trace in moved.data)
+    assert conv_far > dense_far + 0.2, (dense_far, conv_far)
+    assert sum("At the widest" in c.value for c in at.main.caption) == 2
     # Draw has nothing to look inside and says so.
     at.switch_page("pages/draw.py").run()
     assert not at.exception, at.exception

@@ -202,3 +202,21 @@ def test_a_sweep_makes_exactly_one_predict_call(model, digits, monkeypatch):
     assert result.values.tolist() == [0.5, 1.0, 1.5]
     with pytest.raises(ValueError):
         sweep(model, digits[0][0], "shear")
+
+
+def test_an_accuracy_sweep_untouched_is_the_plain_accuracy_and_falls_off_far_out(model, digits):
+    images, labels = digits
+    plain = (predict(model, images).argmax(axis=1) == labels).mean()
+    for kind in ("rotation", "shift"):
+        result = transforms.accuracy_sweep(model, images, labels, kind)
+        assert result.values.tolist() == transforms.ACCURACY_SWEEPS[kind].tolist()
+        assert result.accuracy[result.values == 0][0] == plain
+        assert min(result.accuracy[0], result.accuracy[-1]) < plain  # 60° or 6 px costs some
+    moved = transforms.accuracy_sweep(model, images[:1], labels[:1], "shift")
+    by_hand = [
+        predict(model, transforms.shift(images[0], dx, 0)[None]).argmax() == labels[0]
+        for dx in transforms.ACCURACY_SWEEPS["shift"]
+    ]
+    assert moved.accuracy.tolist() == [float(right) for right in by_hand]
+    with pytest.raises(ValueError):
+        transforms.accuracy_sweep(model, images, labels, "scale")
