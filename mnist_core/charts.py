@@ -365,6 +365,7 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -
             z=better, x=DIGITS, y=DIGITS, zmin=-limit, zmax=limit, colorscale=BETTER_WORSE,
             text=[[f"{v:+d}".replace("-", "−") if v else "" for v in row] for row in better],
             texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+            textfont=dict(size=10),  # Plotly would shrink "+967" below 10 px on a phone
             colorbar=dict(
                 orientation="h", y=-0.02, yanchor="top", thickness=12, len=0.9,
                 tickvals=[-limit, 0, limit],

@@ -121,7 +121,7 @@ def load_model(page: Page, model: Path) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     if sidebar.get_attribute("data-collapsed") == "true":  # a phone: open the menu first
         page.get_by_test_id("stExpandSidebarButton").click()
-    sidebar.get_by_test_id("stPopover").get_by_role("button").click()
+    sidebar.get_by_role("button", name="Load a model").click()
     page.locator("input[type=file]").set_input_files(model)
     expect(sidebar.get_by_role("combobox").first).to_have_value(
         re.compile(re.escape(model.name)), timeout=tb.SLOW
@@ -301,7 +301,7 @@ def test_an_uploaded_model_takes_the_focus_in_the_model_picker(page, untrained_m
     """After an upload the focus is on the picker that now shows the new model."""
     open_page(page, "/")
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stPopover").get_by_role("button").click()
+    sidebar.get_by_role("button", name="Load a model").click()
     page.locator("input[type=file]").set_input_files(untrained_model)
     page.wait_for_function(
         "() => document.activeElement.matches('[data-testid=stSidebar] input[role=combobox]')"

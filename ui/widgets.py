@@ -78,16 +78,19 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
     )
     if entry.summary:
         st.caption(entry.summary)
-    st.download_button(
-        _("Download this model"),
-        data=lambda: mc.model_to_bytes(entry.model),
-        file_name=mc.export.file_stem(entry.name) + ".keras",
-        mime="application/zip",
-        icon=":material/download:",
-        on_click="ignore",
-        width="stretch",
-    )
-    take_home.web_page_button(entry, key="sidebar_web_page")
+    # One menu for both files: one keyboard stop on every page's way to its content.
+    with st.popover(_("Download this model"), icon=":material/download:", width="stretch"):
+        st.download_button(
+            _("As a Keras file (.keras), for Python"),
+            data=lambda: mc.model_to_bytes(entry.model),
+            file_name=mc.export.file_stem(entry.name) + ".keras",
+            mime="application/zip",
+            icon=":material/download:",
+            on_click="ignore",
+            width="stretch",
+            key="sidebar_keras",
+        )
+        take_home.web_page_button(entry, key="sidebar_web_page")
 
 
 def csv_download(
