@@ -50,6 +50,15 @@ def test_the_dense_preset_trains_and_the_weights_show_each_epoch_then_replay(pag
     replay.press("Home")
     expect(title).to_contain_text("Weights after epoch 1", timeout=SLOW)
     screenshot(page, shots / "train-weights.png")
+    # Compare puts the dense run (the current model, A) beside the shipped conv model (B), and
+    # shows both over the same turned and moved digits once that section is opened.
+    tb.go_via_sidebar(page, "Compare", "Compare two models")
+    wait_idle(page)
+    page.get_by_text("Turned and moved: which one still reads them?").click()
+    widest = page.get_by_text(re.compile(r"At the widest: A reads \d+% of them, B \d+%"))
+    expect(widest).to_have_count(2, timeout=SLOW)
+    for chart in ("Turned", "Moved sideways"):
+        expect(page.locator(".js-plotly-plot", has_text=chart).first).to_be_visible()
 
 
 def test_the_map_of_digits_offers_tsne_and_marks_the_mistakes(page, shots):
