@@ -164,6 +164,7 @@ class SharedRuns:
                 del self._runs[gone]
             run = self._runs.get(key)
             if run is not None and run.joinable:
+                run.job.seen()  # a page shows it now: not abandoned before the joiner's first look
                 joined_after = max(time.time() - run.job.started, 0.0)
             else:
                 run = self._runs[key] = _SharedRun(make(name).start())

@@ -99,10 +99,10 @@ class Workspace:
             return job
 
     def verdict(self, job: TrainingJob) -> Verdict | None:
-        """A finished run of a lesson against the lesson's goal (None: no lesson, no goal, or
-        no test result)."""
+        """A run of a lesson that trained all its epochs against the lesson's goal (None: no
+        lesson, no goal, or a run stopped early, whose settings would not give its result)."""
         lesson = self.lessons.get(job.name)
-        if lesson is None or not lesson.goal or job.result is None or job.evaluation is None:
+        if lesson is None or not lesson.goal or not job.publishable or job.evaluation is None:
             return None
         return lesson.judge(
             job.evaluation.accuracy, job.result.model.count_params(), job.result.fit_seconds

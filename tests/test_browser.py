@@ -540,6 +540,9 @@ def download(page: Page, button: str) -> tuple[str, str]:
 def test_evaluate_downloads_its_tables_as_csv_files(page):
     page.goto("/evaluate")
     expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=SLOW)
+    # The map of digits looks for its background t-SNE every few seconds until it is offered:
+    # those runs are not the downloads', which must cause none.
+    expect(page.get_by_role("radio", name="t-SNE")).to_be_enabled(timeout=5 * SLOW)
     name, text = download(page, "Download the per-digit table (CSV)")
     assert name == "default-model-test-500-per-digit.csv"
     lines = text.splitlines()

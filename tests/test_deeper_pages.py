@@ -176,10 +176,10 @@ def test_draw_follows_one_filter_over_the_drawing_value_by_value(mnist):
     row, col, f, value = stated()
     assert (row, col, f) == (7, 7, 0)  # the middle of conv1's 14×14 maps, where the ink is
     assert value == pytest.approx(maps["act1"][7, 7, 0], abs=1e-3)
-    next(b for b in at.button if b.label == "▶").click().run()  # the next position
+    at.button(key="steps_forward").click().run()  # the next position
     assert stated()[:3] == (7, 8, 0)
     at.slider(key="steps_col").set_value(13).run()
-    next(b for b in at.button if b.label == "▶").click().run()  # on to the next row
+    at.button(key="steps_forward").click().run()  # on to the next row
     assert stated()[:3] == (8, 0, 0)
     at.slider(key="steps_filter").set_value(5).run()
     at.slider(key="steps_row").set_value(6).run()

@@ -89,7 +89,7 @@ def test_draw_shows_where_the_drawing_lands_and_how_a_filter_computes(page, shot
     page.get_by_text("How does a filter compute?").click()
     words = page.get_by_text(re.compile(r"the value at row 7, column 7 of feature map 0"))
     expect(words).to_be_visible(timeout=SLOW)
-    page.get_by_role("button", name="▶").click()
+    page.get_by_role("button", name="Next", exact=True).click()
     expect(
         page.get_by_text(re.compile(r"the value at row 7, column 8 of feature map 0"))
     ).to_be_visible(timeout=SLOW)

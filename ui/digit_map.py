@@ -121,7 +121,14 @@ def _picked_digit(event, digit_map: mc.digit_map.DigitMap) -> None:
     caption = _("test digit {index}: a {digit}, read as {answer}").format(
         index=int(digit_map.indices[row]), digit=label, answer=answer
     )
-    st.image(mc.charts.upscale(image, 4), caption=caption, width=112)
+    st.image(
+        mc.charts.upscale(image, 4),
+        caption=caption,
+        width=112,
+        alt=_("handwritten {digit}, test digit #{index}, read as {answer}").format(
+            digit=label, index=int(digit_map.indices[row]), answer=answer
+        ),
+    )
 
 
 def _map(model, key: str, drawing=None, mistakes: bool = False) -> None:

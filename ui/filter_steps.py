@@ -111,12 +111,16 @@ def _position(rows: int, cols: int) -> tuple[int, int]:
     _clamp(ROW, rows - 1)
     _clamp(COL, cols - 1)
     back, row_place, col_place, forward = st.columns([1, 3, 3, 1], vertical_alignment="bottom")
-    back.button("◀", key="steps_back", on_click=_step, args=(rows, cols, -1),
-                help=_("The previous position"))  # fmt: skip
+    back.button(
+        _("Back"), icon=":material/chevron_left:", key="steps_back", on_click=_step,
+        args=(rows, cols, -1), help=_("The previous position"),
+    )  # fmt: skip
     row = row_place.slider(_("Row"), 0, max(rows - 1, 1), key=ROW, disabled=rows == 1)
     col = col_place.slider(_("Column"), 0, max(cols - 1, 1), key=COL, disabled=cols == 1)
-    forward.button("▶", key="steps_forward", on_click=_step, args=(rows, cols, 1),
-                   help=_("The next position: step on to see the feature map fill in"))  # fmt: skip
+    forward.button(
+        _("Next"), icon=":material/chevron_right:", key="steps_forward", on_click=_step,
+        args=(rows, cols, 1), help=_("The next position: step on to see the feature map fill in"),
+    )  # fmt: skip
     return min(row, rows - 1), min(col, cols - 1)
 
 

@@ -119,7 +119,7 @@ def settings(lesson: mc.Lesson, available: int) -> mc.TrainConfig:
         st.markdown(_("This lesson fixes every setting: press **Train**."))
     blocks = lesson.config.conv_blocks
     if set(_PER_BLOCK) <= set(lesson.show):  # the number of blocks is theirs to choose too
-        st.slider(_("Conv blocks"), 1, mc.config.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
+        st.slider(_("Conv blocks"), 0, mc.config.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
                   help=train_settings.help_text("blocks"), **train_settings.PERSIST)  # fmt: skip
         blocks = st.session_state[train_settings.BLOCKS_KEY]
     changes = {}
@@ -137,6 +137,8 @@ def _per_block(field: str, blocks: int) -> tuple:
     """One widget for each conv block of a per-block field; their values."""
     label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
     grid = mc.config.FILTERS if field == "filters" else mc.config.KERNELS
+    if not blocks:  # a network without conv blocks (the dense preset): nothing to choose
+        return ()
     for i, column in enumerate(st.columns(blocks)):
         column.select_slider(
             label.format(n=i + 1), grid, key=train_settings.block_key(field, i),

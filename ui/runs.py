@@ -226,7 +226,7 @@ def _waiting(job: mc.TrainingJob) -> None:
             ),
             icon=":material/speed:",
         )
-    seconds = slots.wait_seconds(job, lambda other: other.remaining_seconds())
+    seconds = slots.wait_seconds(job.training, lambda other: other.remaining_seconds())
     wait = (
         _("unknown")
         if seconds is None

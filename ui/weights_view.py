@@ -86,7 +86,7 @@ def show(job: mc.TrainingJob, view: mc.JobView) -> None:
     st.markdown(_("**The weights, epoch by epoch**"))
     explain()
     shown = epochs[-1]
-    if job.finished and len(epochs) > 1:
+    if view.state.finished and len(epochs) > 1:
         number = st.select_slider(
             _("Replay the run: the weights after epoch"), [e.epoch for e in epochs],
             value=epochs[-1].epoch, key=f"weights_replay_{job.name}",

@@ -81,7 +81,7 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
     # One menu for both files: one keyboard stop on every page's way to its content.
     with st.popover(_("Download this model"), icon=":material/download:", width="stretch"):
         st.download_button(
-            _("As a Keras file (.keras), for Python"),
+            _("As a Keras file, for Python"),
             data=lambda: mc.model_to_bytes(entry.model),
             file_name=mc.export.file_stem(entry.name) + ".keras",
             mime="application/zip",
