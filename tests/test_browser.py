@@ -337,8 +337,9 @@ def canvas(page: Page) -> Locator:
 
 
 def draw_stroke(page: Page, stroke: list[tuple[float, float]], where: tuple) -> None:
-    # A slider set with the keyboard further down may have scrolled the canvas away.
-    canvas(page).scroll_into_view_if_needed()
+    # A control used further down may have scrolled the canvas away, or under the page's
+    # fixed header (which would take the stroke): the canvas goes to the middle of the window.
+    canvas(page).evaluate("c => c.scrollIntoView({block: 'center'})")
     box = canvas(page).bounding_box()
     left, top, size = where
 
@@ -739,7 +740,7 @@ def test_teaching_instruments_with_a_fresh_run_and_the_default_model(page, shots
     expect(page.get_by_text("Validation accuracy per digit")).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(re.compile(r"Validation confusion after epoch \d"))).to_be_visible()
     expect(page.get_by_text("It is now the current model")).to_be_visible(timeout=SLOW)
-    replay = page.get_by_role("slider", name=re.compile("Replay the run"))
+    replay = page.get_by_role("slider", name=re.compile("Replay the run: the validation digits"))
     expect(replay).to_be_visible()
     replay.focus()
     replay.press("Home")
