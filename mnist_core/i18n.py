@@ -28,10 +28,12 @@ def _default_source() -> str:
 _language_source: Callable[[], str] = _default_source
 
 
-def set_language_source(source: Callable[[], str]) -> None:
-    """Make `source()` the current user's language code (a key of LANGUAGES) from now on."""
+def set_language_source(source: Callable[[], str]) -> Callable[[], str]:
+    """Make `source()` the current user's language code (a key of LANGUAGES) from now on;
+    returns the source it replaces (to put it back)."""
     global _language_source
-    _language_source = source
+    previous, _language_source = _language_source, source
+    return previous
 
 
 def language() -> str:

@@ -135,11 +135,11 @@ def test_a_bad_value_is_quoted_as_plain_text_and_short():
 
 def test_a_bad_value_is_named_in_the_readers_language():
     _lesson, problems = _read("goal_params=x")
-    i18n.set_language_source(lambda: "zh")
+    previous = i18n.set_language_source(lambda: "zh")
     try:
         assert problems[0].message == "goal_params=`x` 不是大于 0 的整数：不设参数目标。"
     finally:
-        i18n.set_language_source(i18n._default_source)
+        i18n.set_language_source(previous)
 
 
 # --- the verdict ------------------------------------------------------------------------------
@@ -216,14 +216,14 @@ def test_no_goal_judges_nothing_and_a_goal_reads_as_its_parts():
 
 def test_a_verdict_is_in_the_readers_language():
     verdict = judge(Goal(0.97, 5000), 0.962, 12_345, 1.0)
-    i18n.set_language_source(lambda: "zh")
+    previous = i18n.set_language_source(lambda: "zh")
     try:
         assert [c.message for c in verdict.checks] == [
             "测试准确率 96.2 %，比 97 % 少 0.8 个百分点",
             "12,345 个参数，比 5,000 多 7,345 个",
         ]
     finally:
-        i18n.set_language_source(i18n._default_source)
+        i18n.set_language_source(previous)
 
 
 # --- the codelab's steps ----------------------------------------------------------------------
@@ -261,12 +261,12 @@ def test_the_smaller_network_step_asks_for_fewer_parameters_than_the_codelabs():
 
 def test_a_built_in_task_is_shown_in_the_readers_language_and_a_teachers_as_written():
     codelab = CODELAB_STEPS[1].lesson(FULL)
-    i18n.set_language_source(lambda: "zh")
+    previous = i18n.set_language_source(lambda: "zh")
     try:
         assert task_text(codelab) == "按原样训练 codelab 的网络：达到 90 % 的测试准确率。"
         assert task_text(LESSON) == "Reach 97 %!"
     finally:
-        i18n.set_language_source(i18n._default_source)
+        i18n.set_language_source(previous)
     assert task_text(Lesson(CODELAB, ("epochs",), Goal(0.9))) == "", "not a built-in step"
 
 

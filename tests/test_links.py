@@ -209,11 +209,11 @@ def test_a_value_is_quoted_short_and_as_plain_text():
 def test_a_message_is_in_the_language_of_whoever_reads_it():
     _config, problems = from_params({"epochs": "500"}, FULL)
     assert problems[0].message == "epochs=`500` is outside 1 to 50: using 50."
-    i18n.set_language_source(lambda: "zh")
+    previous = i18n.set_language_source(lambda: "zh")
     try:
         assert problems[0].message == "epochs=`500` 超出了 1 到 50 的范围：改用 50。"
     finally:
-        i18n.set_language_source(i18n._default_source)
+        i18n.set_language_source(previous)
 
 
 def test_any_link_gives_settings_the_widgets_can_show():

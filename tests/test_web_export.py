@@ -155,11 +155,11 @@ def test_a_network_the_page_cannot_run_is_refused_saying_why_in_both_languages(
         web_layers(model)
     assert "Every network the Train page builds can." in str(refused.value)
     assert mc.web_export.export_problem(model) == str(refused.value)
-    i18n.set_language_source(lambda: "zh")
+    previous = i18n.set_language_source(lambda: "zh")
     try:
         problem = mc.web_export.export_problem(model)
     finally:
-        i18n.set_language_source(i18n._default_source)
+        i18n.set_language_source(previous)
     assert chinese in problem and "网页" in problem, problem
 
 
