@@ -13,8 +13,11 @@ import statistics
 import time
 from pathlib import Path
 
-import mnist_core as mc
-from mnist_core import convolution_steps, digit_map, weight_watch
+from mnist_core.config import PRESETS
+from mnist_core.data import evaluation_indices, load_mnist
+from mnist_core.engine import convolution_steps, digit_map, weight_watch
+from mnist_core.engine.model import build_model, load_model
+from mnist_core.engine.training import train
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 
@@ -33,9 +36,9 @@ def main() -> None:
     p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    data = mc.load_mnist(args.data)
-    model = mc.load_model(DEFAULT_MODEL)
-    indices = mc.evaluation_indices(data, digit_map.MAP_DIGITS)
+    data = load_mnist(args.data)
+    model = load_model(DEFAULT_MODEL)
+    indices = evaluation_indices(data, digit_map.MAP_DIGITS)
     images, labels = data.x_test[indices], data.y_test[indices]
 
     digit_map.digit_map(model, images, labels, indices)  # warm-up: traces, sklearn's import
@@ -60,14 +63,14 @@ def main() -> None:
     print(f"one filter step on Draw (a layer's maps and the arithmetic): {seconds * 1000:.0f} ms")
 
     for name in ("codelab", "best"):
-        config = mc.PRESETS[name].fit_to(len(data.y_train))
-        built = mc.build_model(config)
+        config = PRESETS[name].fit_to(len(data.y_train))
+        built = build_model(config)
         watch = weight_watch.WeightWatch(built)
         look = _median_seconds(lambda w=watch, m=built: w.look(m, 1), args.repeats)
         print(f"{name}: weights' histograms and changes per epoch {look * 1000:.1f} ms "
               f"({built.count_params():,} parameters)")  # fmt: skip
-    config = mc.PRESETS["codelab"].fit_to(len(data.y_train)).replace(epochs=3)
-    history = mc.train(mc.build_model(config), config, data).history
+    config = PRESETS["codelab"].fit_to(len(data.y_train)).replace(epochs=3)
+    history = train(build_model(config), config, data).history
     epoch = statistics.median(e.seconds for e in history[1:])
     print(f"one codelab epoch after the first, for scale: {epoch:.2f} s")
 

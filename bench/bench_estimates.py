@@ -29,7 +29,7 @@ two networks (one of wide 1×1 maps) with each activation and with batch norm, o
 and two networks with small and large validation splits), each run right after its own probe
 so that load changes cancel out, fits EPOCH_COSTS (second epochs) and SETUP_COSTS (the rest of
 each run), non-negative, by least squares on the logarithms of the ratios estimate / measured,
-and prints both tables for mnist_core/training.py. `--save` writes the measured runs (of
+and prints both tables for mnist_core/classroom/estimates.py. `--save` writes the measured runs (of
 `--fit`, or of the bench itself), `--refit` fits again from such files (several: their runs
 together).
 """
@@ -45,9 +45,8 @@ import time
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
-import mnist_core as mc
 from mnist_core import config as cfg
-from mnist_core.training import (
+from mnist_core.classroom.estimates import (
     EPOCH_COSTS,
     SETUP_COSTS,
     SPEED_PROBE,
@@ -57,6 +56,10 @@ from mnist_core.training import (
     measure_speed,
     setup_features,
 )
+from mnist_core.config import PRESETS, ConfigError, TrainConfig, validate
+from mnist_core.data import MnistData, load_mnist
+from mnist_core.engine.model import build_model
+from mnist_core.engine.training import train
 
 GOAL = 0.25  # within ±25 % of the measured time
 # `--bound` is in seconds at a probe epoch of this many seconds (this machine, quiet), not at
@@ -65,7 +68,7 @@ SAMPLE_SPEED = 0.6
 PRESET_WEIGHT = 3  # in the fit, a preset counts as 3 random runs: most visitors train one
 
 
-def random_config(rng: np.random.Generator, available: int, epochs: int | None) -> mc.TrainConfig:
+def random_config(rng: np.random.Generator, available: int, epochs: int | None) -> TrainConfig:
     """Any settings the Train page offers (valid or not), with few epochs."""
     blocks = int(rng.integers(1, cfg.MAX_BLOCKS + 1))
 
@@ -77,7 +80,7 @@ def random_config(rng: np.random.Generator, available: int, epochs: int | None) 
         return round(float(rng.choice(np.arange(s.low, s.high + s.step / 2, s.step))), 2)
 
     train_size = int(round(math.exp(rng.uniform(math.log(100), math.log(available))), -2))
-    return mc.TrainConfig(
+    return TrainConfig(
         filters=tuple(pick(cfg.FILTERS) for _ in range(blocks)),
         kernel_sizes=tuple(pick(cfg.KERNELS) for _ in range(blocks)),
         strides=pick(cfg.STRIDES),
@@ -107,8 +110,8 @@ def sample(seed: int, n: int, bound: float, available: int, epochs=None) -> list
     while len(picked) < n:
         config = random_config(rng, available, epochs)
         try:
-            mc.validate(config, available)
-        except mc.ConfigError:
+            validate(config, available)
+        except ConfigError:
             continue
         if estimate_seconds(config, SAMPLE_SPEED) <= bound:
             picked.append(config)
@@ -129,14 +132,14 @@ def cpu_lock(path: str | None):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def timed_run(config: mc.TrainConfig, data: mc.MnistData) -> tuple[float, list[float]]:
+def timed_run(config: TrainConfig, data: MnistData) -> tuple[float, list[float]]:
     """Seconds to build and train `config`, and the seconds of each of its epochs."""
     start = time.perf_counter()
-    result = mc.train(mc.build_model(config), config, data)
+    result = train(build_model(config), config, data)
     return time.perf_counter() - start, [e.seconds for e in result.history]
 
 
-def describe(config: mc.TrainConfig) -> str:
+def describe(config: TrainConfig) -> str:
     """The settings that matter for time, in one short line."""
     c = config
     aug = "".join(k for k, v in (("s", c.shift), ("r", c.rotation), ("z", c.zoom)) if v) or "-"
@@ -183,7 +186,7 @@ def measure(args, data, speed) -> dict[str, dict[str, list[float]]]:
     the cost model's error from load drift). Then every run again, in the same order: how far
     the same run's time moves on this machine in the minutes between (the baseline)."""
     available = len(data.y_train)
-    runs = [(name, c.fit_to(available)) for name, c in mc.PRESETS.items()]
+    runs = [(name, c.fit_to(available)) for name, c in PRESETS.items()]
     runs[-1] = ("best (2 epochs)", runs[-1][1].replace(epochs=2))
     groups = {"presets": runs}
     for seed, label, epochs in (
@@ -227,21 +230,21 @@ def fit(args, data) -> None:
     """Measure the seed-0 sample and fit both cost tables to it."""
     available = len(data.y_train)
     configs = [
-        mc.PRESETS["codelab"],
-        mc.PRESETS["fast"].replace(train_size=22000, val_size=2000),
-        mc.PRESETS["best"].replace(train_size=11000, val_size=2000),
+        PRESETS["codelab"],
+        PRESETS["fast"].replace(train_size=22000, val_size=2000),
+        PRESETS["best"].replace(train_size=11000, val_size=2000),
     ]
     configs = [c.fit_to(available).replace(epochs=2) for c in configs]
     # Wide layers after the first: the sample's bound leaves out the runs where their MACs
     # dominate, and without them the fit cannot tell what those MACs cost.
-    wide = mc.TrainConfig(padding="same", pooling="none", batch_size=128, val_size=0, epochs=2)
+    wide = TrainConfig(padding="same", pooling="none", batch_size=128, val_size=0, epochs=2)
     configs += [
         wide.replace(filters=(64, 64), kernel_sizes=(5, 5), train_size=1000),
         wide.replace(filters=(32, 128, 128), kernel_sizes=(3, 3, 3), train_size=500),
     ]
     # Networks with each activation, with batch norm, augmented: the sample mixes these with
     # everything else, and alone it cannot tell what each of them costs.
-    maps = mc.TrainConfig(filters=(32,), kernel_sizes=(3,), padding="same", batch_size=128,
+    maps = TrainConfig(filters=(32,), kernel_sizes=(3,), padding="same", batch_size=128,
                           train_size=3000, val_size=0, epochs=2)  # fmt: skip
     configs += [maps.replace(activation=a) for a in cfg.ACTIVATIONS]
     configs += [maps.replace(batch_norm=True), maps.replace(shift=0.1, rotation=10, zoom=0.1)]
@@ -250,7 +253,7 @@ def fit(args, data) -> None:
     configs += [wide_maps.replace(batch_norm=True)]
     # The same networks validated on few and on many digits: what validation costs per image,
     # per value and once (the sample's validation sizes vary with everything else).
-    tiny = mc.TrainConfig(filters=(8,), kernel_sizes=(1,), strides=3, pooling="none",
+    tiny = TrainConfig(filters=(8,), kernel_sizes=(1,), strides=3, pooling="none",
                           batch_size=128, train_size=500, epochs=2)  # fmt: skip
     top = available // 5
     configs += [tiny.replace(val_size=v) for v in (0, 1000, top)] + [maps.replace(val_size=top)]
@@ -310,7 +313,7 @@ def _fit_table(rows: list[dict], targets: list[float], weights: list[float]) -> 
 
 def print_fit(records: list[dict]) -> None:
     """Fit and print EPOCH_COSTS and SETUP_COSTS from measured records."""
-    configs = [mc.TrainConfig.from_dict(r["config"]) for r in records]
+    configs = [TrainConfig.from_dict(r["config"]) for r in records]
     weights = [r.get("weight", 1) for r in records]
 
     # One fit of both tables to each run's whole time and to its epochs after the first (the
@@ -371,7 +374,7 @@ def main() -> None:
                 records += json.load(f)
         print_fit(records)
         return
-    data = mc.load_mnist(args.data)
+    data = load_mnist(args.data)
     with cpu_lock(args.lock):
         speed = measure_speed(data)
     print(f"speed probe: {speed:.2f} s per reference epoch  (costs now: {EPOCH_COSTS}, "

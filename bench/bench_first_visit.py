@@ -123,15 +123,17 @@ def breakdown() -> None:
 
     step("Streamlit", lambda: __import__("streamlit"))
     step("pandas, pyarrow, plotly and the UI code", _import_ui)
-    import mnist_core as mc
-    from mnist_core import heap
+    from mnist_core.classroom import heap
+    from mnist_core.data import load_mnist
     from ui import state
 
     heap.limit_arenas()  # as the server's warm-up does first
-    step("TensorFlow and Keras imported", lambda: __import__("mnist_core.backend"))
+    step("TensorFlow and Keras imported", lambda: __import__("mnist_core.engine.backend"))
+    from mnist_core.engine.model import load_model
+
     kept = {}  # what the server keeps
-    step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", mc.load_mnist()))
-    step("the default model", lambda: kept.setdefault("model", mc.load_model(state.DEFAULT_MODEL)))
+    step("MNIST (uint8 arrays)", lambda: kept.setdefault("data", load_mnist()))
+    step("the default model", lambda: kept.setdefault("model", load_model(state.DEFAULT_MODEL)))
     step("the speed calibration, freed heap trimmed", lambda: _calibrate(kept["data"]))
     total = rss_mb()
     step("later, not the first visit: a codelab run", lambda: _train(kept["data"]))
@@ -144,8 +146,8 @@ def breakdown() -> None:
 
 def _calibrate(data) -> None:
     """What the server's warm-up does after loading: measure, then hand freed heap back."""
-    from mnist_core import heap
-    from mnist_core.training import measure_speed
+    from mnist_core.classroom import heap
+    from mnist_core.classroom.estimates import measure_speed
 
     measure_speed(data)
     heap.release_freed()
@@ -153,8 +155,8 @@ def _calibrate(data) -> None:
 
 def _train(data) -> None:
     """A user's codelab run, as the server trains it (its freed heap handed back)."""
+    from mnist_core.classroom.jobs import TrainingJob
     from mnist_core.config import PRESETS
-    from mnist_core.training import TrainingJob
 
     job = TrainingJob("run", PRESETS["codelab"], data).start()
     job.join()

@@ -14,8 +14,11 @@ import argparse
 import gc
 import os
 
-import mnist_core as mc
 from bench.bench_load import MemoryWatch, rss_mb
+from mnist_core.classroom.jobs import JobState, TrainingJob
+from mnist_core.classroom.queue import TrainingSlots
+from mnist_core.config import PRESETS
+from mnist_core.data import load_mnist
 
 
 def main() -> None:
@@ -24,14 +27,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--together", type=int, default=3)
     args = p.parse_args()
-    data = mc.load_mnist(args.data)
-    config = mc.PRESETS["codelab"].fit_to(len(data.y_train))
+    data = load_mnist(args.data)
+    config = PRESETS["codelab"].fit_to(len(data.y_train))
     pid = os.getpid()
     kept, series = [], []
     for i in range(args.runs):
-        job = mc.TrainingJob(f"Run {i + 1}", config, data).start()
+        job = TrainingJob(f"Run {i + 1}", config, data).start()
         job.join()
-        assert job.state is mc.JobState.DONE, job.error
+        assert job.state is JobState.DONE, job.error
         kept.append(job)
         gc.collect()
         series.append(rss_mb(pid))
@@ -42,11 +45,10 @@ def main() -> None:
         f"after run 1: {series[0]:,.0f} MB, after run {args.runs}: {series[-1]:,.0f} MB, "
         f"growth {growth:+,.0f} MB ({growth / max(args.runs - 1, 1):+.1f} MB a run; target ≤ 100)"
     )
-    slots = mc.TrainingSlots(args.together)
+    slots = TrainingSlots(args.together)
     watch = MemoryWatch(pid)
     jobs = [
-        mc.TrainingJob(f"Together {i + 1}", config, data, slots).start()
-        for i in range(args.together)
+        TrainingJob(f"Together {i + 1}", config, data, slots).start() for i in range(args.together)
     ]
     for job in jobs:
         job.join()

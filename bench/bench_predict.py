@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 
-import mnist_core as mc
+from mnist_core.engine.model import load_model, predict
+from mnist_core.engine.preprocess import image_to_mnist
 
 
 def latencies(fn, image: np.ndarray, calls: int) -> list[float]:
@@ -35,17 +36,17 @@ def main() -> None:
     p.add_argument("--model", default="models/default.keras")
     p.add_argument("--calls", type=int, default=200)
     args = p.parse_args()
-    model = mc.load_model(args.model)
+    model = load_model(args.model)
     image = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)
     print(f"{args.model}: {model.count_params():,} parameters, {args.calls} calls of one image")
     keras_ms = describe("model.predict (baseline)", latencies(
         lambda x: model.predict(x, verbose=0), image, args.calls))  # fmt: skip
     ours_ms = describe("mnist_core.predict", latencies(
-        lambda x: mc.predict(model, x), image, args.calls))  # fmt: skip
+        lambda x: predict(model, x), image, args.calls))  # fmt: skip
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255
     canvas[60:220, 130:150, :3] = 255  # a "1"
-    describe("image_to_mnist (280×280)", latencies(mc.image_to_mnist, canvas, args.calls))
+    describe("image_to_mnist (280×280)", latencies(image_to_mnist, canvas, args.calls))
     print(f"ratio model.predict / mnist_core.predict: {keras_ms / ours_ms:.1f}x")
 
 

@@ -27,21 +27,25 @@ MODES = [(1, 1), (1, 2), (2, 1), (2, 2)]  # (cores, training slots)
 
 def worker(data_path: str | None, runs: int, limit: int) -> dict:
     """One mode in this process: the queue's times and each run's estimated and real wait."""
-    import mnist_core as mc
+    from mnist_core.classroom.estimates import ServerSpeed, measure_speed
+    from mnist_core.classroom.jobs import JobState, TrainingJob
+    from mnist_core.classroom.queue import TrainingSlots
+    from mnist_core.config import PRESETS
+    from mnist_core.data import load_mnist
 
-    data = mc.load_mnist(data_path)
-    speed = mc.ServerSpeed(mc.measure_speed(data))
-    config = mc.PRESETS["codelab"].fit_to(len(data.y_train))
-    slots = mc.TrainingSlots(limit)
+    data = load_mnist(data_path)
+    speed = ServerSpeed(measure_speed(data))
+    config = PRESETS["codelab"].fit_to(len(data.y_train))
+    slots = TrainingSlots(limit)
     start = time.monotonic()
     jobs = []
     estimated = []
     for seed in range(1, runs + 1):
         run = config.replace(seed=seed)
-        job = mc.TrainingJob(
+        job = TrainingJob(
             f"seed {seed}", run, data, slots, estimated_seconds=speed.estimate(run), speed=speed
         ).start()
-        while job.state is mc.JobState.WAITING and slots.place(job) is None:
+        while job.state is JobState.WAITING and slots.place(job) is None:
             time.sleep(0.005)  # queued (or already training): its wait is known now
         jobs.append(job)
         estimated.append(slots.wait_seconds(job, lambda other: other.remaining_seconds()))
@@ -50,12 +54,12 @@ def worker(data_path: str | None, runs: int, limit: int) -> dict:
     while len(finished) < runs:
         now = time.monotonic() - start
         for i, job in enumerate(jobs):
-            if i not in started and job.state is not mc.JobState.WAITING:
+            if i not in started and job.state is not JobState.WAITING:
                 started[i] = now
             if i not in finished and job.finished:
                 finished[i] = now
         time.sleep(0.02)
-    assert all(job.state is mc.JobState.DONE for job in jobs), [j.error for j in jobs]
+    assert all(job.state is JobState.DONE for job in jobs), [j.error for j in jobs]
     return {
         "empty": max(finished.values()),
         "median_finished": statistics.median(finished.values()),

@@ -14,14 +14,16 @@ import time
 
 import keras
 
-import mnist_core as mc
-from mnist_core.training import fit_arrays
+from mnist_core.config import PRESETS, TrainConfig
+from mnist_core.data import MnistData, load_mnist
+from mnist_core.engine.model import build_model
+from mnist_core.engine.training import fit_arrays, train
 
 
-def bare_fit(config: mc.TrainConfig, data: mc.MnistData) -> float:
+def bare_fit(config: TrainConfig, data: MnistData) -> float:
     """Seconds for plain model.fit on the same split, no callbacks."""
     (x, y), val = fit_arrays(config, data)
-    model = mc.build_model(config)
+    model = build_model(config)
     keras.utils.set_random_seed(config.seed)
     start = time.perf_counter()
     model.fit(
@@ -30,23 +32,23 @@ def bare_fit(config: mc.TrainConfig, data: mc.MnistData) -> float:
     return time.perf_counter() - start
 
 
-def reported_fit(config: mc.TrainConfig, data: mc.MnistData) -> tuple[float, int]:
+def reported_fit(config: TrainConfig, data: MnistData) -> tuple[float, int]:
     """Seconds for mnist_core.train with a progress consumer, and how many reports it got."""
     events = []
-    result = mc.train(mc.build_model(config), config, data, on_progress=events.append)
+    result = train(build_model(config), config, data, on_progress=events.append)
     return result.fit_seconds, len(events)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
-    p.add_argument("--preset", default="codelab", choices=sorted(mc.PRESETS))
+    p.add_argument("--preset", default="codelab", choices=sorted(PRESETS))
     p.add_argument("--batch-size", type=int, help="override, e.g. 32 for many small batches")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--bare-once", action="store_true", help="print one bare fit's seconds")
     args = p.parse_args()
-    data = mc.load_mnist(args.data)
-    config = mc.PRESETS[args.preset].fit_to(len(data.y_train))
+    data = load_mnist(args.data)
+    config = PRESETS[args.preset].fit_to(len(data.y_train))
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
     if args.bare_once:  # a fresh process, like the CLI's: its first fit traces the model

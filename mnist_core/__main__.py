@@ -1,8 +1,7 @@
 """Command line: `python -m mnist_core train|evaluate|predict|board ...`."""
 
-# TensorFlow is imported only by what needs it (`mc.build_model`, `mc.load_model` …: PEP 562 in
-# mnist_core/__init__.py): `--help`, `board` and impossible settings answer at once, not after
-# its 2-4 s import.
+# TensorFlow is imported only by the commands that need it, after their settings are checked:
+# `--help`, `board` and impossible settings answer at once, not after its 2-4 s import.
 
 from __future__ import annotations
 
@@ -17,11 +16,11 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import mnist_core as mc
-from mnist_core.board import Board, BoardError
+from mnist_core.classroom.board import Board, BoardError
 from mnist_core.config import PRESETS, ConfigError, ModelFileError, validate
 from mnist_core.data import DataFileError, load_mnist
-from mnist_core.preprocess import ImageError, image_to_mnist, read_image_file
+from mnist_core.engine.preprocess import ImageError, image_to_mnist, read_image_file
+from mnist_core.engine.progress import EpochProgress
 
 # A C++ log record from TensorFlow's absl logging: "I0000 00:00:1796461086.684 7168 port.cc:153] ".
 _NATIVE_RECORD = re.compile(rb"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] ")
@@ -83,13 +82,13 @@ def _native_stderr_filtered() -> Iterator[None]:
 
 def _import_keras() -> None:
     """Import Keras and TensorFlow, keeping their C++ start-up notices off the terminal."""
-    if "mnist_core.backend" not in sys.modules:
+    if "mnist_core.engine.backend" not in sys.modules:
         with _native_stderr_filtered():
-            importlib.import_module("mnist_core.backend")
+            importlib.import_module("mnist_core.engine.backend")
 
 
 def _print_epoch(progress) -> None:
-    if isinstance(progress, mc.EpochProgress):
+    if isinstance(progress, EpochProgress):
         val = (
             f" - val_loss {progress.val_loss:.4f} - val_accuracy {progress.val_accuracy:.4f}"
             if progress.val_loss is not None
@@ -117,10 +116,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
     validate(config, len(data.y_train))
     print(data.describe(), file=sys.stderr)
     _import_keras()
-    model = mc.build_model(config)
-    result = mc.train(model, config, data, on_progress=_print_epoch)
+    from mnist_core.engine.model import build_model, evaluate, save_model
+    from mnist_core.engine.training import train
+
+    model = build_model(config)
+    result = train(model, config, data, on_progress=_print_epoch)
     start = time.perf_counter()
-    test = mc.evaluate(model, data.x_test, data.y_test)
+    test = evaluate(model, data.x_test, data.y_test)
     last = result.history[-1]
     report = {
         "preset": args.preset,
@@ -140,16 +142,18 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if args.out:
         metadata = {"name": f"{args.preset} preset", "config": config.to_dict(), **report}
         metadata["trained_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        report["saved"] = str(mc.save_model(model, args.out, metadata))
+        report["saved"] = str(save_model(model, args.out, metadata))
     return report
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     """Test a saved model on the test set."""
     _import_keras()
-    model = mc.load_model(args.model)
+    from mnist_core.engine.model import evaluate, load_model
+
+    model = load_model(args.model)
     data = load_mnist(args.data)
-    result = mc.evaluate(model, data.x_test, data.y_test)
+    result = evaluate(model, data.x_test, data.y_test)
     return {
         "data": data.source,
         "test_images": len(result.labels),
@@ -162,9 +166,11 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 def cmd_predict(args: argparse.Namespace) -> dict:
     """Predict the digit in an image file."""
     _import_keras()
-    model = mc.load_model(args.model)
+    from mnist_core.engine.model import load_model, predict
+
+    model = load_model(args.model)
     image = image_to_mnist(read_image_file(Path(args.image).read_bytes()))
-    probabilities = mc.predict(model, image)[0]
+    probabilities = predict(model, image)[0]
     return {
         "digit": int(probabilities.argmax()),
         "probabilities": [round(float(p), 6) for p in probabilities],

@@ -63,8 +63,7 @@ class ConfigError(ValueError):
 
 
 class ModelFileError(ValueError):
-    """A file that is not a usable digit model (here, with read_metadata, so that naming it
-    imports no Keras)."""
+    """A file that is not a usable digit model (raised by read_metadata and the engine's loader)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.board import BoardEntry, BoardError
 from mnist_core.i18n import _
 from ui import lessons, navigation, state, streamlit_workarounds, train_settings, widgets
 
@@ -23,7 +23,7 @@ def budget_picker() -> int | None:
     )  # fmt: skip
 
 
-def board_table(entries: list[mc.BoardEntry]) -> None:
+def board_table(entries: list[BoardEntry]) -> None:
     """The entries as a table; a click on a row asks for its settings on the Train page."""
     st.session_state.board_shown = entries  # what the rows of this table are
     rows = pd.DataFrame(
@@ -75,7 +75,7 @@ try:
         entries = state.board().entries(max_parameters=budget)
     else:
         entries = state.board().entries(lesson=lesson.id, limit=None)
-except mc.BoardError as err:
+except BoardError as err:
     st.error(
         _("The class board is not available on this server: {error}").format(error=err),
         icon=":material/error:",

@@ -3,14 +3,18 @@
 import numpy as np
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.workspaces import ModelEntry
+from mnist_core.data import evaluation_indices
+from mnist_core.engine import transforms
+from mnist_core.engine.evaluation import Evaluation
 from mnist_core.i18n import _
+from mnist_core.presentation import charts
 from ui import state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 
 
-def model_pickers(entries: dict[str, mc.ModelEntry]) -> tuple[mc.ModelEntry, mc.ModelEntry]:
+def model_pickers(entries: dict[str, ModelEntry]) -> tuple[ModelEntry, ModelEntry]:
     """Two model boxes: A starts on the current model, B on another one."""
     names = list(entries)
     current = state.current_model().name
@@ -24,7 +28,7 @@ def model_pickers(entries: dict[str, mc.ModelEntry]) -> tuple[mc.ModelEntry, mc.
     return entries[a], entries[b]
 
 
-def headline(a: mc.ModelEntry, b: mc.ModelEntry, ev_a: mc.Evaluation, ev_b: mc.Evaluation):
+def headline(a: ModelEntry, b: ModelEntry, ev_a: Evaluation, ev_b: Evaluation):
     """Each model's test accuracy and the difference."""
     first, second, change = st.columns(3)
     first.metric(_("A: {model}").format(model=state.display_name(a.name)), f"{ev_a.accuracy:.2%}",
@@ -39,13 +43,13 @@ def headline(a: mc.ModelEntry, b: mc.ModelEntry, ev_a: mc.Evaluation, ev_b: mc.E
     )  # fmt: skip
 
 
-def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
+def per_digit(names: tuple[str, str], ev_a: Evaluation, ev_b: Evaluation) -> None:
     """Per-digit accuracy side by side, and the change."""
     rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
     chart, table = st.columns([3, 2])
     chart.plotly_chart(
-        mc.charts.compare_per_digit(rows_a, rows_b, names), width="stretch",
-        config=mc.charts.CONFIG,
+        charts.compare_per_digit(rows_a, rows_b, names), width="stretch",
+        config=charts.CONFIG,
     )  # fmt: skip
     with table:
         widgets.table(
@@ -64,14 +68,14 @@ def per_digit(names: tuple[str, str], ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
         )
 
 
-def alt_text(theirs: mc.Evaluation, i: int, right: str, wrong: str) -> str:
+def alt_text(theirs: Evaluation, i: int, right: str, wrong: str) -> str:
     """Test digit `i` for screen readers: what it is, and what each model reads."""
     return _("handwritten {digit}, test digit #{index}: {right} reads it right, {wrong} says "
              "{answer}").format(digit=theirs.labels[i], index=i, right=right, wrong=wrong,
                                 answer=theirs.predictions[i])  # fmt: skip
 
 
-def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) -> None:
+def disagreements(x_test: np.ndarray, ev_a: Evaluation, ev_b: Evaluation) -> None:
     """The test digits one model reads right and the other wrong."""
     right_a, right_b = ev_a.predictions == ev_a.labels, ev_b.predictions == ev_b.labels
     only_a, only_b = st.columns(2)
@@ -101,10 +105,10 @@ def disagreements(x_test: np.ndarray, ev_a: mc.Evaluation, ev_b: mc.Evaluation) 
 SWEEP_DIGITS = 500  # test digits turned and moved: enough for a smooth curve in a few seconds
 
 
-def turned_and_moved(a: mc.ModelEntry, b: mc.ModelEntry, names: tuple[str, str]) -> None:
+def turned_and_moved(a: ModelEntry, b: ModelEntry, names: tuple[str, str]) -> None:
     """Both models' accuracy on the same test digits turned and moved sideways."""
     data = state.mnist()
-    indices = mc.evaluation_indices(data, SWEEP_DIGITS)
+    indices = evaluation_indices(data, SWEEP_DIGITS)
     images = data.x_test[indices].astype(np.float32) / 255
     labels = data.y_test[indices]
     st.caption(
@@ -115,16 +119,16 @@ def turned_and_moved(a: mc.ModelEntry, b: mc.ModelEntry, names: tuple[str, str])
             "find their patterns wherever they are."
         ).format(n=SWEEP_DIGITS)
     )
-    for column, kind in zip(st.columns(2), mc.transforms.ACCURACY_SWEEPS):
+    for column, kind in zip(st.columns(2), transforms.ACCURACY_SWEEPS):
         sweeps = tuple(
             state.remembered(
-                f"compare_{kind}_{slot}", mc.transforms.accuracy_sweep, entry.model,
+                f"compare_{kind}_{slot}", transforms.accuracy_sweep, entry.model,
                 images, labels, kind,
             )
             for slot, entry in (("a", a), ("b", b))
         )  # fmt: skip
         column.plotly_chart(
-            mc.charts.accuracy_sweeps(sweeps, names), width="stretch", config=mc.charts.CONFIG
+            charts.accuracy_sweeps(sweeps, names), width="stretch", config=charts.CONFIG
         )
         unmoved = int(np.flatnonzero(sweeps[0].values == 0)[0])
         column.caption(
@@ -169,17 +173,17 @@ per_digit(names, ev_a, ev_b)
 
 st.subheader(_("What changed from A to B"))
 st.plotly_chart(
-    mc.charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
+    charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
     width="stretch",
-    config=mc.charts.CONFIG,
+    config=charts.CONFIG,
 )
 if a.history and b.history:
     st.subheader(_("Their training, side by side"))
     st.plotly_chart(
-        mc.charts.runs_overlay(
+        charts.runs_overlay(
             {state.display_name(a.name): a.history, state.display_name(b.name): b.history}
         ),
-        config=mc.charts.CONFIG,
+        config=charts.CONFIG,
     )
 
 # Computed only while open: turning and moving 500 digits takes both models a few seconds.

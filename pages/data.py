@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.data import NUM_CLASSES, class_means
 from mnist_core.i18n import N_, _
+from mnist_core.presentation import charts
 from ui import lessons, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -12,9 +13,9 @@ mnist = state.mnist()
 
 
 @st.cache_resource(show_spinner=False)
-def class_means(split: str) -> np.ndarray:
+def average_digits(split: str) -> np.ndarray:
     """Mean image per digit, computed once per server."""
-    return mc.class_means(*mnist.split(split))
+    return class_means(*mnist.split(split))
 
 
 st.title(_("Look at the data"))
@@ -42,7 +43,7 @@ split = split_column.segmented_control(
     persist_state="session", format_func=lambda split: _(SPLITS[split]),
 )  # fmt: skip
 only = digit_column.selectbox(
-    _("Digit"), ["all", *range(mc.NUM_CLASSES)], key="data_digit", persist_state="session",
+    _("Digit"), ["all", *range(NUM_CLASSES)], key="data_digit", persist_state="session",
     format_func=lambda digit: _("all") if digit == "all" else str(digit),
 )  # fmt: skip
 count = count_column.slider(
@@ -68,19 +69,19 @@ widgets.digit_gallery(
 chart, closeup = st.columns([2, 3])  # the close-up wide enough for its numbers
 with chart:
     st.plotly_chart(
-        mc.charts.class_distribution(mnist.y_train, mnist.y_test),
+        charts.class_distribution(mnist.y_train, mnist.y_test),
         width="stretch",
-        config=mc.charts.CONFIG,
+        config=charts.CONFIG,
     )
     st.subheader(_("The average of each digit"))
     widgets.digit_gallery(
-        class_means(split) / 255,
-        [str(d) for d in range(mc.NUM_CLASSES)],
+        average_digits(split) / 255,
+        [str(d) for d in range(NUM_CLASSES)],
         [
             _("the average of every {split} image of a {digit}").format(
                 split=_(SPLITS[split]), digit=d
             )
-            for d in range(mc.NUM_CLASSES)
+            for d in range(NUM_CLASSES)
         ],
     )
 with closeup:
@@ -89,7 +90,7 @@ with closeup:
         format_func=lambda i: _("#{index} (a {digit})").format(index=i, digit=y[i]),
     )  # fmt: skip
     widgets.pixel_closeup(
-        mc.charts.pixel_heatmap(
+        charts.pixel_heatmap(
             x[index],
             _("{split} #{index}: a {digit}, 28×28 pixels, 0-255").format(
                 split=_(SPLITS[split]), index=index, digit=y[index]

@@ -9,8 +9,20 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-import mnist_core as mc
+from mnist_core.classroom.workspaces import ModelEntry
+from mnist_core.engine import transforms
+from mnist_core.engine.model import feature_maps, first_layer_filters, predict
+from mnist_core.engine.preprocess import (
+    DigitTooSmallError,
+    EmptyImageError,
+    ImageFileError,
+    PreprocessSteps,
+    naive_resize,
+    preprocess_steps,
+    read_image_file,
+)
 from mnist_core.i18n import N_, _
+from mnist_core.presentation import charts
 from ui import (
     digit_map,
     filter_steps,
@@ -74,8 +86,8 @@ def upload() -> tuple[np.ndarray | None, str]:
     if file is None:
         return None, ""
     try:
-        return mc.read_image_file(file.getvalue()), file.name
-    except mc.ImageFileError as err:
+        return read_image_file(file.getvalue()), file.name
+    except ImageFileError as err:
         st.error(
             _("{file}: {error}").format(file=file.name, error=err), icon=":material/broken_image:"
         )
@@ -98,15 +110,15 @@ def camera() -> tuple[np.ndarray | None, str]:
         return None, ""
     name = _("your photo")
     try:
-        return mc.read_image_file(photo.getvalue()), name
-    except mc.ImageFileError as err:
+        return read_image_file(photo.getvalue()), name
+    except ImageFileError as err:
         st.error(_("{file}: {error}").format(file=name, error=err), icon=":material/broken_image:")
         return None, name
 
 
 def digit_to_read(
     drawing: np.ndarray | None, picture: np.ndarray | None, name: str
-) -> tuple[mc.PreprocessSteps, np.ndarray, bool] | None:
+) -> tuple[PreprocessSteps, np.ndarray, bool] | None:
     """The upload if there is one, else the drawing: (its preprocessing steps, the image, whether
     it is the drawing). None, having said why, when there is nothing to read."""
     if name and picture is None:
@@ -115,11 +127,11 @@ def digit_to_read(
     image = drawing if drawn else picture
     try:
         if image is not None:
-            return mc.preprocess_steps(image, drawing=drawn), image, drawn
-    except mc.DigitTooSmallError as err:
+            return preprocess_steps(image, drawing=drawn), image, drawn
+    except DigitTooSmallError as err:
         st.warning(str(err), icon=":material/zoom_in:")
         return None
-    except mc.EmptyImageError:
+    except EmptyImageError:
         if not drawn:
             st.warning(
                 _(
@@ -184,7 +196,7 @@ def bend_sliders() -> dict:
 
 def prediction(model: keras.Model, image: np.ndarray, threshold: float) -> int:
     """The predicted digit (or "not sure"), its confidence and the ten probabilities."""
-    probs = mc.predict(model, image)[0]
+    probs = predict(model, image)[0]
     digit, confidence = int(probs.argmax()), float(probs.max())
     sure = confidence >= threshold
     row = st.container(horizontal=True)  # side by side on a phone too: columns would stack
@@ -202,18 +214,18 @@ def prediction(model: keras.Model, image: np.ndarray, threshold: float) -> int:
             ),
             icon=":material/help:",
         )
-    st.html(mc.charts.probability_bars(probs, threshold))
+    st.html(charts.probability_bars(probs, threshold))
     return digit
 
 
-def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | None) -> None:
+def preprocessing(steps: PreprocessSteps, origin: str, bent: np.ndarray | None) -> None:
     """Each step from the input to the 28×28 image the model sees (bent, if it is)."""
     st.markdown(
         _("**What the model sees** ({origin}: crop, scale to 20 px, centre in 28×28)").format(
             origin=origin
         )
     )
-    images = [steps.ink, steps.cropped, steps.scaled, mc.charts.upscale(steps.centred, 4)]
+    images = [steps.ink, steps.cropped, steps.scaled, charts.upscale(steps.centred, 4)]
     captions = [_("input"), _("cropped to the ink"), _("longer side 20 px"), _("centred: 28×28")]
     alts = [
         _("{origin}, as the model gets it"),
@@ -222,11 +234,11 @@ def preprocessing(steps: mc.PreprocessSteps, origin: str, bent: np.ndarray | Non
         _("{origin}, centred in 28×28: what the network reads"),
     ]
     if bent is not None:
-        images.append(mc.charts.upscale(bent, 4))
+        images.append(charts.upscale(bent, 4))
         captions.append(_("bent: what it reads"))
         alts.append(_("{origin}, bent by the sliders: what the network reads"))
     st.image(
-        [mc.charts.pad_square(np.clip(image, 0, 1)) for image in images],
+        [charts.pad_square(np.clip(image, 0, 1)) for image in images],
         caption=captions,
         width=TILE,
         output_format="PNG",
@@ -246,9 +258,9 @@ def breaking_points(model: keras.Model, image: np.ndarray, bends: dict) -> None:
     for column, kind, now in zip(
         st.columns(2), ("rotation", "scale"), (bends["rotation"], bends["factor"])
     ):
-        sweep = state.remembered(f"sweep_{kind}", mc.transforms.sweep, model, image, kind)
+        sweep = state.remembered(f"sweep_{kind}", transforms.sweep, model, image, kind)
         column.plotly_chart(
-            mc.charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
+            charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
         )
         low, high = sweep.breaking_point()
         unit = "°" if kind == "rotation" else "×"
@@ -264,10 +276,10 @@ def breaking_points(model: keras.Model, image: np.ndarray, bends: dict) -> None:
 
 def naive_comparison(model: keras.Model, image: np.ndarray, digit: int, drawing: bool) -> None:
     """What squeezing the whole canvas to 28×28, without centring, would have predicted."""
-    plain = mc.naive_resize(image, drawing=drawing)
-    plain_probs = mc.predict(model, plain)[0]
+    plain = naive_resize(image, drawing=drawing)
+    plain_probs = predict(model, plain)[0]
     st.image(
-        mc.charts.upscale(plain, 4),
+        charts.upscale(plain, 4),
         caption=_("naive: the whole canvas squeezed to 28×28"),
         width=TILE,
         output_format="PNG",
@@ -291,10 +303,10 @@ def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
             "the filter found its pattern. The first layer's filters are small stroke detectors."
         )
     )
-    for name, maps in mc.feature_maps(model, centred):
+    for name, maps in feature_maps(model, centred):
         channels = np.moveaxis(maps, -1, 0)
         st.image(
-            mc.charts.upscale(mc.charts.tile(channels, cols=16), 3 if maps.shape[0] > 14 else 6),
+            charts.upscale(charts.tile(channels, cols=16), 3 if maps.shape[0] > 14 else 6),
             caption=_("{layer}: {n} maps of {height}×{width}").format(
                 layer=name, n=channels.shape[0], height=maps.shape[0], width=maps.shape[1]
             ),
@@ -303,13 +315,13 @@ def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
                 n=channels.shape[0], layer=name
             ),
         )
-    filters = mc.first_layer_filters(model)
+    filters = first_layer_filters(model)
     if filters is None:
         st.caption(_("This model has no conv layers to look inside."))
         return
     k = filters.shape[1]
     st.image(
-        mc.charts.upscale(mc.charts.tile(filters, cols=16), 12),
+        charts.upscale(charts.tile(filters, cols=16), 12),
         caption=_("First layer: {n} learned {k}×{k} filters").format(n=len(filters), k=k),
         output_format="PNG",
         alt=_("the first layer's {n} filters of {k}×{k} weights, in a grid").format(
@@ -359,7 +371,7 @@ def sources() -> tuple[DeltaGenerator, np.ndarray | None, str]:
 
 
 @st.fragment
-def reader(entry: mc.ModelEntry) -> None:
+def reader(entry: ModelEntry) -> None:
     """The canvas, its settings and everything read from the drawing. A fragment: a slider
     reruns this part only, not the sidebar, the explainer or the handwriting set. What does not
     change with a stroke (the upload, the settings, the keep buttons) is made here, not in
@@ -388,7 +400,7 @@ def reader(entry: mc.ModelEntry) -> None:
 
 @st.fragment
 def reading(
-    entry: mc.ModelEntry,
+    entry: ModelEntry,
     places: tuple[DeltaGenerator, DeltaGenerator, DeltaGenerator],
     keep_request: dict[str, int],
     stroke: int,
@@ -416,7 +428,7 @@ def reading(
     handwriting.keep_if_asked(keep_request, image, drawn, after_add=clear if drawn else None)
     model = entry.model  # once: each use of the default's would open and close a spinner
     with answer:
-        bent = mc.transforms.bend(steps.centred, **bends)
+        bent = transforms.bend(steps.centred, **bends)
         digit = prediction(model, bent, threshold)
     with details:
         untouched = all(bends[name] == spec[4] for name, spec in BENDS.items())

@@ -4,13 +4,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.workspaces import ModelEntry
+from mnist_core.data import NUM_CLASSES
+from mnist_core.engine.evaluation import Evaluation
 from mnist_core.i18n import _
+from mnist_core.presentation import charts, export
 from ui import digit_map, handwriting, lessons, navigation, state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 SIZES = [500, 1000, 2000, 5000, 10000]
-DIGITS = list(range(mc.NUM_CLASSES))
+DIGITS = list(range(NUM_CLASSES))
 
 
 def size_picker(test_size: int) -> int:
@@ -22,7 +25,7 @@ def size_picker(test_size: int) -> int:
     )  # fmt: skip
 
 
-def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, bool]:
+def digits_to_test(entry: ModelEntry) -> tuple[Evaluation, np.ndarray, bool]:
     """MNIST's test digits or the user's own: (evaluation, the digits, whether they are own)."""
     own = handwriting.own_digits()
     st.session_state.setdefault("eval_data", handwriting.EVAL_MNIST)
@@ -48,7 +51,7 @@ def digits_to_test(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray, boo
     return *state.own_evaluation(entry), True
 
 
-def headline(ev: mc.Evaluation, own: bool) -> None:
+def headline(ev: Evaluation, own: bool) -> None:
     """Accuracy, mistakes and the hardest digit."""
     accuracy, mistakes, hardest = st.columns(3)
     accuracy.metric(
@@ -71,18 +74,18 @@ def headline(ev: mc.Evaluation, own: bool) -> None:
     )  # fmt: skip
 
 
-def file_stem(entry: mc.ModelEntry, ev: mc.Evaluation, own: bool) -> str:
+def file_stem(entry: ModelEntry, ev: Evaluation, own: bool) -> str:
     """The start of a download's file name: the model, and the digits it was tested on."""
     digits = "my-handwriting" if own else f"test-{len(ev.labels)}"
-    return f"{mc.export.file_stem(entry.name)}-{digits}"
+    return f"{export.file_stem(entry.name)}-{digits}"
 
 
-def per_digit(ev: mc.Evaluation, stem: str) -> None:
+def per_digit(ev: Evaluation, stem: str) -> None:
     """Accuracy per digit as a chart and a table (and the table as a CSV download)."""
     st.subheader(_("Per digit"))
     chart, table = st.columns([3, 2])
     rows = ev.per_class()
-    chart.plotly_chart(mc.charts.per_class_accuracy(rows), width="stretch", config=mc.charts.CONFIG)
+    chart.plotly_chart(charts.per_class_accuracy(rows), width="stretch", config=charts.CONFIG)
     with table:
         headers = {
             "digit": _("digit"), "count": _("count"), "correct": _("correct"),
@@ -94,7 +97,7 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
         )  # fmt: skip
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
-            lambda: mc.export.per_digit_csv(ev),
+            lambda: export.per_digit_csv(ev),
             f"{stem}-per-digit.csv",
             key="eval_per_digit_csv",
             help=_("Accuracy, precision and recall as fractions from 0 to 1, with the counts."),
@@ -107,7 +110,7 @@ def per_digit(ev: mc.Evaluation, stem: str) -> None:
     )
 
 
-def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
+def confusion_matrix(ev: Evaluation, stem: str) -> tuple[int, int] | None:
     """The clickable confusion matrix (and its counts as a CSV download); returns the cell just
     clicked (true, predicted), if any."""
     st.subheader(_("Confusion matrix"))
@@ -118,17 +121,17 @@ def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
         ),
     )  # fmt: skip
     clicked = st.plotly_chart(
-        mc.charts.confusion_heatmap(ev.confusion, normalise),
+        charts.confusion_heatmap(ev.confusion, normalise),
         key="confusion",
         on_select="rerun",
         selection_mode="points",
         width="stretch",
-        config=mc.charts.CONFIG,
+        config=charts.CONFIG,
     )
     st.caption(_("Click a cell to see the images behind it."))
     widgets.csv_download(
         _("Download the confusion matrix (CSV)"),
-        lambda: mc.export.confusion_csv(ev),
+        lambda: export.confusion_csv(ev),
         f"{stem}-confusion.csv",
         key="eval_confusion_csv",
         help=_("The counts: a row for each true digit, a column for each predicted digit."),
@@ -137,7 +140,7 @@ def confusion_matrix(ev: mc.Evaluation, stem: str) -> tuple[int, int] | None:
     return (points[0]["y"], points[0]["x"]) if points else None
 
 
-def cell_picker(ev: mc.Evaluation, clicked: tuple[int, int] | None) -> tuple[int, int]:
+def cell_picker(ev: Evaluation, clicked: tuple[int, int] | None) -> tuple[int, int]:
     """True and predicted digit boxes: a new click chooses them, then they are free to change."""
     if clicked != st.session_state.get("eval_clicked"):
         st.session_state.eval_clicked = clicked
@@ -154,7 +157,7 @@ def cell_picker(ev: mc.Evaluation, clicked: tuple[int, int] | None) -> tuple[int
     return true, predicted
 
 
-def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.ndarray) -> None:
+def why(entry: ModelEntry, ev: Evaluation, x_test: np.ndarray, shown: np.ndarray) -> None:
     """For one image of the gallery, the pixels that pushed the model to its answer."""
     picked = st.selectbox(
         _("Why did it answer that? Pick one of these images"),
@@ -174,7 +177,7 @@ def why(entry: mc.ModelEntry, ev: mc.Evaluation, x_test: np.ndarray, shown: np.n
     )
 
 
-def alt_texts(ev: mc.Evaluation, shown: np.ndarray, own: bool) -> list[str]:
+def alt_texts(ev: Evaluation, shown: np.ndarray, own: bool) -> list[str]:
     """What each image of a gallery is, for screen readers: the digit, and the answer."""
     text = (
         _("your drawing of a {digit}, read as {answer} ({confidence} sure)")
@@ -189,7 +192,7 @@ def alt_texts(ev: mc.Evaluation, shown: np.ndarray, own: bool) -> list[str]:
     ]
 
 
-def top_two(ev: mc.Evaluation, i: int) -> str:
+def top_two(ev: Evaluation, i: int) -> str:
     """The two likeliest digits for image `i`, with their probabilities."""
     p = ev.probabilities[i]
     return " · ".join(f"{d}: {p[d]:.0%}" for d in np.argsort(-p)[:2])

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.lessons import Lesson
+from mnist_core.config import ConfigError, TrainConfig, validate
 from mnist_core.i18n import _
+from mnist_core.presentation.codegen import script_for
 from ui import accessibility, lessons, runs, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
 
 
-def train_button(
-    config: mc.TrainConfig, preset: str, buildable: bool, lesson: mc.Lesson | None
-) -> None:
+def train_button(config: TrainConfig, preset: str, buildable: bool, lesson: Lesson | None) -> None:
     """Train with these settings; the new run's heading takes the keyboard focus."""
     running = state.active_job()
     if st.button(
@@ -64,8 +64,8 @@ train_settings.keep_in_link(config)
 
 with overview:
     try:
-        mc.validate(config, available)
-    except mc.ConfigError as err:
+        validate(config, available)
+    except ConfigError as err:
         st.error(str(err), icon=":material/block:")
         buildable = False  # no network: nothing to train
     else:
@@ -93,7 +93,7 @@ if buildable:
                     "Keras is installed."
                 ).format(file=file_name)
             )
-            script = mc.script_for(config, preset)
+            script = script_for(config, preset)
             st.download_button(
                 _("Download the script"), data=script, file_name=file_name,
                 mime="text/x-python", icon=":material/download:", on_click="ignore",

@@ -11,7 +11,7 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_sample
-from mnist_core.model import load_model
+from mnist_core.engine.model import load_model
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 # Tests publish to a class board of their own, never to the user's (in their cache folder or an

@@ -17,7 +17,7 @@ import pytest
 import test_browser as tb
 
 from bench.browser import WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
-from mnist_core.board import BOARD_FILE, Board
+from mnist_core.classroom.board import BOARD_FILE, Board
 from mnist_core.config import TrainConfig
 
 pytestmark = pytest.mark.browser
@@ -108,10 +108,11 @@ def open_page(page: Page, path: str) -> None:
 def untrained_model(tmp_path_factory) -> Path:
     """The codelab's network before any training, as a .keras file: a second model that reads
     most digits differently from the ready-made one."""
-    import mnist_core as mc
+    from mnist_core.config import PRESETS
+    from mnist_core.engine.model import build_model, model_to_bytes
 
     path = tmp_path_factory.mktemp("models") / "untrained.keras"
-    path.write_bytes(mc.model_to_bytes(mc.build_model(mc.PRESETS["codelab"])))
+    path.write_bytes(model_to_bytes(build_model(PRESETS["codelab"])))
     return path
 
 

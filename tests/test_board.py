@@ -15,7 +15,7 @@ import pytest
 
 from bench.postgres import REQUIRE, start_postgres
 from mnist_core.__main__ import main
-from mnist_core.board import BOARD_FILE, Board, BoardError, clean_name
+from mnist_core.classroom.board import BOARD_FILE, Board, BoardError, clean_name
 from mnist_core.config import PRESETS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,7 +341,7 @@ CHILD = textwrap.dedent(
     package = types.ModuleType("mnist_core")
     package.__path__ = [str(Path.cwd() / "mnist_core")]
     sys.modules["mnist_core"] = package
-    from mnist_core.board import Board
+    from mnist_core.classroom.board import Board
     from mnist_core.config import PRESETS
 
     path, who, go = sys.argv[1:]

@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-from mnist_core import charts
+from mnist_core.presentation import charts
 
 
 def test_dotted_lines_are_the_ones_add_hline_and_add_vline_draw():

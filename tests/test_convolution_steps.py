@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mnist_core import convolution_steps as cs
 from mnist_core.config import PRESETS, TrainConfig
-from mnist_core.model import build_model
+from mnist_core.engine import convolution_steps as cs
+from mnist_core.engine.model import build_model
 
 CONFIGS = {
     "codelab": PRESETS["codelab"],

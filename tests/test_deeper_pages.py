@@ -20,7 +20,9 @@ from test_pages import (  # noqa: F401  (the fixture applies here too)
     _wait_for_runs,
 )
 
-import mnist_core as mc
+from mnist_core.data import evaluation_indices
+from mnist_core.engine.model import feature_maps, load_model, predict
+from mnist_core.engine.preprocess import preprocess_steps
 
 
 def _train(at: AppTest) -> None:
@@ -112,7 +114,7 @@ def test_evaluate_maps_2000_test_digits_marks_the_mistakes_and_offers_tsne_once_
     rows = np.concatenate([_array(t.customdata) for t in digits]).astype(int)
     assert sorted(rows) == list(range(2000))  # every digit once
     # Each point is coloured and hovered by its own digit.
-    indices = mc.evaluation_indices(mnist, 2000)
+    indices = evaluation_indices(mnist, 2000)
     labels = mnist.y_test[indices]
     for trace in digits:
         assert set(labels[_array(trace.customdata).astype(int)]) == {int(trace.name)}
@@ -121,8 +123,8 @@ def test_evaluate_maps_2000_test_digits_marks_the_mistakes_and_offers_tsne_once_
     # The mistakes, on request: exactly the digits the model reads wrong.
     at.toggle(key="eval_map_mistakes").set_value(True).run()
     mistakes = next(t for t in _figure(at, "eval_map_chart").data if t.name == "mistakes")
-    model = mc.load_model(DEFAULT_MODEL)
-    wrong = mc.predict(model, mnist.x_test[indices] / 255).argmax(axis=1) != labels
+    model = load_model(DEFAULT_MODEL)
+    wrong = predict(model, mnist.x_test[indices] / 255).argmax(axis=1) != labels
     assert sorted(_array(mistakes.customdata).astype(int)) == list(np.flatnonzero(wrong))
     # t-SNE is offered once the background has worked it out, and then drawn.
     _wait_until(at, lambda at: not at.radio(key="eval_map_method").disabled)
@@ -164,8 +166,8 @@ def test_draw_follows_one_filter_over_the_drawing_value_by_value(mnist):
     at.run()
     assert not at.exception, at.exception
     # The value the words give is the one Keras computes for that place of the feature map.
-    centred = mc.preprocess_steps(canvas, drawing=True).centred
-    maps = dict(mc.feature_maps(mc.load_model(DEFAULT_MODEL), centred))
+    centred = preprocess_steps(canvas, drawing=True).centred
+    maps = dict(feature_maps(load_model(DEFAULT_MODEL), centred))
 
     def stated() -> tuple[int, int, int, float]:
         text = next(m.value for m in at.markdown if "of feature map" in m.value)

@@ -4,8 +4,7 @@ import pytest
 from conftest import DEFAULT_MODEL
 
 from mnist_core.config import PRESETS, TrainConfig, read_metadata
-from mnist_core.evaluation import evaluate
-from mnist_core.model import load_model
+from mnist_core.engine.model import evaluate, load_model
 
 
 def test_the_default_model_scores_at_least_99_5_percent_on_the_test_set(full_mnist):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from mnist_core import digit_map as dm
-from mnist_core.backend import keras
 from mnist_core.data import evaluation_indices
-from mnist_core.model import predict
+from mnist_core.engine import digit_map as dm
+from mnist_core.engine.backend import keras
+from mnist_core.engine.model import predict
 
 N = 600  # enough digits for clusters, few enough for a quick t-SNE
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mnist_core.evaluation import Evaluation
+from mnist_core.engine.evaluation import Evaluation
 
 
 def _onehot(predicted, confidence):

@@ -6,9 +6,9 @@ import io
 import numpy as np
 import pandas as pd
 
-from mnist_core.evaluation import Evaluation
-from mnist_core.export import confusion_csv, file_stem, history_csv, per_digit_csv
-from mnist_core.training import EpochProgress
+from mnist_core.engine.evaluation import Evaluation
+from mnist_core.engine.progress import EpochProgress
+from mnist_core.presentation.export import confusion_csv, file_stem, history_csv, per_digit_csv
 
 
 def _rows(text: str) -> list[list[str]]:

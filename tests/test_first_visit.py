@@ -15,8 +15,11 @@ from conftest import TINY
 # The page tests' helpers, and their autouse fixture: page runs as on a running server.
 from test_pages import _app, _navigation_as_on_a_running_server, _tiny, _wait_for_runs  # noqa: F401
 
-import mnist_core as mc
-import mnist_core.training
+from mnist_core.classroom import estimates
+from mnist_core.classroom.jobs import JobState, TrainingJob
+from mnist_core.classroom.queue import TrainingSlots
+from mnist_core.classroom.warmup import PageActivity, ServerWarmup
+from mnist_core.data import DataFileError
 from ui import state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_VISIT = """
 import json, sys
 from streamlit.testing.v1 import AppTest
-import mnist_core as mc
+from mnist_core.classroom.warmup import ServerWarmup
 
-mc.ServerWarmup.start = lambda self: self
+ServerWarmup.start = lambda self: self
 imported = {}
 at = AppTest.from_file("app.py", default_timeout=120).run()
 imported["home"] = [not at.exception, "tensorflow" in sys.modules, len(at.sidebar.selectbox)]
@@ -66,15 +69,15 @@ def gated_warmup(monkeypatch):
     """The server's warm-up, held in its speed measurement (holding the training slot) until
     the test opens the gate; pages see it as the server's own."""
     measuring, gate = threading.Event(), threading.Event()
-    measure = mnist_core.training.measure_speed
+    measure = estimates.measure_speed
 
     def gated(data):
         measuring.set()
         gate.wait(120)
         return measure(data)
 
-    monkeypatch.setattr(mnist_core.training, "measure_speed", gated)
-    warmup = mc.ServerWarmup(state.mnist, state.training_slots).start()
+    monkeypatch.setattr(estimates, "measure_speed", gated)
+    warmup = ServerWarmup(state.mnist, state.training_slots).start()
     monkeypatch.setattr(state, "warmup", lambda: warmup)
     assert measuring.wait(120), "the warm-up reached its measurement"
     yield warmup, gate
@@ -108,9 +111,9 @@ def test_train_shows_its_layer_table_at_once_and_its_estimate_once_the_speed_is_
 
 def test_a_failed_warmup_is_said_where_the_estimate_would_be(monkeypatch):
     def broken():
-        raise mc.DataFileError("No MNIST file at /nowhere.")
+        raise DataFileError("No MNIST file at /nowhere.")
 
-    warmup = mc.ServerWarmup(broken, state.training_slots).start()
+    warmup = ServerWarmup(broken, state.training_slots).start()
     monkeypatch.setattr(state, "warmup", lambda: warmup)
     assert warmup.wait(30)
     at = _app("pages/train.py")
@@ -126,9 +129,9 @@ def test_a_failed_warmup_is_said_where_the_estimate_would_be(monkeypatch):
 def test_a_run_never_trains_while_the_server_measures_its_speed(mnist, monkeypatch):
     """The calibration trains (and reseeds Keras's global random generator): a run started
     meanwhile waits for the slot, and trains only once the calibration is over."""
-    slots = mc.TrainingSlots(1)
+    slots = TrainingSlots(1)
     measuring, measured = threading.Event(), threading.Event()
-    measure = mnist_core.training.measure_speed
+    measure = estimates.measure_speed
 
     def watched(data):
         measuring.set()
@@ -137,17 +140,17 @@ def test_a_run_never_trains_while_the_server_measures_its_speed(mnist, monkeypat
         finally:
             measured.set()  # before the slot is given back
 
-    monkeypatch.setattr(mnist_core.training, "measure_speed", watched)
-    warmup = mc.ServerWarmup(lambda: mnist, lambda: slots).start()
+    monkeypatch.setattr(estimates, "measure_speed", watched)
+    warmup = ServerWarmup(lambda: mnist, lambda: slots).start()
     assert measuring.wait(120)
-    job = mc.TrainingJob("run", TINY.replace(epochs=1), mnist, slots).start()
+    job = TrainingJob("run", TINY.replace(epochs=1), mnist, slots).start()
     states = set()
     while not measured.is_set():
         states.add(job.state)
         time.sleep(0.01)
-    assert states == {mc.JobState.WAITING}
+    assert states == {JobState.WAITING}
     job.join(120)
-    assert job.state == mc.JobState.DONE and warmup.wait(10) and warmup.speed is not None
+    assert job.state == JobState.DONE and warmup.wait(10) and warmup.speed is not None
 
 
 # The server's warm-up as app.py starts it, while a visitor's page is still running.
@@ -173,7 +176,7 @@ def test_the_warmup_imports_tensorflow_only_once_no_page_is_running():
 
 
 def test_quiet_means_no_page_ran_for_a_while():
-    activity = mc.PageActivity()
+    activity = PageActivity()
     with activity.page_run():
         assert activity.quiet_seconds() == 0
         started = time.monotonic()
@@ -218,7 +221,7 @@ time.sleep({quiet} + 0.5)  # the import has begun, and takes seconds
 
 
 def test_a_server_stopped_while_its_warmup_imports_tensorflow_exits_cleanly():
-    script = STOPPED_DURING_IMPORT.format(quiet=mc.ServerWarmup.QUIET)
+    script = STOPPED_DURING_IMPORT.format(quiet=ServerWarmup.QUIET)
     run = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

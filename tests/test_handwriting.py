@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core import fine_tuning, handwriting
 from mnist_core.data import evaluation_indices
-from mnist_core.evaluation import evaluate
-from mnist_core.fine_tuning import fine_tune, fine_tune_arrays
-from mnist_core.handwriting import (
-    HandwritingError,
-    HandwritingFileError,
-    HandwritingSet,
-)
-from mnist_core.preprocess import DigitTooSmallError, EmptyImageError, image_to_mnist
-from mnist_core.training import EpochProgress
+from mnist_core.engine import fine_tuning, handwriting
+from mnist_core.engine.fine_tuning import fine_tune, fine_tune_arrays
+from mnist_core.engine.handwriting import HandwritingError, HandwritingFileError, HandwritingSet
+from mnist_core.engine.model import evaluate
+from mnist_core.engine.preprocess import DigitTooSmallError, EmptyImageError, image_to_mnist
+from mnist_core.engine.progress import EpochProgress
 
 CANVAS = 280
 

@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from mnist_core import heap
+from mnist_core.classroom import heap
 
 pytestmark = pytest.mark.skipif(heap._libc() is None, reason="glibc's malloc only")
 
 # Eight threads allocate at once; glibc's malloc_info then lists one <heap> per arena.
 THREADS = """
 import ctypes, sys, tempfile, threading
-from mnist_core import heap
+from mnist_core.classroom import heap
 if sys.argv[1] == "limited":
     heap.limit_arenas(2)
 ready = threading.Barrier(8)
@@ -49,7 +49,7 @@ def test_threads_share_the_limited_arenas():
 # 200 MB in small blocks, one in fifty kept: glibc keeps the freed pages between them.
 FREED = """
 import sys
-from mnist_core import heap
+from mnist_core.classroom import heap
 def rss():
     status = open("/proc/self/status").read()
     return next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line) // 1024

@@ -22,8 +22,8 @@ from test_pages import (
     _wait_for_runs,
 )
 
-import mnist_core as mc
 from mnist_core import i18n
+from mnist_core.config import ConfigError, TrainConfig, validate
 from ui import language, navigation, streamlit_workarounds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,9 +121,9 @@ def _format_funcs_in_the_tested_sessions_language():
 
 def test_core_messages_come_out_in_the_users_language(monkeypatch):
     monkeypatch.setattr(i18n, "_language_source", lambda: "zh")
-    with pytest.raises(mc.ConfigError, match="请使用 0 到 3 个卷积块，而不是 4 个"):
-        mc.validate(mc.TrainConfig(filters=(8,) * 4, kernel_sizes=(3,) * 4))
-    assert mc.TrainConfig().summary().startswith("2 层图案检测器，各有 8, 16 个")
+    with pytest.raises(ConfigError, match="请使用 0 到 3 个卷积块，而不是 4 个"):
+        validate(TrainConfig(filters=(8,) * 4, kernel_sizes=(3,) * 4))
+    assert TrainConfig().summary().startswith("2 层图案检测器，各有 8, 16 个")
     assert [i18n._(p.title) for p in navigation.PAGES][:3] == ["首页", "数据", "训练"]
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from mnist_core.preprocess import ImageError, preprocess_steps, read_image_file
+from mnist_core.engine.preprocess import ImageError, preprocess_steps, read_image_file
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,10 +7,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from mnist_core import i18n
-from mnist_core.board import BOARD_FILE, Board, BoardError
+from mnist_core.classroom.board import BOARD_FILE, Board, BoardError
+from mnist_core.classroom.lessons import CODELAB_STEPS, Goal, Lesson, from_params, judge, task_text
+from mnist_core.classroom.links import FIELDS, to_params
 from mnist_core.config import PRESETS, network_layers
-from mnist_core.lessons import CODELAB_STEPS, Goal, Lesson, from_params, judge, task_text
-from mnist_core.links import FIELDS, to_params
 
 FULL, OFFLINE = 60_000, 5_000
 CODELAB = PRESETS["codelab"].fit_to(FULL)

@@ -17,12 +17,14 @@ from test_pages import (  # noqa: F401
     _wait_for_runs,
 )
 
-import mnist_core as mc
-from mnist_core import lessons
+from mnist_core.classroom import lessons, links
+from mnist_core.classroom.jobs import TrainingJob
+from mnist_core.classroom.lessons import Goal, Lesson
+from mnist_core.config import network_layers
 from ui import state
 
 QUICK = TINY.replace(filters=(4, 8), epochs=1, train_size=1000, val_size=200)
-QUICK_PARAMS = sum(layer.params for layer in mc.network_layers(QUICK))
+QUICK_PARAMS = sum(layer.params for layer in network_layers(QUICK))
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def empty_board(monkeypatch, tmp_path):
 
 def _lesson_link(**lesson_params) -> dict:
     # lang=en: AppTest formats widget values outside the script run (see test_pages.py).
-    return {**mc.links.to_params(QUICK), **lesson_params, "lang": "en"}
+    return {**links.to_params(QUICK), **lesson_params, "lang": "en"}
 
 
 def _texts(elements) -> list[str]:
@@ -93,7 +95,7 @@ def test_a_lesson_link_speaks_chinese():
     assert not english_sentences(visible_texts(at)), english_sentences(visible_texts(at))
 
 
-def _train(at) -> mc.TrainingJob:
+def _train(at) -> TrainingJob:
     next(b for b in at.button if b.label == "Train").click().run()
     _wait_for_runs(at, len(at.session_state["workspace"].jobs))
     return at.session_state["workspace"].jobs[-1]
@@ -107,9 +109,7 @@ def test_a_lesson_run_is_judged_and_published_to_the_lessons_board(empty_board):
     assert not at.exception, at.exception
     assert job.result.model.count_params() == QUICK_PARAMS
     verdict = at.main.warning[0].value
-    shown = mc.Lesson(QUICK, ("epochs",), mc.Goal(accuracy=0.01)).judge(
-        job.evaluation.accuracy, 1, 1.0
-    )
+    shown = Lesson(QUICK, ("epochs",), Goal(accuracy=0.01)).judge(job.evaluation.accuracy, 1, 1.0)
     assert verdict == (
         f"**Goal not met**\n- {shown.checks[0].message}\n"
         f"- {QUICK_PARAMS:,} parameters, 1 more than {goal_params:,}"

@@ -24,18 +24,19 @@ from test_browser import (  # noqa: F401
     wait_idle,
 )
 
-import mnist_core as mc
+from mnist_core.classroom.lessons import Goal, Lesson
+from mnist_core.config import TrainConfig, network_layers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api").expect
 
-SETTINGS = mc.TrainConfig(
+SETTINGS = TrainConfig(
     filters=(4, 8), kernel_sizes=(3, 3), dense_units=32, batch_size=64, epochs=1,
     train_size=2000, val_size=200, learning_rate=0.003,
 )  # fmt: skip
-PARAMS = sum(layer.params for layer in mc.network_layers(SETTINGS))
-LESSON = mc.Lesson(
-    SETTINGS, ("epochs", "batch_size"), mc.Goal(accuracy=0.5, params=PARAMS),
+PARAMS = sum(layer.params for layer in network_layers(SETTINGS))
+LESSON = Lesson(
+    SETTINGS, ("epochs", "batch_size"), Goal(accuracy=0.5, params=PARAMS),
     "Reach 50 % with this small network: how few epochs does it take?",
 )  # fmt: skip
 

@@ -7,8 +7,8 @@ import pytest
 
 from mnist_core import config as cfg
 from mnist_core import i18n
+from mnist_core.classroom.links import FIELDS, from_params, share_query, to_params
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, validate
-from mnist_core.links import FIELDS, from_params, share_query, to_params
 
 FULL, OFFLINE = 60_000, 5_000  # training digits of the full MNIST, and of the offline sample
 CODELAB = PRESETS["codelab"].fit_to(FULL)

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_core.classroom.estimates import count_macs
 from mnist_core.config import (
     PRESETS,
     ConfigError,
@@ -16,7 +17,7 @@ from mnist_core.config import (
     read_metadata,
     validate,
 )
-from mnist_core.model import (
+from mnist_core.engine.model import (
     ModelFileError,
     build_model,
     feature_maps,
@@ -27,7 +28,6 @@ from mnist_core.model import (
     predict,
     save_model,
 )
-from mnist_core.training import count_macs
 
 
 def test_codelab_preset_is_the_codelab_network():

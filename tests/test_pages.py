@@ -14,8 +14,14 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-import mnist_core as mc
-from mnist_core.lessons import CODELAB_STEPS
+from mnist_core.classroom import links
+from mnist_core.classroom.lessons import CODELAB_STEPS
+from mnist_core.config import PRESETS, TrainConfig, read_metadata
+from mnist_core.engine import saliency, transforms
+from mnist_core.engine.handwriting import HandwritingSet
+from mnist_core.engine.model import build_model, feature_maps, load_model, model_to_bytes, predict
+from mnist_core.engine.preprocess import preprocess_steps
+from mnist_core.presentation import charts
 from ui import navigation, streamlit_workarounds, train_settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -174,7 +180,7 @@ WIDGET_KINDS = {
     "batch_size": "select_slider", "batch_norm": "toggle", "seed": "number_input",
 }  # fmt: skip
 # Every setting away from the codelab preset's, and small enough for the offline sample.
-LINKED = mc.TrainConfig(
+LINKED = TrainConfig(
     filters=(16, 32, 64), kernel_sizes=(3, 5, 3), padding="same", pooling="average",
     activation="gelu", batch_norm=True, dropout=0.35, dense_units=128, optimizer="rmsprop",
     learning_rate=0.003, lr_schedule="one-cycle", batch_size=128, epochs=3, train_size=3000,
@@ -186,7 +192,7 @@ TRAIN_URL = "http://localhost:8501/train"
 def _shown_on_train(at: AppTest) -> dict:
     """Every setting as the Train page's widgets show it."""
     shown = {}
-    for name in mc.links.FIELDS:
+    for name in links.FIELDS:
         if name in ("filters", "kernel_sizes"):
             blocks = range(at.slider(key="hp_blocks").value)
             shown[name] = tuple(at.select_slider(key=f"hp_{name}{i}").value for i in blocks)
@@ -206,11 +212,11 @@ def _open_link(params: dict) -> AppTest:
 
 
 def test_a_link_restores_every_setting_and_the_page_keeps_them_in_the_url():
-    at = _open_link(mc.links.to_params(LINKED))
+    at = _open_link(links.to_params(LINKED))
     # On the page: offline, the sidebar also warns that it reads the shipped sample.
     assert not at.exception and not at.main.warning
-    assert mc.TrainConfig(**_shown_on_train(at)) == LINKED
-    assert at.query_params == mc.links.to_params(LINKED)
+    assert TrainConfig(**_shown_on_train(at)) == LINKED
+    assert at.query_params == links.to_params(LINKED)
 
 
 def test_a_bad_link_value_is_named_and_moving_a_widget_rewrites_the_url():
@@ -417,8 +423,8 @@ def test_draw_shows_each_digits_probability_as_a_bar_with_the_winner_and_the_thr
     canvas = _canvas_with(3, mnist)
     _inject_drawing(at, canvas)
     at.run()
-    centred = mc.preprocess_steps(canvas, drawing=True).centred
-    expected = mc.predict(mc.load_model(DEFAULT_MODEL), centred)[0]
+    centred = preprocess_steps(canvas, drawing=True).centred
+    expected = predict(load_model(DEFAULT_MODEL), centred)[0]
     chart = next(h.value for h in at.html if 'role="img"' in h.value)
     # One bar per digit, in order, each telling its probability (on hover) ...
     bars = re.findall(r'title="digit (\d): ([\d.]+)%"(.*?)</div></div>', chart)
@@ -428,7 +434,7 @@ def test_draw_shows_each_digits_probability_as_a_bar_with_the_winner_and_the_thr
     for digit, (_d, _p, bar) in enumerate(bars):
         assert f"height:{expected[digit]:.2%}" in bar
         assert bar.endswith(">" + (f"{expected[digit]:.0%}" if expected[digit] >= 0.01 else ""))
-        colour = mc.charts.HIGHLIGHT_COLOUR if digit == 3 else mc.charts.BAR_COLOUR
+        colour = charts.HIGHLIGHT_COLOUR if digit == 3 else charts.BAR_COLOUR
         assert f"background:{colour}" in bar
     # The dotted line sits at the threshold, and moves with it.
     assert "bottom:60.00%;border-top:2px dotted" in chart and "not sure below" in chart
@@ -529,15 +535,13 @@ def test_draw_names_every_image_and_the_canvas_in_both_languages(mnist):
 
 
 def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):
-    import mnist_core as mc
-
     at = _app("pages/train.py")
     uploader = at.file_uploader(key="model_upload")
     uploader.set_value(("weights.keras", b"not a zip", "application/octet-stream")).run()
     assert not at.exception
     assert any("is not a Keras model" in e.value for e in at.error)
-    model = mc.build_model(mc.PRESETS["codelab"])
-    content = mc.model_to_bytes(model)
+    model = build_model(PRESETS["codelab"])
+    content = model_to_bytes(model)
     at.file_uploader(key="model_upload").set_value(("mine.keras", content, "application/zip"))
     at.run()
     assert at.sidebar.selectbox(key="current_model").value == "mine.keras (uploaded)"
@@ -595,7 +599,7 @@ def test_offline_the_app_says_so_and_tests_on_the_official_test_digits(monkeypat
         metrics = {m.label: m.value for m in at.metric}
         assert metrics["Mistakes"].endswith("of 10,000")
         # the shipped test digits: the same score as on the full MNIST when it was trained
-        shipped = mc.read_metadata(DEFAULT_MODEL)["test_accuracy"]
+        shipped = read_metadata(DEFAULT_MODEL)["test_accuracy"]
         assert metrics["Test accuracy"] == f"{shipped:.2%}"
         home = _app()
         assert not [m for m in home.markdown if "70,000" in m.value]
@@ -642,8 +646,6 @@ def test_every_technical_control_on_train_has_a_one_line_help():
 
 
 def test_bending_a_drawing_changes_what_the_model_reads_and_shows_where_it_breaks(mnist):
-    import mnist_core as mc
-
     at = _app("pages/draw.py")
     at.slider(key="draw_threshold").set_value(0.5).run()
     _inject_drawing(at, _canvas_with(7, mnist))
@@ -659,8 +661,8 @@ def test_bending_a_drawing_changes_what_the_model_reads_and_shows_where_it_break
     assert not at.exception, at.exception
     captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
     assert "bent: what it reads" in captions
-    centred = mc.preprocess_steps(_canvas_with(7, mnist), drawing=True).centred
-    expected = mc.predict(mc.load_model(DEFAULT_MODEL), mc.transforms.rotate(centred, 90))[0]
+    centred = preprocess_steps(_canvas_with(7, mnist), drawing=True).centred
+    expected = predict(load_model(DEFAULT_MODEL), transforms.rotate(centred, 90))[0]
     turned = {m.label: m.value for m in at.metric}
     assert turned["Confidence"] == f"{expected.max():.0%}"
     shown = turned["Prediction"] if turned["Prediction"] != "not sure" else None
@@ -682,9 +684,11 @@ def test_draw_works_out_a_section_only_while_it_is_open_and_the_drawing_only_onc
 
         return wrapper
 
-    monkeypatch.setattr(mc.transforms, "sweep", counted("sweep", mc.transforms.sweep))
-    monkeypatch.setattr(mc, "feature_maps", counted("feature_maps", mc.feature_maps))
-    monkeypatch.setattr(mc.saliency, "saliency", counted("saliency", mc.saliency.saliency))
+    monkeypatch.setattr(transforms, "sweep", counted("sweep", transforms.sweep))
+    monkeypatch.setattr(
+        "mnist_core.engine.model.feature_maps", counted("feature_maps", feature_maps)
+    )
+    monkeypatch.setattr(saliency, "saliency", counted("saliency", saliency.saliency))
     at = _app("pages/draw.py")
     _inject_drawing(at, _canvas_with(4, mnist))
     at.run()
@@ -783,7 +787,7 @@ def test_a_keep_click_keeps_the_drawing_on_the_canvas_then_or_says_there_is_none
     seven = _canvas_with(7, mnist)
     _inject_drawing(at, seven)
     at.button(key="keep_7").click().run()
-    expected = mc.HandwritingSet()
+    expected = HandwritingSet()
     expected.add(seven, 7)
     assert len(own) == 1 and own[0].digit == 7
     assert np.array_equal(own[0].image, expected[0].image)

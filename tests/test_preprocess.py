@@ -9,8 +9,8 @@ import pytest
 from conftest import DEFAULT_MODEL
 from PIL import Image, ImageDraw
 
-from mnist_core.model import load_model, predict
-from mnist_core.preprocess import (
+from mnist_core.engine.model import load_model, predict
+from mnist_core.engine.preprocess import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_SIDE,
     WORKING_SIDE,

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
+from mnist_core.classroom.estimates import count_macs
 from mnist_core.config import ConfigError, TrainConfig, layer_shapes
-from mnist_core.evaluation import Evaluation
-from mnist_core.model import build_model
-from mnist_core.training import count_macs
+from mnist_core.engine.evaluation import Evaluation
+from mnist_core.engine.model import build_model
 
 # Every combination of the settings that change shapes and multiply-accumulates.
 GRID = [

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.model import predict
-from mnist_core.saliency import HOW_TO_READ, _attribution_fn, overlay, saliency
+from mnist_core.engine.model import predict
+from mnist_core.engine.saliency import HOW_TO_READ, _attribution_fn, overlay, saliency
 
 PIXEL = (12, 17)
 

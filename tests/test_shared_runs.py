@@ -14,10 +14,11 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
-from mnist_core.board import Board
-from mnist_core.shared_runs import SharedRuns
-from mnist_core.training import JobState, RunLimits, StopReason, TrainingJob, TrainingSlots
-from mnist_core.workspaces import Workspaces
+from mnist_core.classroom.board import Board
+from mnist_core.classroom.jobs import JobState, RunLimits, StopReason, TrainingJob
+from mnist_core.classroom.queue import TrainingSlots
+from mnist_core.classroom.shared_runs import SharedRuns
+from mnist_core.classroom.workspaces import Workspaces
 from ui import streamlit_workarounds
 
 # --- the registry -----------------------------------------------------------------------------

@@ -8,6 +8,14 @@ import time
 import numpy as np
 import pytest
 
+from mnist_core.classroom.estimates import (
+    ServerSpeed,
+    estimate_epoch_seconds,
+    estimate_seconds,
+    measure_speed,
+)
+from mnist_core.classroom.jobs import JobState, TrainingJob
+from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.config import (
     ACTIVATIONS,
     PADDINGS,
@@ -17,21 +25,9 @@ from mnist_core.config import (
     TrainConfig,
     validate,
 )
-from mnist_core.evaluation import evaluate
-from mnist_core.model import build_model, load_model, predict, save_model
-from mnist_core.training import (
-    BatchProgress,
-    EpochProgress,
-    JobState,
-    ServerSpeed,
-    TrainingJob,
-    TrainingSlots,
-    estimate_epoch_seconds,
-    estimate_seconds,
-    fit_arrays,
-    measure_speed,
-    train,
-)
+from mnist_core.engine.model import build_model, evaluate, load_model, predict, save_model
+from mnist_core.engine.progress import BatchProgress, EpochProgress
+from mnist_core.engine.training import fit_arrays, train
 
 
 def _run(config, data, **kwargs):

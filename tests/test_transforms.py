@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import mnist_core.transforms as transforms
-from mnist_core.model import predict
-from mnist_core.transforms import (
+from mnist_core.engine import transforms
+from mnist_core.engine.model import predict
+from mnist_core.engine.transforms import (
     ROTATIONS,
     SCALES,
     add_noise,

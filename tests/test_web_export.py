@@ -17,12 +17,16 @@ from test_pages import (
     downloads,  # noqa: F401  # the fixture
 )
 
-import mnist_core as mc
 from bench.browser import CHROMIUM, launch_chromium
 from mnist_core import i18n
-from mnist_core.backend import keras
+from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.config import ACTIVATIONS, TrainConfig
-from mnist_core.web_export import WebExportError, model_to_html, web_layers
+from mnist_core.data import evaluation_indices
+from mnist_core.engine import web_export
+from mnist_core.engine.backend import keras
+from mnist_core.engine.model import build_model, predict
+from mnist_core.engine.preprocess import DigitTooSmallError, image_to_mnist
+from mnist_core.engine.web_export import WebExportError, model_to_html, web_layers
 
 TOLERANCE = 1e-4  # the largest difference allowed between the page's probabilities and Keras's
 SMALL = TrainConfig(filters=(4, 8), kernel_sizes=(3, 3), dense_units=16)
@@ -103,7 +107,7 @@ def _global_pooling() -> keras.Model:
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_every_kind_of_train_network_becomes_web_layers(name):
-    model = mc.build_model(CONFIGS[name])
+    model = build_model(CONFIGS[name])
     kinds = [layer.kind for layer in web_layers(model)]
     assert kinds.count("conv2d") == CONFIGS[name].conv_blocks
     assert kinds[-1] == "dense" and "dropout" not in kinds
@@ -154,10 +158,10 @@ def test_a_network_the_page_cannot_run_is_refused_saying_why_in_both_languages(
     with pytest.raises(WebExportError, match=re.escape(english)) as refused:
         web_layers(model)
     assert "Every network the Train page builds can." in str(refused.value)
-    assert mc.web_export.export_problem(model) == str(refused.value)
+    assert web_export.export_problem(model) == str(refused.value)
     previous = i18n.set_language_source(lambda: "zh")
     try:
-        problem = mc.web_export.export_problem(model)
+        problem = web_export.export_problem(model)
     finally:
         i18n.set_language_source(previous)
     assert chinese in problem and "网页" in problem, problem
@@ -231,14 +235,14 @@ class OfflinePage:
 @pytest.fixture(scope="module")
 def test_digits(mnist) -> np.ndarray:
     """100 digits of MNIST's official test split, as floats in [0, 1]."""
-    indices = mc.evaluation_indices(mnist, 100, seed=1)
+    indices = evaluation_indices(mnist, 100, seed=1)
     return mnist.x_test[indices].astype(np.float32) / 255
 
 
 def _assert_same_answers(browser, model, digits, folder: Path) -> None:
     page = OfflinePage(browser, model_to_html(model, "test"), folder)
     try:
-        got, expected = page.predict(digits), mc.predict(model, digits)
+        got, expected = page.predict(digits), predict(model, digits)
     finally:
         page.close()
     assert got.shape == expected.shape == (len(digits), 10)
@@ -252,7 +256,7 @@ def test_the_default_models_page_gives_its_probabilities_on_100_test_digits(
     browser, default_model, test_digits, tmp_path
 ):
     _assert_same_answers(browser, default_model, test_digits, tmp_path)
-    answers = mc.predict(default_model, test_digits).argmax(axis=1)
+    answers = predict(default_model, test_digits).argmax(axis=1)
     assert len(set(answers)) == 10, "the digits and the answers cover every class"
 
 
@@ -262,7 +266,7 @@ def test_the_default_models_page_gives_its_probabilities_on_100_test_digits(
 def test_every_kind_of_train_network_gives_the_same_probabilities_in_the_page(
     browser, name, test_digits, tmp_path
 ):
-    model = _randomised(mc.build_model(CONFIGS[name]))
+    model = _randomised(build_model(CONFIGS[name]))
     _assert_same_answers(browser, model, test_digits, tmp_path)
 
 
@@ -302,15 +306,15 @@ def test_the_pages_preprocessing_is_the_apps(browser, default_model, tmp_path):
     page = OfflinePage(browser, model_to_html(default_model, "test"), tmp_path)
     try:
         for name, rgba in DRAWINGS.items():
-            expected = mc.image_to_mnist(rgba, drawing=True)
+            expected = image_to_mnist(rgba, drawing=True)
             got = page.page.evaluate(
                 "([rgba, w, h]) => window.digitLab.preprocess(rgba, w, h)",
                 [rgba.ravel().tolist(), 280, 280],
             )
             assert np.abs(np.reshape(got, (28, 28)) - expected).max() < 1e-5, name
         dot = _drawing([(0.5, 0.5), (0.5, 0.5)], (0.5, 0.5, 0.0, 0.0), 12)
-        with pytest.raises(mc.DigitTooSmallError):
-            mc.image_to_mnist(dot, drawing=True)
+        with pytest.raises(DigitTooSmallError):
+            image_to_mnist(dot, drawing=True)
         refusal = page.page.evaluate(
             "([rgba, w, h]) => { try { window.digitLab.preprocess(rgba, w, h); return ''; }"
             " catch (error) { return error.message; } }",
@@ -415,7 +419,7 @@ def test_draw_and_the_sidebar_download_the_current_model_as_a_web_page(downloads
 def test_an_upload_the_page_cannot_run_gets_the_reason_instead_of_the_button():
     at = _app("pages/draw.py")
     name = "memory.keras (uploaded)"
-    at.session_state["workspace"].uploads[name] = mc.ModelEntry.of(
+    at.session_state["workspace"].uploads[name] = ModelEntry.of(
         name, _recurrent(), None, "", "10:00"
     )
     at.run()  # an upload joins the picker as the current model

@@ -2,8 +2,10 @@
 
 import numpy as np
 
-import mnist_core as mc
-from mnist_core.weight_watch import BINS, describe
+from mnist_core.engine.model import build_model
+from mnist_core.engine.progress import EpochProgress
+from mnist_core.engine.training import train
+from mnist_core.engine.weight_watch import BINS, describe
 
 
 def _kernels(model) -> dict[str, np.ndarray]:
@@ -15,14 +17,14 @@ def _kernels(model) -> dict[str, np.ndarray]:
 
 
 def _train(config, mnist):
-    model = mc.build_model(config)
+    model = build_model(config)
     snapshots = [_kernels(model)]  # as initialised
 
     def on_progress(progress):
-        if isinstance(progress, mc.EpochProgress):
+        if isinstance(progress, EpochProgress):
             snapshots.append(_kernels(model))
 
-    result = mc.train(model, config, mnist, on_progress=on_progress)
+    result = train(model, config, mnist, on_progress=on_progress)
     return result, snapshots
 
 

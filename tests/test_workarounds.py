@@ -1,6 +1,6 @@
 """The workarounds: Streamlit's in ui/streamlit_workarounds.py and Keras's import without
-scikit-learn in mnist_core/backend.py. Each still buys its behaviour, and each fails loudly when
-what it works around is gone."""
+scikit-learn in mnist_core/engine/backend.py. Each still buys its behaviour, and each fails
+loudly when what it works around is gone."""
 
 import importlib.util
 import subprocess
@@ -31,10 +31,11 @@ def test_keras_is_imported_without_scikit_learn_which_still_imports_afterwards()
     """Keras imports scikit-learn (54 MB, a second of the server's start) for wrappers the app
     never uses; mnist_core imports Keras without it, and leaves scikit-learn importable."""
     assert _fresh_python("import sys, keras; print('sklearn' in sys.modules)") == ["True"], (
-        "Keras no longer imports scikit-learn: remove the workaround in mnist_core/backend.py"
+        "Keras no longer imports scikit-learn: remove the workaround in "
+        "mnist_core/engine/backend.py"
     )
     code = (
-        "import sys; from mnist_core import model, config; "
+        "import sys; from mnist_core import config; from mnist_core.engine import model; "
         "model.build_model(config.PRESETS['codelab']); print('sklearn' in sys.modules); "
         "import sklearn.metrics; print(sklearn.metrics.accuracy_score([1, 2], [1, 3]))"
     )

@@ -3,8 +3,9 @@
 import threading
 import time
 
-from mnist_core.training import JobState, RunLimits, StopReason, TrainingJob, TrainingSlots
-from mnist_core.workspaces import Workspaces
+from mnist_core.classroom.jobs import JobState, RunLimits, StopReason, TrainingJob
+from mnist_core.classroom.queue import TrainingSlots
+from mnist_core.classroom.workspaces import Workspaces
 
 
 def test_a_token_finds_its_workspace_again_and_an_unknown_one_gets_a_new_token():

@@ -7,8 +7,20 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.data import evaluation_indices
+from mnist_core.engine.digit_map import (
+    MAP_DIGITS,
+    DigitMap,
+    MapMaker,
+    Neighbourhood,
+    NoFeaturesError,
+    TsneJob,
+    hidden_features,
+    neighbours,
+    place_among,
+)
 from mnist_core.i18n import _
+from mnist_core.presentation import charts
 from ui import state
 
 # One colour per digit, each at least 4.5:1 against the white plot (WCAG AA), after Okabe-Ito
@@ -24,26 +36,26 @@ PCA, TSNE = "pca", "tsne"
 
 
 @st.cache_resource(show_spinner=False)
-def map_maker() -> mc.digit_map.MapMaker:
+def map_maker() -> MapMaker:
     """The server's maps: PCA worked out per model, t-SNE in the background, both kept."""
-    return mc.digit_map.MapMaker()
+    return MapMaker()
 
 
-def _map_of(model) -> mc.digit_map.DigitMap:
+def _map_of(model) -> DigitMap:
     data = state.mnist()
-    indices = mc.evaluation_indices(data, mc.digit_map.MAP_DIGITS)
+    indices = evaluation_indices(data, MAP_DIGITS)
     with st.spinner(_("Placing {n:,} test digits on the map…").format(n=len(indices))):
         return map_maker().digit_map(model, data.x_test[indices], data.y_test[indices], indices)
 
 
-def _hover(digit_map: mc.digit_map.DigitMap, rows: np.ndarray) -> list[str]:
+def _hover(digit_map: DigitMap, rows: np.ndarray) -> list[str]:
     return [
         _("a {digit}, read as {answer}").format(digit=label, answer=answer)
         for label, answer in zip(digit_map.labels[rows], digit_map.predicted[rows])
     ]
 
 
-def _figure(points: np.ndarray, digit_map: mc.digit_map.DigitMap, mistakes: bool) -> go.Figure:
+def _figure(points: np.ndarray, digit_map: DigitMap, mistakes: bool) -> go.Figure:
     """A point per digit, coloured by its label and each cluster labelled with its digit; with
     `mistakes`, the digits read right faded and those read wrong crossed."""
     figure = go.Figure()
@@ -85,7 +97,7 @@ def _figure(points: np.ndarray, digit_map: mc.digit_map.DigitMap, mistakes: bool
     return figure
 
 
-def _method(job: mc.digit_map.TsneJob, key: str) -> str:
+def _method(job: TsneJob, key: str) -> str:
     """PCA, or t-SNE once the background has worked it out."""
     ready = job.points is not None
     method = st.radio(
@@ -108,7 +120,7 @@ def _method(job: mc.digit_map.TsneJob, key: str) -> str:
     return method if ready else PCA
 
 
-def _picked_digit(event, digit_map: mc.digit_map.DigitMap) -> None:
+def _picked_digit(event, digit_map: DigitMap) -> None:
     """The image of a point clicked on the map."""
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     rows = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
@@ -122,7 +134,7 @@ def _picked_digit(event, digit_map: mc.digit_map.DigitMap) -> None:
         index=int(digit_map.indices[row]), digit=label, answer=answer
     )
     st.image(
-        mc.charts.upscale(image, 4),
+        charts.upscale(image, 4),
         caption=caption,
         width=112,
         alt=_("handwritten {digit}, test digit #{index}, read as {answer}").format(
@@ -134,7 +146,7 @@ def _picked_digit(event, digit_map: mc.digit_map.DigitMap) -> None:
 def _map(model, key: str, drawing=None, mistakes: bool = False) -> None:
     try:
         digit_map = _map_of(model)
-    except mc.digit_map.NoFeaturesError:
+    except NoFeaturesError:
         st.info(_("This model has no final Dense layer, so there are no features to map."))
         return
     job = map_maker().tsne(model, digit_map.features)
@@ -164,12 +176,12 @@ def _map_view(model, digit_map, job, key: str, drawing, mistakes: bool, was_wait
 
 def _mark_drawing(figure, model, digit_map, points, method: str, drawing) -> None:
     image, answer = drawing
-    features = mc.digit_map.hidden_features(model, image)[0]
-    near = mc.digit_map.neighbours(digit_map, features)
+    features = hidden_features(model, image)[0]
+    near = neighbours(digit_map, features)
     if method == PCA:
         place = digit_map.project(features[np.newaxis])[0]
     else:
-        place = mc.digit_map.place_among(points, near)
+        place = place_among(points, near)
     figure.add_trace(
         go.Scatter(
             x=[place[0]], y=[place[1]], mode="markers+text", name=_("your drawing"),
@@ -183,7 +195,7 @@ def _mark_drawing(figure, model, digit_map, points, method: str, drawing) -> Non
     st.markdown(drawing_sentence(answer, near))
 
 
-def drawing_sentence(answer: int, near: mc.digit_map.Neighbourhood) -> str:
+def drawing_sentence(answer: int, near: Neighbourhood) -> str:
     """Where a drawing read as `answer` lands, in words."""
     k = len(near.labels)
     if near.near is None:
@@ -205,7 +217,7 @@ def _explain() -> None:
             "tight, separate clusters mean it tells the digits apart easily; points in another "
             "digit's cluster are digits it finds hard. Hover over a point for its digit; click "
             "one to see it."
-        ).format(n=mc.digit_map.MAP_DIGITS)
+        ).format(n=MAP_DIGITS)
     )
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.engine import convolution_steps
 from mnist_core.i18n import _
 from ui import state
 
@@ -21,9 +21,9 @@ SIGNED = [[0.0, "#2166AC"], [0.5, "#F7F7F7"], [1.0, "#B2182B"]]
 
 def _maps(model, layer_name: str, image: np.ndarray):
     layer = next(
-        layer for layer in mc.convolution_steps.conv_layers(model) if layer.name == layer_name
+        layer for layer in convolution_steps.conv_layers(model) if layer.name == layer_name
     )
-    return mc.convolution_steps.layer_maps(model, layer, image)
+    return convolution_steps.layer_maps(model, layer, image)
 
 
 def _grid(values: np.ndarray, title: str, colours: str, signed: bool, mask=None) -> go.Figure:
@@ -178,7 +178,7 @@ def _words(step, layer, channel: int) -> str:
 
 
 def _pooling(maps, step) -> None:
-    pool = mc.convolution_steps.pool_step(maps, step.row, step.col, step.filter)
+    pool = convolution_steps.pool_step(maps, step.row, step.col, step.filter)
     if maps.pooled is None:
         return
     if pool is None:
@@ -215,7 +215,7 @@ def _filling(maps, step) -> go.Figure:
 
 
 def _section(model, image: np.ndarray) -> None:
-    layers = mc.convolution_steps.conv_layers(model)
+    layers = convolution_steps.conv_layers(model)
     if not layers:
         st.info(_("This model has no conv layers: there is no filter to follow."))
         return
@@ -223,7 +223,7 @@ def _section(model, image: np.ndarray) -> None:
     maps = state.remembered("filter_steps", _maps, model, name, image)
     rows, cols, _filters = maps.maps.shape
     row, col = _position(rows, cols)
-    step = mc.convolution_steps.conv_step(maps, row, col, f)
+    step = convolution_steps.conv_step(maps, row, col, f)
     k = maps.layer.kernel_size
     where, window, weights, products = st.columns([3, 2, 2, 2])
     where.plotly_chart(

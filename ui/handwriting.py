@@ -8,15 +8,23 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
+from mnist_core.engine.handwriting import (
+    HandwritingError,
+    HandwritingFileError,
+    HandwritingSet,
+    HandwrittenDigit,
+)
+from mnist_core.engine.preprocess import ImageError
 from mnist_core.i18n import N_, _, ngettext
+from mnist_core.presentation import charts
 from ui import navigation, state, widgets
 
 THUMB_PX = 56  # a 28×28 digit shown 2× larger
 EVAL_MNIST, EVAL_MINE = N_("MNIST test digits"), N_("My handwriting set")  # Evaluate's two choices
 
 
-def own_digits() -> mc.HandwritingSet:
+def own_digits() -> HandwritingSet:
     """This user's handwriting set (kept with their runs, across reloads and tabs)."""
     return state.workspace().handwriting
 
@@ -29,7 +37,7 @@ def add_buttons(drawn: bool) -> dict[str, int]:
     # One row of equal buttons that wraps where it must: columns would stack into ten rows on a
     # phone.
     row = st.container(horizontal=True, gap="small")
-    for digit in range(mc.NUM_CLASSES):
+    for digit in range(NUM_CLASSES):
         if row.button(
             str(digit), key=f"keep_{digit}", width=44,
             help=(
@@ -61,7 +69,7 @@ def keep_if_asked(
         return
     try:
         own_digits().add(image, digit, drawing=drawn)
-    except (mc.ImageError, mc.HandwritingError) as err:  # a full set, say
+    except (ImageError, HandwritingError) as err:  # a full set, say
         st.toast(str(err), icon=":material/error:")
         return
     # Said by the page's next run (`handwriting_set`): a toast sent in this run, which ends in a
@@ -112,14 +120,14 @@ def handwriting_set() -> None:
         _file(own)
 
 
-def _gallery(items: list[mc.HandwrittenDigit]) -> None:
-    counts = np.bincount([item.digit for item in items], minlength=mc.NUM_CLASSES)
+def _gallery(items: list[HandwrittenDigit]) -> None:
+    counts = np.bincount([item.digit for item in items], minlength=NUM_CLASSES)
     st.caption(" · ".join(f"{d}: {n}" for d, n in enumerate(counts)))
     for digit in np.flatnonzero(counts):
         row = [(i, item) for i, item in enumerate(items) if item.digit == digit]
         st.markdown(f"**{digit}**")
         st.image(
-            [mc.charts.upscale(item.image, THUMB_PX // mc.IMAGE_SIDE) for _i, item in row],
+            [charts.upscale(item.image, THUMB_PX // IMAGE_SIDE) for _i, item in row],
             caption=[f"#{i + 1}" for i, _item in row],
             width=THUMB_PX,
             output_format="PNG",
@@ -130,7 +138,7 @@ def _gallery(items: list[mc.HandwrittenDigit]) -> None:
         )
 
 
-def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
+def _delete(items: list[HandwrittenDigit], version: int) -> None:
     key = f"handwriting_picked_{version}"  # picks are positions in this version of the set
     picked = st.pills(
         _("Pick digits to delete"),
@@ -150,7 +158,7 @@ def _delete(items: list[mc.HandwrittenDigit], version: int) -> None:
     )  # fmt: skip
 
 
-def _file(own: mc.HandwritingSet) -> None:
+def _file(own: HandwritingSet) -> None:
     left, right = st.columns(2)
     left.download_button(
         _("Download my set (.npz)"),
@@ -171,8 +179,8 @@ def _file(own: mc.HandwritingSet) -> None:
         if upload is None or upload.file_id == st.session_state.get("handwriting_loaded"):
             return
         try:
-            loaded = mc.HandwritingSet.from_npz_bytes(upload.getvalue())
-        except mc.HandwritingFileError as err:
+            loaded = HandwritingSet.from_npz_bytes(upload.getvalue())
+        except HandwritingFileError as err:
             st.error(
                 _("{file}: {error}").format(file=upload.name, error=err), icon=":material/error:"
             )
@@ -182,7 +190,7 @@ def _file(own: mc.HandwritingSet) -> None:
         st.rerun()
 
 
-def _use_it(own: mc.HandwritingSet) -> None:
+def _use_it(own: HandwritingSet) -> None:
     st.markdown(_("**Use it**"))
     st.session_state.setdefault("finetune_epochs", 3)
     left, right = st.columns(2)
@@ -210,7 +218,7 @@ def _use_it(own: mc.HandwritingSet) -> None:
         ):  # fmt: skip
             try:
                 state.start_fine_tune(entry, own, epochs)
-            except mc.HandwritingError as err:  # another tab emptied the set
+            except HandwritingError as err:  # another tab emptied the set
                 st.error(str(err), icon=":material/error:")
             else:
                 st.switch_page(navigation.TRAIN.path)  # where the run shows

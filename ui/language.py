@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core import i18n
-from mnist_core.links import LANGUAGE_PARAM as PARAM  # ?lang=zh / ?lang=en
+from mnist_core.classroom.links import LANGUAGE_PARAM as PARAM  # ?lang=zh / ?lang=en
 
 KEY = "language"  # the switch's key and the session's language
 _CHOSEN = "language_chosen"  # the user picked it (URL or switch): links should carry it

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-import mnist_core as mc
-from mnist_core import lessons as core
+from mnist_core import config as cfg
+from mnist_core.classroom import lessons as core
+from mnist_core.classroom import links
+from mnist_core.classroom.board import BoardEntry
+from mnist_core.classroom.jobs import TrainingJob
+from mnist_core.classroom.lessons import Goal, Lesson, Verdict
+from mnist_core.classroom.workspaces import ModelEntry
+from mnist_core.config import TrainConfig
 from mnist_core.i18n import N_, _, ngettext
+from mnist_core.presentation import charts
 from ui import language, navigation, state, train_settings, widgets
 
 ACTIVE = "lesson"  # this session's lesson, once a lesson link opened it
@@ -39,22 +46,22 @@ LABELS = {
     "label_smoothing": N_("Label smoothing"),
 }
 _CHOICES = {  # settings shown as a choice among values: the widget, and the values
-    "strides": ("selectbox", mc.config.STRIDES),
-    "padding": ("selectbox", mc.config.PADDINGS),
-    "pooling": ("selectbox", mc.config.POOLINGS),
-    "activation": ("selectbox", mc.config.ACTIVATIONS),
-    "optimizer": ("selectbox", mc.config.OPTIMIZERS),
-    "lr_schedule": ("selectbox", mc.config.LR_SCHEDULES),
-    "dense_units": ("select_slider", mc.config.DENSE),
-    "learning_rate": ("select_slider", mc.config.RATES),
-    "batch_size": ("select_slider", mc.config.BATCHES),
+    "strides": ("selectbox", cfg.STRIDES),
+    "padding": ("selectbox", cfg.PADDINGS),
+    "pooling": ("selectbox", cfg.POOLINGS),
+    "activation": ("selectbox", cfg.ACTIVATIONS),
+    "optimizer": ("selectbox", cfg.OPTIMIZERS),
+    "lr_schedule": ("selectbox", cfg.LR_SCHEDULES),
+    "dense_units": ("select_slider", cfg.DENSE),
+    "learning_rate": ("select_slider", cfg.RATES),
+    "batch_size": ("select_slider", cfg.BATCHES),
 }
 
 
 # --- the Train page in a lesson ---------------------------------------------------------------
 
 
-def follow(available: int) -> mc.Lesson | None:
+def follow(available: int) -> Lesson | None:
     """The lesson this session is in: a lesson link not seen yet opens it (its settings shown),
     and the URL keeps carrying it. Call after train_settings.follow_link, before the widgets."""
     given = {name: st.query_params[name] for name in core.PARAMS if name in st.query_params}
@@ -71,7 +78,7 @@ def follow(available: int) -> mc.Lesson | None:
     return lesson
 
 
-def _keep_in_link(lesson: mc.Lesson) -> None:
+def _keep_in_link(lesson: Lesson) -> None:
     """Write the lesson's own parameters into the URL (a page switch drops them)."""
     params = lesson.params()
     st.session_state.setdefault(_SEEN, set()).add(frozenset(params.items()))
@@ -89,7 +96,7 @@ def leave() -> None:
         st.query_params.pop(name, None)
 
 
-def goal_card(lesson: mc.Lesson) -> None:
+def goal_card(lesson: Lesson) -> None:
     """The lesson's task and goal, what its link had to ignore, and the way out."""
     with st.container(border=True, key="goal_card"):
         st.subheader(_("Goal"), anchor=False)
@@ -112,14 +119,14 @@ def goal_card(lesson: mc.Lesson) -> None:
                      key="leave_lesson")  # fmt: skip
 
 
-def settings(lesson: mc.Lesson, available: int) -> mc.TrainConfig:
+def settings(lesson: Lesson, available: int) -> TrainConfig:
     """The settings the lesson lets students change, open, and the fixed ones in words; returns
     the lesson's config with the students' changes."""
     if not lesson.show:
         st.markdown(_("This lesson fixes every setting: press **Train**."))
     blocks = lesson.config.conv_blocks
     if set(_PER_BLOCK) <= set(lesson.show):  # the number of blocks is theirs to choose too
-        st.slider(_("Conv blocks"), 0, mc.config.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
+        st.slider(_("Conv blocks"), 0, cfg.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
                   help=train_settings.help_text("blocks"), **train_settings.PERSIST)  # fmt: skip
         blocks = st.session_state[train_settings.BLOCKS_KEY]
     changes = {}
@@ -136,7 +143,7 @@ def settings(lesson: mc.Lesson, available: int) -> mc.TrainConfig:
 def _per_block(field: str, blocks: int) -> tuple:
     """One widget for each conv block of a per-block field; their values."""
     label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
-    grid = mc.config.FILTERS if field == "filters" else mc.config.KERNELS
+    grid = cfg.FILTERS if field == "filters" else cfg.KERNELS
     if not blocks:  # a network without conv blocks (the dense preset): nothing to choose
         return ()
     for i, column in enumerate(st.columns(blocks)):
@@ -161,7 +168,7 @@ def _widget(field: str, available: int) -> None:
     elif field == "batch_norm":
         st.toggle(label, **common)
     else:
-        span = {**mc.config.SPANS, **mc.config.size_spans(available)}[field]
+        span = {**cfg.SPANS, **cfg.size_spans(available)}[field]
         kind = "number_input" if field == "seed" else "slider"
         getattr(st, kind)(label, span.low, span.high, step=span.step, **common)
 
@@ -179,7 +186,7 @@ def _value_text(field: str):
     return lambda value: ", ".join(map(str, value)) if isinstance(value, tuple) else f"{value}"
 
 
-def _fixed_text(lesson: mc.Lesson) -> str:
+def _fixed_text(lesson: Lesson) -> str:
     """Every setting the lesson fixes, with its value, in one line."""
     return " · ".join(
         f"{_(LABELS[name])}: {_value_text(name)(getattr(lesson.config, name))}"
@@ -187,7 +194,7 @@ def _fixed_text(lesson: mc.Lesson) -> str:
     )
 
 
-def verdict(job: mc.TrainingJob) -> None:
+def verdict(job: TrainingJob) -> None:
     """A finished lesson run against the goal: met or not, each part and by how much."""
     judged = state.workspace().verdict(job)
     if judged is None:
@@ -200,7 +207,7 @@ def verdict(job: mc.TrainingJob) -> None:
         st.warning(text, icon=":material/flag:")
 
 
-def link_maker(config: mc.TrainConfig) -> None:
+def link_maker(config: TrainConfig) -> None:
     """A teacher's form: these settings as a lesson, with the students' link and the board's."""
     with st.expander(_("Make a lesson link"), icon=":material/school:"):
         st.caption(
@@ -211,7 +218,7 @@ def link_maker(config: mc.TrainConfig) -> None:
             )
         )
         show = st.multiselect(
-            _("Settings students may change"), mc.links.FIELDS, key="lesson_show",
+            _("Settings students may change"), links.FIELDS, key="lesson_show",
             format_func=lambda field: _(LABELS[field]),
         )  # fmt: skip
         task = st.text_input(
@@ -231,8 +238,8 @@ def link_maker(config: mc.TrainConfig) -> None:
             _("Training seconds, at most"), 1.0, 3600.0, value=None, step=5.0,
             key="lesson_goal_seconds",
         )  # fmt: skip
-        goal = mc.Goal(None if accuracy is None else accuracy / 100, params, seconds)
-        lesson = mc.Lesson(config, tuple(show), goal, core.clean_task(task))
+        goal = Goal(None if accuracy is None else accuracy / 100, params, seconds)
+        lesson = Lesson(config, tuple(show), goal, core.clean_task(task))
         query = lesson.query(language.current())
         page = st.context.url or ""
         st.markdown(_("**The students' link** (the Train page, in this lesson)"))
@@ -245,7 +252,7 @@ def link_maker(config: mc.TrainConfig) -> None:
 # --- the lesson's board -----------------------------------------------------------------------
 
 
-def board_lesson(available: int) -> mc.Lesson | None:
+def board_lesson(available: int) -> Lesson | None:
     """The lesson whose board to show: one in the URL (a teacher's board link), else this
     session's; the URL then carries it, to share. None for the whole board."""
     params = {name: st.query_params[name] for name in st.query_params}
@@ -254,12 +261,12 @@ def board_lesson(available: int) -> mc.Lesson | None:
         lesson = st.session_state.get(ACTIVE)
         if lesson is None:
             return None
-        st.query_params.update({**mc.links.to_params(lesson.config), **lesson.params()})
+        st.query_params.update({**links.to_params(lesson.config), **lesson.params()})
     whole = st.toggle(_("Show the whole class board"), key="board_whole")
     return None if whole else lesson
 
 
-def lesson_board(lesson: mc.Lesson, entries: list[mc.BoardEntry]) -> None:
+def lesson_board(lesson: Lesson, entries: list[BoardEntry]) -> None:
     """A lesson's runs, goal met first: how many tried, met the goal, the best so far, each run
     as a dot on accuracy against parameters, and the table."""
     verdicts = [lesson.judge(e.accuracy, e.parameters, e.seconds) for e in entries]
@@ -284,7 +291,7 @@ def lesson_board(lesson: mc.Lesson, entries: list[mc.BoardEntry]) -> None:
         delta=_("{name}, {params:,} parameters").format(name=top.name, params=top.parameters),
         delta_color="off", delta_arrow="off",
     )  # fmt: skip
-    figure = mc.charts.lesson_runs(
+    figure = charts.lesson_runs(
         [e.name for e in entries], [e.parameters for e in entries],
         [e.accuracy for e in entries], [v.met for v in verdicts],
         lesson.goal.accuracy, lesson.goal.params,
@@ -294,7 +301,7 @@ def lesson_board(lesson: mc.Lesson, entries: list[mc.BoardEntry]) -> None:
     _lesson_table(entries, verdicts)
 
 
-def _scatter_text(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> str:
+def _scatter_text(entries: list[BoardEntry], verdicts: list[Verdict]) -> str:
     """The chart in words, for whoever cannot see it."""
     params = [e.parameters for e in entries]
     accuracy = [e.accuracy for e in entries]
@@ -310,7 +317,7 @@ def _scatter_text(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> s
     )  # fmt: skip
 
 
-def _lesson_table(entries: list[mc.BoardEntry], verdicts: list[mc.Verdict]) -> None:
+def _lesson_table(entries: list[BoardEntry], verdicts: list[Verdict]) -> None:
     rows = {
         _("name"): [e.name for e in entries],
         _("goal"): [_("met") if v.met else _("not met") for v in verdicts],
@@ -337,7 +344,7 @@ def visited(page: navigation.PageSpec) -> None:
     state.workspace().visited.add(page.url_path)
 
 
-def evaluated(entry: mc.ModelEntry) -> None:
+def evaluated(entry: ModelEntry) -> None:
     """Note that Evaluate showed a run trained in this workspace (the weakest-digit step)."""
     if any(job.name == entry.name for job in state.jobs()):
         visited(navigation.EVALUATE)

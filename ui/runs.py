@@ -5,15 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom import board
+from mnist_core.classroom.board import BoardError
+from mnist_core.classroom.fine_tune_job import FineTuneJob
+from mnist_core.classroom.jobs import JobState, JobView, StopReason, TrainingJob
+from mnist_core.classroom.shared_runs import Seat
+from mnist_core.config import TrainConfig, network_layers
+from mnist_core.engine.progress import BatchProgress
 from mnist_core.i18n import N_, _, ngettext
+from mnist_core.presentation import charts, export
 from ui import accessibility, navigation, state, weights_view, widgets
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def layer_table(config: mc.TrainConfig) -> pd.DataFrame:
+def layer_table(config: TrainConfig) -> pd.DataFrame:
     """The layers of `config`'s network as a table (English headers; shown translated)."""
-    rows = mc.network_layers(config)
+    rows = network_layers(config)
     return pd.DataFrame(
         {
             "layer": [r.name for r in rows],
@@ -50,7 +57,7 @@ def _headers(table: pd.DataFrame) -> dict[str, str]:
     return {name: _(HEADERS[name]) for name in table.columns}
 
 
-def network_overview(config: mc.TrainConfig) -> None:
+def network_overview(config: TrainConfig) -> None:
     """The layer table and parameter count of a config that can be built, and the time
     estimate once this server's speed is known (measured once, in the background)."""
     table = layer_table(config)
@@ -64,7 +71,7 @@ def network_overview(config: mc.TrainConfig) -> None:
 ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it is done
 
 
-def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
+def _estimate(config: TrainConfig, params: int, was_waiting: bool) -> None:
     warmup = state.warmup()
     if warmup.done and was_waiting:
         st.rerun()  # the whole page, so that this stops polling
@@ -106,7 +113,7 @@ def _estimate(config: mc.TrainConfig, params: int, was_waiting: bool) -> None:
     )
 
 
-def _progress_text(last: mc.BatchProgress) -> str:
+def _progress_text(last: BatchProgress) -> str:
     return _(
         "Epoch {epoch}/{epochs} · batch {batch}/{batches} · {speed:,.0f} images/s · "
         "{elapsed:,.0f} s elapsed · about {eta:,.0f} s left"
@@ -121,7 +128,7 @@ def _progress_text(last: mc.BatchProgress) -> str:
     )
 
 
-def _epoch_table(view: mc.JobView) -> pd.DataFrame:
+def _epoch_table(view: JobView) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -138,33 +145,33 @@ def _epoch_table(view: mc.JobView) -> pd.DataFrame:
     )
 
 
-STOPPED_BECAUSE = {  # by mc.StopReason, whose values these are: naming it would import Keras
-    "user": "",
-    "abandoned": N_(" (no page showed it for a minute, so it stopped by itself)"),
-    "time limit": N_(" (it reached this server's time limit for one run)"),
+STOPPED_BECAUSE = {
+    StopReason.USER: "",
+    StopReason.ABANDONED: N_(" (no page showed it for a minute, so it stopped by itself)"),
+    StopReason.TIME_LIMIT: N_(" (it reached this server's time limit for one run)"),
 }
 
 
-def _outcome(job: mc.TrainingJob) -> None:
+def _outcome(job: TrainingJob) -> None:
     """One line on how a finished run ended."""
-    why = STOPPED_BECAUSE[job.stop_reason or "user"]
+    why = STOPPED_BECAUSE[job.stop_reason or StopReason.USER]
     why = _(why) if why else ""
-    if job.state is mc.JobState.LEFT:
+    if job.state is JobState.LEFT:
         st.info(
             _(
                 "You left {run}: it goes on for the others on it, and keeps no model for you."
             ).format(run=job.name),
             icon=":material/logout:",
         )
-    elif job.state is mc.JobState.FAILED:
+    elif job.state is JobState.FAILED:
         st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
-    elif job.state is mc.JobState.CANCELLED:
+    elif job.state is JobState.CANCELLED:
         st.warning(_("{run} was cancelled before it started{why}.").format(run=job.name, why=why))
     else:
         epochs = job.result.history
         full_epochs = len(epochs) - (1 if epochs and epochs[-1].partial else 0)
         val = epochs[-1].val_accuracy if epochs else None
-        if job.state is mc.JobState.STOPPED:
+        if job.state is JobState.STOPPED:
             ended = _("{run} stopped{why} after {n} full epoch(s) in {seconds:,.1f} s")
         else:
             ended = _("{run} finished {n} full epoch(s) in {seconds:,.1f} s")
@@ -184,11 +191,11 @@ def _outcome(job: mc.TrainingJob) -> None:
             + _("It is now the current model for Evaluate and Draw."),
             icon=":material/check_circle:",
         )
-        if isinstance(job, mc.FineTuneJob):
+        if isinstance(job, FineTuneJob):
             _before_after(job)
 
 
-def _before_after(job: mc.FineTuneJob) -> None:
+def _before_after(job: FineTuneJob) -> None:
     """What fine-tuning did: on the user's digits, and on MNIST's test digits."""
     own, test, _unused = st.columns(3)
     own.metric(
@@ -214,7 +221,7 @@ def _before_after(job: mc.FineTuneJob) -> None:
     )
 
 
-def _waiting(job: mc.TrainingJob) -> None:
+def _waiting(job: TrainingJob) -> None:
     slots = state.training_slots()
     place = slots.place(job.training) or 1
     holders = slots.ahead_of(job.training)
@@ -249,7 +256,7 @@ def _duration(seconds: float) -> str:
     return _("{minutes:,.0f} min").format(minutes=seconds / 60)
 
 
-def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
+def _progress(job: TrainingJob, view: JobView) -> None:
     bar, stop = st.columns([5, 1], vertical_alignment="bottom")
     fraction, label = 0.0, _("Starting…")
     if view.batches:
@@ -266,14 +273,14 @@ def _progress(job: mc.TrainingJob, view: mc.JobView) -> None:
     )  # fmt: skip
 
 
-def _sharers(job: mc.TrainingJob) -> int:
+def _sharers(job: TrainingJob) -> int:
     """How many users are on the run now (a run of one user's own: 1)."""
-    return job.sharers if isinstance(job, mc.Seat) else 1
+    return job.sharers if isinstance(job, Seat) else 1
 
 
-def _joined(job: mc.TrainingJob) -> None:
+def _joined(job: TrainingJob) -> None:
     """Tell a user who joined an identical run so, while it goes on."""
-    if not isinstance(job, mc.Seat) or not job.joined or job.finished:
+    if not isinstance(job, Seat) or not job.joined or job.finished:
         return
     users = _sharers(job)
     if users > 2:
@@ -301,7 +308,7 @@ RUN_HEADING = '[data-testid="stMain"] h3'  # a run's heading (its text is the ru
 _WATCHED = "runs_watched"  # runs this session has shown running
 
 
-def live_run(job: mc.TrainingJob) -> None:
+def live_run(job: TrainingJob) -> None:
     """A run's progress (every second), and its charts and epoch table (every few seconds)."""
     st.subheader(job.name, anchor=False)
     running = not job.finished
@@ -315,12 +322,12 @@ def live_run(job: mc.TrainingJob) -> None:
     st.fragment(_live_charts, run_every=CHARTS_EVERY if running else None)(job)
 
 
-def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
+def _live_progress(job: TrainingJob, was_running: bool) -> None:
     # Timers redraw only the fragments, never the training thread.
     job.seen()
     view = job.view()
     _joined(job)
-    if view.state is mc.JobState.WAITING:
+    if view.state is JobState.WAITING:
         _waiting(job)
     elif job.finished:
         _outcome(job)
@@ -332,23 +339,23 @@ def _live_progress(job: mc.TrainingJob, was_running: bool) -> None:
         st.rerun()  # the whole page at once: the outcome, the final charts, the run history
 
 
-def _ends_within_a_tick(job: mc.TrainingJob, view: mc.JobView) -> bool:
+def _ends_within_a_tick(job: TrainingJob, view: JobView) -> bool:
     """True when the run should end before the next tick: only then is waiting for it worth
     holding the page (a click waits for the wait to end)."""
-    if job.finished or view.state is mc.JobState.WAITING:
+    if job.finished or view.state is JobState.WAITING:
         return False
     last = view.batches[-1] if view.batches else None
-    return view.state is mc.JobState.TESTING or (last is not None and last.eta < PROGRESS_EVERY)
+    return view.state is JobState.TESTING or (last is not None and last.eta < PROGRESS_EVERY)
 
 
-def _live_charts(job: mc.TrainingJob) -> None:
+def _live_charts(job: TrainingJob) -> None:
     view = job.view()
-    if view.state is mc.JobState.WAITING:
+    if view.state is JobState.WAITING:
         return
     st.plotly_chart(
-        mc.charts.training_curves(view.batches, view.epochs),
+        charts.training_curves(view.batches, view.epochs),
         key=f"curves_{job.name}",
-        config=mc.charts.CONFIG,
+        config=charts.CONFIG,
     )
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
@@ -360,13 +367,13 @@ def _live_charts(job: mc.TrainingJob) -> None:
             history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
 
 
-def history_download(job: mc.TrainingJob, label: str, key: str) -> None:
+def history_download(job: TrainingJob, label: str, key: str) -> None:
     """A finished run's epochs (for a stopped run, those it got to) as a CSV download."""
     epochs = job.view().epochs
     widgets.csv_download(
         label,
-        lambda: mc.export.history_csv(epochs),
-        f"{mc.export.file_stem(job.name)}-history.csv",
+        lambda: export.history_csv(epochs),
+        f"{export.file_stem(job.name)}-history.csv",
         key=key,
         help=_(
             "One row per epoch: loss, accuracy, validation loss and accuracy, seconds, and "
@@ -375,7 +382,7 @@ def history_download(job: mc.TrainingJob, label: str, key: str) -> None:
     )
 
 
-def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
+def _digit_learning(job: TrainingJob, view: JobView) -> None:
     """Per digit and as a confusion matrix, how the validation digits are read after each
     epoch; live during the run, and replayed epoch by epoch with a slider after it."""
     epochs = [e for e in view.epochs if e.val_confusion is not None]
@@ -389,20 +396,20 @@ def _digit_learning(job: mc.TrainingJob, view: mc.JobView) -> None:
         shown = next(e for e in epochs if e.epoch == number)
     learning, confusion = st.columns(2)
     learning.plotly_chart(
-        mc.charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
+        charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
         key=f"learning_{job.name}",
-        config=mc.charts.CONFIG,
+        config=charts.CONFIG,
     )
-    figure = mc.charts.confusion_heatmap(shown.val_confusion, normalize=True)
+    figure = charts.confusion_heatmap(shown.val_confusion, normalize=True)
     figure.update_layout(
         title=_("Validation confusion after epoch {epoch}").format(epoch=shown.epoch),
         height=400,
         margin=dict(t=110),
     )
-    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=mc.charts.CONFIG)
+    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=charts.CONFIG)
 
 
-def run_history(jobs: list[mc.TrainingJob]) -> None:
+def run_history(jobs: list[TrainingJob]) -> None:
     """Every finished run in a table, and their validation curves overlaid."""
     finished = [job for job in jobs if job.finished]
     if not finished:
@@ -418,7 +425,7 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
     )
     curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
     if curves:
-        st.plotly_chart(mc.charts.runs_overlay(curves), width="stretch", config=mc.charts.CONFIG)
+        st.plotly_chart(charts.runs_overlay(curves), width="stretch", config=charts.CONFIG)
     st.caption(_("Pick the model that Evaluate and Draw use in the sidebar."))
     _history_downloads(finished)
     publishable = [job for job in finished if job.publishable]
@@ -426,7 +433,7 @@ def run_history(jobs: list[mc.TrainingJob]) -> None:
         _publish(publishable)
 
 
-def _history_downloads(jobs: list[mc.TrainingJob]) -> None:
+def _history_downloads(jobs: list[TrainingJob]) -> None:
     """Every finished run's per-epoch history as a CSV, one button each."""
     trained = [job for job in jobs if job.view().epochs]
     if not trained:
@@ -436,7 +443,7 @@ def _history_downloads(jobs: list[mc.TrainingJob]) -> None:
             history_download(job, job.name, f"history_csv_all_{job.name}")
 
 
-def _publish(jobs: list[mc.TrainingJob]) -> None:
+def _publish(jobs: list[TrainingJob]) -> None:
     """Opt-in: put one run on the class board under a name the user types."""
     with st.form("publish", enter_to_submit=True):
         st.markdown(_("**Publish a run on the class board**"))
@@ -451,7 +458,7 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
         # Keyed by the newest run, so a new run is the one offered.
         picked = run.selectbox(_("Run"), names, index=len(names) - 1, key=f"publish_{names[-1]}")
         shown_as = name.text_input(
-            _("Your name, as the board shows it"), max_chars=mc.board.MAX_NAME_CHARS,
+            _("Your name, as the board shows it"), max_chars=board.MAX_NAME_CHARS,
             key="publish_name", placeholder=_("e.g. Ada L."),
         )  # fmt: skip
         if not st.form_submit_button(_("Publish"), icon=":material/publish:"):
@@ -459,7 +466,7 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
         job = next(job for job in jobs if job.name == picked)
         try:
             entry = state.publish(job, shown_as)
-        except mc.BoardError as err:
+        except BoardError as err:
             st.error(str(err), icon=":material/error:")
             return
         st.success(
@@ -471,7 +478,7 @@ def _publish(jobs: list[mc.TrainingJob]) -> None:
     navigation.link(navigation.BOARD, _("See the class board"))
 
 
-def _history_row(job: mc.TrainingJob) -> dict:
+def _history_row(job: TrainingJob) -> dict:
     result, history = job.result, job.result.history if job.result else []
     return {  # what tells runs apart first: a phone shows only the first few columns
         "run": job.name,

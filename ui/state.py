@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.board import Board, BoardEntry
+from mnist_core.classroom.fine_tune_job import FineTuneJob
+from mnist_core.classroom.jobs import RunLimits, TrainingJob
+from mnist_core.classroom.lessons import Lesson
+from mnist_core.classroom.queue import TrainingSlots
+from mnist_core.classroom.shared_runs import SharedRuns
+from mnist_core.classroom.warmup import PageActivity, ServerWarmup
+from mnist_core.classroom.workspaces import ModelEntry, Workspace, Workspaces
+from mnist_core.config import TrainConfig, read_metadata
+from mnist_core.data import MnistData, evaluation_indices, load_mnist
+from mnist_core.engine.evaluation import Evaluation
+from mnist_core.engine.handwriting import HandwritingSet
 from mnist_core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -29,32 +40,32 @@ def _env_number(name: str, default: float) -> float:
 
 
 @st.cache_resource(show_spinner=False)  # the sidebar shows a spinner in the user's language
-def mnist() -> mc.MnistData:
+def mnist() -> MnistData:
     """MNIST, loaded once per server and shared read-only by every session."""
-    return mc.load_mnist()
+    return load_mnist()
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots() -> mc.TrainingSlots:
+def training_slots() -> TrainingSlots:
     """How many trainings may run at once on this server ($DIGIT_LAB_MAX_TRAININGS, default 1)."""
-    return mc.TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", 1)))
+    return TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", 1)))
 
 
-def run_limits() -> mc.RunLimits:
+def run_limits() -> RunLimits:
     """A run stops when no page has shown it for a minute, or after 20 minutes of training.
 
     Operators can change both: $DIGIT_LAB_ABANDON_SECONDS and $DIGIT_LAB_MAX_RUN_MINUTES.
     """
-    return mc.RunLimits(
+    return RunLimits(
         abandon_after=_env_number("DIGIT_LAB_ABANDON_SECONDS", 60),
         max_seconds=60 * _env_number("DIGIT_LAB_MAX_RUN_MINUTES", 20),
     )
 
 
 @st.cache_resource(show_spinner=False)
-def workspaces() -> mc.Workspaces:
+def workspaces() -> Workspaces:
     """Every user's workspace; one unvisited for $DIGIT_LAB_WORKSPACE_MINUTES (15) is dropped."""
-    return mc.Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
+    return Workspaces(ttl=60 * _env_number("DIGIT_LAB_WORKSPACE_MINUTES", 15))
 
 
 _default_model_loaded = threading.Event()  # set once _default_model_file has read the file
@@ -63,7 +74,9 @@ _default_model_loaded = threading.Event()  # set once _default_model_file has re
 @st.cache_resource(show_spinner=False)
 def _default_model_file() -> keras.Model:
     """The shipped model, loaded once per server (ModelFileError if it is unusable)."""
-    model = mc.load_model(DEFAULT_MODEL)
+    from mnist_core.engine.model import load_model  # TensorFlow: not on a first visit
+
+    model = load_model(DEFAULT_MODEL)
     _default_model_loaded.set()
     return model
 
@@ -80,13 +93,13 @@ def _default_model_info() -> dict | None:
     """The shipped model's metadata, read once per server (None if the model is missing)."""
     if not DEFAULT_MODEL.is_file():
         return None
-    info = mc.read_metadata(DEFAULT_MODEL)
+    info = read_metadata(DEFAULT_MODEL)
     if "params" not in info:  # a model saved without its sidecar: count them
         info["params"] = _default_model_file().count_params()
     return info
 
 
-def default_model() -> mc.ModelEntry | None:
+def default_model() -> ModelEntry | None:
     """The model shipped in models/, trained with the `best` preset (None if it is missing).
 
     Listing it reads only its metadata: the network is loaded when a page uses it (the
@@ -96,8 +109,8 @@ def default_model() -> mc.ModelEntry | None:
     if info is None:
         return None
     # Described on each call: the summary is in this user's language.
-    summary = mc.TrainConfig.from_dict(info["config"]).summary() if "config" in info else ""
-    return mc.ModelEntry(
+    summary = TrainConfig.from_dict(info["config"]).summary() if "config" in info else ""
+    return ModelEntry(
         DEFAULT_NAME,
         _load_default_model,
         info["params"],
@@ -107,7 +120,7 @@ def default_model() -> mc.ModelEntry | None:
     )
 
 
-def _prepare_server() -> mc.MnistData:
+def _prepare_server() -> MnistData:
     """What the pages share, loaded ahead of them: MNIST, TensorFlow and the default model."""
     data = mnist()
     if _default_model_info() is not None:
@@ -116,13 +129,13 @@ def _prepare_server() -> mc.MnistData:
 
 
 @st.cache_resource(show_spinner=False)
-def page_activity() -> mc.PageActivity:
+def page_activity() -> PageActivity:
     """When this server last drew a page (app.py counts every run of a page)."""
-    return mc.PageActivity()
+    return PageActivity()
 
 
 @st.cache_resource(show_spinner=False)
-def warmup() -> mc.ServerWarmup:
+def warmup() -> ServerWarmup:
     """The server's warm-up (TensorFlow, MNIST, the default model, then the speed
     calibration) in a background thread, started by the server's first script run; it begins
     once no page has run for a second."""
@@ -131,7 +144,7 @@ def warmup() -> mc.ServerWarmup:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    return mc.ServerWarmup(_prepare_server, training_slots, page_activity()).start()
+    return ServerWarmup(_prepare_server, training_slots, page_activity()).start()
 
 
 def display_name(name: str) -> str:
@@ -140,17 +153,17 @@ def display_name(name: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def board() -> mc.Board:
+def board() -> Board:
     """The class board, in $DIGIT_LAB_DATA_DIR (BoardError if it cannot be opened)."""
-    return mc.Board.from_env()
+    return Board.from_env()
 
 
-def publish(job: mc.TrainingJob, name: str) -> mc.BoardEntry:
+def publish(job: TrainingJob, name: str) -> BoardEntry:
     """Put a finished run on the class board under `name`, once (BoardError if refused)."""
     return workspace().publish(board(), job, name)
 
 
-def workspace() -> mc.Workspace:
+def workspace() -> Workspace:
     """This user's workspace, found again after a reload or in a second tab by a cookie."""
     current = st.session_state.get("workspace")
     if current is None or current not in workspaces():
@@ -200,31 +213,31 @@ def _remember(token: str) -> None:
     )
 
 
-def jobs() -> list[mc.TrainingJob]:
+def jobs() -> list[TrainingJob]:
     """This user's training runs, oldest first."""
     return workspace().jobs
 
 
-def active_job() -> mc.TrainingJob | None:
+def active_job() -> TrainingJob | None:
     """This user's run that is waiting or training, if any."""
     return workspace().active_job()
 
 
 @st.cache_resource(show_spinner=False)
-def shared_runs() -> mc.SharedRuns:
+def shared_runs() -> SharedRuns:
     """This server's queued and training runs, so that identical ones are trained once."""
-    return mc.SharedRuns()
+    return SharedRuns()
 
 
-def start_job(config: mc.TrainConfig, label: str, lesson: mc.Lesson | None = None) -> None:
+def start_job(config: TrainConfig, label: str, lesson: Lesson | None = None) -> None:
     """Start a training run in a worker thread (a run of `lesson`, if given), or join the
     identical run that is queued or training on this server, unless one of this user's runs is
     going."""
     speed = warmup().speed  # None while the server measures it
     data = mnist()
 
-    def make(name: str) -> mc.TrainingJob:
-        return mc.TrainingJob(
+    def make(name: str) -> TrainingJob:
+        return TrainingJob(
             name,
             config,
             data,
@@ -239,11 +252,11 @@ def start_job(config: mc.TrainConfig, label: str, lesson: mc.Lesson | None = Non
     )
 
 
-def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -> None:
+def start_fine_tune(entry: ModelEntry, own: HandwritingSet, epochs: int) -> None:
     """Fine-tune a copy of `entry`'s model on `own` digits as a run of this user's, unless one
     of their runs is going (HandwritingError if `own` is empty)."""
     workspace().start_job(
-        lambda name: mc.FineTuneJob.of(
+        lambda name: FineTuneJob.of(
             _("{run} ({model} + my digits)").format(run=name, model=display_name(entry.name)),
             entry,
             own,
@@ -255,8 +268,8 @@ def start_fine_tune(entry: mc.ModelEntry, own: mc.HandwritingSet, epochs: int) -
     )
 
 
-def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
-    return mc.ModelEntry.of(
+def _job_entry(job: TrainingJob) -> ModelEntry:
+    return ModelEntry.of(
         job.name,
         job.result.model,
         job.evaluation.accuracy,
@@ -266,7 +279,7 @@ def _job_entry(job: mc.TrainingJob) -> mc.ModelEntry:
     )
 
 
-def model_entries() -> dict[str, mc.ModelEntry]:
+def model_entries() -> dict[str, ModelEntry]:
     """Every model this user can pick, by name: the default, finished runs, uploads."""
     entries = {}
     if (default := default_model()) is not None:
@@ -278,10 +291,12 @@ def model_entries() -> dict[str, mc.ModelEntry]:
     return entries
 
 
-def add_upload(name: str, content: bytes) -> mc.ModelEntry:
+def add_upload(name: str, content: bytes) -> ModelEntry:
     """Load an uploaded .keras file as a model entry (ModelFileError if it is not a digit model)."""
-    model = mc.load_model(content)
-    entry = mc.ModelEntry.of(
+    from mnist_core.engine.model import load_model
+
+    model = load_model(content)
+    entry = ModelEntry.of(
         _("{file} (uploaded)").format(file=name), model, None, "", time.strftime("%H:%M")
     )
     workspace().uploads[entry.name] = entry
@@ -289,7 +304,7 @@ def add_upload(name: str, content: bytes) -> mc.ModelEntry:
     return entry
 
 
-def select_current_model() -> dict[str, mc.ModelEntry]:
+def select_current_model() -> dict[str, ModelEntry]:
     """Make a run that just finished, or a model just uploaded, the current model (once each).
 
     Returns every model entry, for the sidebar's picker.
@@ -309,16 +324,16 @@ def select_current_model() -> dict[str, mc.ModelEntry]:
 KEPT_EVALUATIONS = 6  # per session: 10,000 digits' probabilities are 400 KB each
 
 
-def evaluation(entry: mc.ModelEntry, n: int) -> tuple[mc.Evaluation, np.ndarray]:
+def evaluation(entry: ModelEntry, n: int) -> tuple[Evaluation, np.ndarray]:
     """`entry`'s evaluation on `n` test digits (the latest few kept for this session), and
     those digits."""
-    indices = mc.evaluation_indices(mnist(), n)
+    indices = evaluation_indices(mnist(), n)
     x, y = mnist().x_test[indices], mnist().y_test[indices]
     spinner = _("Testing {model} on {n:,} digits…").format(model=display_name(entry.name), n=n)
     return _evaluated(entry, ("test", n), x, y, spinner), x
 
 
-def own_evaluation(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray]:
+def own_evaluation(entry: ModelEntry) -> tuple[Evaluation, np.ndarray]:
     """`entry`'s evaluation on this user's handwriting set (kept like `evaluation`'s), and it."""
     own = workspace().handwriting
     version, (x, y) = own.version, own.as_test_data()
@@ -326,18 +341,20 @@ def own_evaluation(entry: mc.ModelEntry) -> tuple[mc.Evaluation, np.ndarray]:
     return _evaluated(entry, ("own", version), x, y, spinner), x
 
 
-def _evaluated(entry: mc.ModelEntry, digits: tuple, x, y, spinner: str) -> mc.Evaluation:
+def _evaluated(entry: ModelEntry, digits: tuple, x, y, spinner: str) -> Evaluation:
+    from mnist_core.engine.model import evaluate
+
     cache = st.session_state.setdefault("evaluations", {})  # newest last
     key = (entry.name, id(entry.model), digits)
     if key not in cache:
         with st.spinner(spinner):
-            cache[key] = mc.evaluate(entry.model, x, y)
+            cache[key] = evaluate(entry.model, x, y)
         while len(cache) > KEPT_EVALUATIONS:
             del cache[next(iter(cache))]
     return cache[key]
 
 
-def current_model() -> mc.ModelEntry | None:
+def current_model() -> ModelEntry | None:
     """The model the Evaluate and Draw pages use."""
     entries = model_entries()
     return entries.get(st.session_state.get("current_model")) or next(iter(entries.values()), None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.i18n import _
+from mnist_core.presentation import export
 from ui import language, state
 
 
-def web_page_button(entry: mc.ModelEntry, key: str, width: str = "stretch") -> None:
+def web_page_button(entry: ModelEntry, key: str, width: str = "stretch") -> None:
     """Download `entry`'s model as one .html file that reads digits in any browser, offline.
 
     The page is made when clicked, so listing the default model loads nothing. Uploads, the
@@ -17,7 +18,9 @@ def web_page_button(entry: mc.ModelEntry, key: str, width: str = "stretch") -> N
     gets the reason instead of the button.
     """
     if entry.name in state.workspace().uploads:
-        problem = mc.web_export.export_problem(entry.model)
+        from mnist_core.engine.web_export import export_problem  # the model is loaded already
+
+        problem = export_problem(entry.model)
         if problem is not None:
             st.caption(problem)
             return
@@ -31,8 +34,8 @@ def web_page_button(entry: mc.ModelEntry, key: str, width: str = "stretch") -> N
         description = f"{entry.summary} · {description}"
     st.download_button(
         _("Download as a web page"),
-        data=lambda: mc.web_export.model_to_html(entry.model, title, code, description),
-        file_name=mc.export.file_stem(entry.name) + ".html",
+        data=lambda: _web_page(entry, title, code, description),
+        file_name=export.file_stem(entry.name) + ".html",
         mime="text/html",  # a literal: naming web_export's would import Keras
         key=key,
         help=_(
@@ -43,3 +46,9 @@ def web_page_button(entry: mc.ModelEntry, key: str, width: str = "stretch") -> N
         on_click="ignore",
         width=width,
     )
+
+
+def _web_page(entry: ModelEntry, title: str, code: str, description: str) -> str:
+    from mnist_core.engine.web_export import model_to_html  # TensorFlow, once asked for
+
+    return model_to_html(entry.model, title, code, description)

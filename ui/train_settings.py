@@ -2,18 +2,20 @@
 
 Every setting's widget key is `widget_key(field)`, named here and nowhere else; the filters and
 kernel sizes, one per conv block, get one widget per block (`block_key`) and a block count.
-The settings also live in the page's URL (mnist_core/links.py), so a link carries them.
+The settings also live in the page's URL (mnist_core/classroom/links.py), so a link carries them.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core import config as cfg
+from mnist_core.classroom import links
+from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.i18n import N_, _
 from ui import language
 
-MAX_BLOCKS = mc.config.MAX_BLOCKS
+MAX_BLOCKS = cfg.MAX_BLOCKS
 PRESET_HELP = {
     "codelab": N_("The TensorFlow.js codelab's network and training"),
     "fast": N_(
@@ -138,7 +140,7 @@ def block_key(field: str, block: int) -> str:
     return f"hp_{field}{block}"
 
 
-def widget_values(config: mc.TrainConfig) -> dict:
+def widget_values(config: TrainConfig) -> dict:
     """The widget state that shows `config`."""
     values = {
         widget_key(name): value
@@ -147,19 +149,19 @@ def widget_values(config: mc.TrainConfig) -> dict:
     }
     values[BLOCKS_KEY] = config.conv_blocks
     for i in range(MAX_BLOCKS):
-        values[block_key("filters", i)] = (*config.filters, *mc.config.SPARE_FILTERS)[i]
-        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *mc.config.SPARE_KERNELS)[i]
+        values[block_key("filters", i)] = (*config.filters, *cfg.SPARE_FILTERS)[i]
+        values[block_key("kernel_sizes", i)] = (*config.kernel_sizes, *cfg.SPARE_KERNELS)[i]
     return values
 
 
-def config_from_widgets() -> mc.TrainConfig:
+def config_from_widgets() -> TrainConfig:
     """The config the widgets show."""
     s = st.session_state
     blocks = range(s[BLOCKS_KEY])
-    return mc.TrainConfig(
+    return TrainConfig(
         **{
             name: s[widget_key(name)]
-            for name in mc.TrainConfig.__dataclass_fields__
+            for name in TrainConfig.__dataclass_fields__
             if name not in _PER_BLOCK
         },
         filters=tuple(s[block_key("filters", i)] for i in blocks),
@@ -167,7 +169,7 @@ def config_from_widgets() -> mc.TrainConfig:
     )
 
 
-def show(config: mc.TrainConfig) -> None:
+def show(config: TrainConfig) -> None:
     """Set every widget to show `config`."""
     st.session_state.update(widget_values(config))
 
@@ -175,22 +177,22 @@ def show(config: mc.TrainConfig) -> None:
 def matching_preset(available: int) -> str:
     """The preset the widgets show, or "custom" once any of them was changed."""
     config = config_from_widgets()
-    matches = (name for name, preset in mc.PRESETS.items() if preset.fit_to(available) == config)
+    matches = (name for name, preset in PRESETS.items() if preset.fit_to(available) == config)
     return next(matches, "custom")
 
 
 def preset_buttons(available: int) -> str:
     """One button per preset, the matching one highlighted; returns the preset or "custom"."""
     if BLOCKS_KEY not in st.session_state:
-        show(mc.PRESETS["codelab"].fit_to(available))
+        show(PRESETS["codelab"].fit_to(available))
     # Buttons rather than a selector: a selector whose value callbacks rewrite loses quick changes.
     preset = matching_preset(available)
-    *buttons, label = st.columns([1] * len(mc.PRESETS) + [4], vertical_alignment="center")
-    for column, name in zip(buttons, mc.PRESETS):
+    *buttons, label = st.columns([1] * len(PRESETS) + [4], vertical_alignment="center")
+    for column, name in zip(buttons, PRESETS):
         column.button(
             name, key=f"preset_{name}", width="stretch", help=_(PRESET_HELP[name]),
             type="primary" if name == preset else "secondary",
-            on_click=lambda name=name: show(mc.PRESETS[name].fit_to(available)),
+            on_click=lambda name=name: show(PRESETS[name].fit_to(available)),
         )  # fmt: skip
     label.caption(
         _("Custom settings")
@@ -208,12 +210,12 @@ def follow_link(available: int) -> None:
     drops the query on a page switch: coming back, the URL has none and the widgets, which keep
     their values, write it again.
     """
-    given = {name: st.query_params[name] for name in mc.links.FIELDS if name in st.query_params}
+    given = {name: st.query_params[name] for name in links.FIELDS if name in st.query_params}
     seen = st.session_state.setdefault(_SEEN, set())
     if not given or frozenset(given.items()) in seen:
         return
     seen.add(frozenset(given.items()))
-    config, problems = mc.links.from_params(given, available)
+    config, problems = links.from_params(given, available)
     show(config)
     st.session_state[_OPENED] = (config, problems)
 
@@ -227,17 +229,17 @@ def link_problems() -> None:
         st.warning(intro + lines, icon=":material/link:")
 
 
-def keep_in_link(config: mc.TrainConfig) -> None:
+def keep_in_link(config: TrainConfig) -> None:
     """Write `config` into the URL, one parameter per field; other parameters stay as they are."""
-    params = mc.links.to_params(config)
+    params = links.to_params(config)
     st.session_state.setdefault(_SEEN, set()).add(frozenset(params.items()))
     if any(st.query_params.get(name) != value for name, value in params.items()):
         st.query_params.update(params)
 
 
-def share_link(config: mc.TrainConfig) -> None:
+def share_link(config: TrainConfig) -> None:
     """The full link to `config` (and the user's language), in a box with a copy button."""
-    url = f"{st.context.url or ''}?{mc.links.share_query(config, language.current())}"
+    url = f"{st.context.url or ''}?{links.share_query(config, language.current())}"
     with st.expander(_("Share these settings"), icon=":material/link:"):
         st.caption(
             _(
@@ -248,7 +250,7 @@ def share_link(config: mc.TrainConfig) -> None:
         st.code(url, language=None, wrap_lines=True)
 
 
-def settings_form(available: int) -> mc.TrainConfig:
+def settings_form(available: int) -> TrainConfig:
     """The Network and Training tabs; returns the config they show (it may be impossible)."""
     network, training = st.tabs([_("Network"), _("Training")])
     with network:
@@ -266,7 +268,7 @@ def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
     )
 
 
-def _ranged(place, widget: str, label: str, field: str, span: mc.config.Span, **kwargs):
+def _ranged(place, widget: str, label: str, field: str, span: cfg.Span, **kwargs):
     """A slider or number input of one TrainConfig field over its range."""
     return _setting(place, widget, label, field, span.low, span.high, step=span.step, **kwargs)
 
@@ -276,36 +278,36 @@ def _network_settings() -> None:
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            _("Block {n} filters").format(n=i + 1), mc.config.FILTERS,
+            _("Block {n} filters").format(n=i + 1), cfg.FILTERS,
             key=block_key("filters", i), help=help_text("filters"), disabled=unused, **PERSIST,
         )  # fmt: skip
         column.select_slider(
-            _("Block {n} kernel").format(n=i + 1), mc.config.KERNELS,
+            _("Block {n} kernel").format(n=i + 1), cfg.KERNELS,
             key=block_key("kernel_sizes", i), help=help_text("kernel_sizes"), disabled=unused,
             format_func=lambda k: f"{k}×{k}", **PERSIST,
         )  # fmt: skip
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", _("Stride"), "strides", mc.config.STRIDES)
-    _setting(middle, "selectbox", _("Padding"), "padding", mc.config.PADDINGS)
-    _setting(right, "selectbox", _("Pooling (2×2)"), "pooling", mc.config.POOLINGS,
+    _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
+    _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
+    _setting(right, "selectbox", _("Pooling (2×2)"), "pooling", cfg.POOLINGS,
              format_func=lambda pooling: _(OPTION_LABELS[pooling]))  # fmt: skip
-    _setting(left, "selectbox", _("Activation"), "activation", mc.config.ACTIVATIONS)
+    _setting(left, "selectbox", _("Activation"), "activation", cfg.ACTIVATIONS)
     _setting(
-        middle, "select_slider", _("Hidden dense units"), "dense_units", mc.config.DENSE,
+        middle, "select_slider", _("Hidden dense units"), "dense_units", cfg.DENSE,
         format_func=lambda units: str(units) if units else _("none"),
     )  # fmt: skip
-    _ranged(right, "slider", _("Dropout"), "dropout", mc.config.SPANS["dropout"])
+    _ranged(right, "slider", _("Dropout"), "dropout", cfg.SPANS["dropout"])
     _setting(st, "toggle", _("Batch normalisation"), "batch_norm")
 
 
 def _training_settings(available: int) -> None:
-    spans = {**mc.config.SPANS, **mc.config.size_spans(available)}
+    spans = {**cfg.SPANS, **cfg.size_spans(available)}
     left, middle, right = st.columns(3)
-    _setting(left, "selectbox", _("Optimizer"), "optimizer", mc.config.OPTIMIZERS)
-    _setting(middle, "select_slider", _("Learning rate"), "learning_rate", mc.config.RATES)
-    _setting(right, "selectbox", _("Schedule"), "lr_schedule", mc.config.LR_SCHEDULES,
+    _setting(left, "selectbox", _("Optimizer"), "optimizer", cfg.OPTIMIZERS)
+    _setting(middle, "select_slider", _("Learning rate"), "learning_rate", cfg.RATES)
+    _setting(right, "selectbox", _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES,
              format_func=lambda schedule: _(OPTION_LABELS[schedule]))  # fmt: skip
-    _setting(left, "select_slider", _("Batch size"), "batch_size", mc.config.BATCHES)
+    _setting(left, "select_slider", _("Batch size"), "batch_size", cfg.BATCHES)
     _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
     _ranged(right, "number_input", _("Seed"), "seed", spans["seed"])
     _ranged(left, "slider", _("Label smoothing"), "label_smoothing", spans["label_smoothing"],

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import mnist_core as mc
+from mnist_core.classroom.jobs import JobView, TrainingJob
 from mnist_core.i18n import _
 
 NOW_COLOUR, START_COLOUR = "#0072B2", "#5A5A5A"  # both at least 4.5:1 on white
@@ -78,7 +78,7 @@ def explain() -> None:
     )
 
 
-def show(job: mc.TrainingJob, view: mc.JobView) -> None:
+def show(job: TrainingJob, view: JobView) -> None:
     """The weights of a run: the newest epoch while it trains, any epoch after it."""
     epochs = [e for e in view.epochs if e.weights is not None and e.weights.layers]
     if not epochs:

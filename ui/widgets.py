@@ -8,11 +8,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import streamlit as st
 
-import mnist_core as mc
+from mnist_core.classroom.jobs import TrainingJob
+from mnist_core.classroom.workspaces import ModelEntry
+from mnist_core.config import ModelFileError
+from mnist_core.data import IMAGE_SIDE
+from mnist_core.engine.preprocess import MAX_UPLOAD_BYTES
 from mnist_core.i18n import _
+from mnist_core.presentation import charts, export
 from ui import accessibility, language, navigation, state, take_home
 
-MAX_UPLOAD_MB = mc.MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
 
 
@@ -47,7 +52,7 @@ def _keep_workspace() -> None:
     state.keep_workspace()
 
 
-def _run_status(job: mc.TrainingJob) -> None:
+def _run_status(job: TrainingJob) -> None:
     """The run going on, from any page; also tells the run someone is still here."""
     job.seen()
     if job.finished:
@@ -62,7 +67,7 @@ def _run_status(job: mc.TrainingJob) -> None:
     st.caption(f":orange[●] {status}")
 
 
-def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
+def _current_model_picker(entries: dict[str, ModelEntry]) -> None:
     st.selectbox(
         _("Current model"), list(entries), key="current_model", format_func=state.display_name,
         help=_("The network that Evaluate and Draw use. Its parameters are the numbers it learned "
@@ -82,8 +87,8 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
     with st.popover(_("Download this model"), icon=":material/download:", width="stretch"):
         st.download_button(
             _("As a Keras file, for Python"),
-            data=lambda: mc.model_to_bytes(entry.model),
-            file_name=mc.export.file_stem(entry.name) + ".keras",
+            data=lambda: _keras_file(entry),
+            file_name=export.file_stem(entry.name) + ".keras",
             mime="application/zip",
             icon=":material/download:",
             on_click="ignore",
@@ -91,6 +96,12 @@ def _current_model_picker(entries: dict[str, mc.ModelEntry]) -> None:
             key="sidebar_keras",
         )
         take_home.web_page_button(entry, key="sidebar_web_page")
+
+
+def _keras_file(entry: ModelEntry) -> bytes:
+    from mnist_core.engine.model import model_to_bytes  # TensorFlow, once asked for
+
+    return model_to_bytes(entry.model)
 
 
 def csv_download(
@@ -122,7 +133,7 @@ def _model_upload() -> None:
             return
         try:
             state.add_upload(upload.name, upload.getvalue())
-        except mc.ModelFileError as err:
+        except ModelFileError as err:
             st.error(str(err), icon=":material/error:")
         else:
             st.session_state.model_upload_done = upload.file_id
@@ -133,7 +144,7 @@ def _model_upload() -> None:
             st.rerun()
 
 
-def require_model() -> mc.ModelEntry:
+def require_model() -> ModelEntry:
     """The current model; without one, say so, link to Train and end the page here."""
     entry = state.current_model()
     if entry is None:
@@ -152,7 +163,7 @@ def digit_gallery(
         st.caption(_("No images here."))
         return
     st.image(
-        [mc.charts.upscale(image, TILE_PX // mc.IMAGE_SIDE) for image in images],
+        [charts.upscale(image, TILE_PX // IMAGE_SIDE) for image in images],
         caption=list(captions),
         alt=list(alts),
         width=TILE_PX,
@@ -172,10 +183,10 @@ _CLOSEUP_STYLE = f"""<style>
 
 
 def pixel_closeup(figure) -> None:
-    """A digit's pixel heatmap (mc.charts.pixel_heatmap), its numbers shown only where they fit."""
+    """A digit's pixel heatmap (charts.pixel_heatmap), its numbers shown only where they fit."""
     st.html(_CLOSEUP_STYLE)
     with st.container(key="pixel_closeup"):
-        st.plotly_chart(figure, width="stretch", config=mc.charts.CONFIG)
+        st.plotly_chart(figure, width="stretch", config=charts.CONFIG)
 
 
 def plain(text: str) -> str:
@@ -213,15 +224,17 @@ def table(
 
 def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
     """Which pixels pushed `model` towards `target` (Integrated Gradients), and how to read it."""
-    explained = state.remembered("saliency", mc.saliency.saliency, model, image, target)
+    from mnist_core.engine import saliency
+
+    explained = state.remembered("saliency", saliency.saliency, model, image, target)
     picture, words = st.columns([1, 3], vertical_alignment="center")
     picture.image(
-        mc.charts.upscale(mc.saliency.overlay(image, explained.attributions), 4),
+        charts.upscale(saliency.overlay(image, explained.attributions), 4),
         caption=caption,
-        width=4 * mc.IMAGE_SIDE,
+        width=4 * IMAGE_SIDE,
         output_format="PNG",
         alt=_(
             "evidence map for {digit}: the digit's pixels coloured by how they swayed the network"
         ).format(digit=target),
     )
-    words.caption(_(mc.saliency.HOW_TO_READ))
+    words.caption(_(saliency.HOW_TO_READ))

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.backend import keras, tf
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
+from mnist_core.engine.backend import keras, tf
 from mnist_core.i18n import N_
 
 DEFAULT_STEPS = 32

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.data import NUM_CLASSES, to_model_input
-from mnist_core.model import predict
+from mnist_core.data import NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,3 @@ class Evaluation:
         """Indices of wrong predictions, most confident mistakes first."""
         idx = np.flatnonzero(self.labels != self.predictions)
         return idx[np.argsort(-self.confidence[idx], kind="stable")][:n]
-
-
-def evaluate(model, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Predict uint8 (n, 28, 28) digits `x` and compare with labels `y`."""
-    return Evaluation(
-        labels=np.asarray(y, dtype=np.int64), probabilities=predict(model, to_model_input(x))
-    )

@@ -3,7 +3,7 @@
 By default the board is the SQLite file `board.sqlite3` in $DIGIT_LAB_DATA_DIR, by default
 ~/.cache/digit-lab (or $XDG_CACHE_HOME/digit-lab), made when first needed: enough for the server
 processes of one machine. Servers on several machines share a PostgreSQL database instead:
-$DIGIT_LAB_BOARD_URL=postgresql://user:password@host:port/database (mnist_core.board_postgres).
+$DIGIT_LAB_BOARD_URL=postgresql://user:password@host:port/database (see board_postgres).
 `sqlite:///path/to/board.sqlite3` there names another SQLite file.
 
 The Board's SQL is the same on both; a store (`SqliteStore`, `PostgresStore`) supplies the
@@ -83,7 +83,7 @@ class BoardEntry:
     test_images: int  # how many test digits the accuracy was measured on
     seconds: float  # of training
     published_at: float  # Unix time
-    lesson: str | None = None  # the id of the lesson it was trained in (mnist_core/lessons.py)
+    lesson: str | None = None  # the id of the lesson it was trained in (classroom/lessons.py)
 
 
 def default_data_dir() -> Path:
@@ -263,7 +263,9 @@ def open_store(where: str | os.PathLike, busy_timeout: float = 30.0) -> BoardSto
     if where.startswith(_SQLITE_URL):
         return SqliteStore(where.removeprefix(_SQLITE_URL), busy_timeout)
     if scheme in POSTGRES_SCHEMES:
-        from mnist_core.board_postgres import PostgresStore  # psycopg only where it is used
+        from mnist_core.classroom.board_postgres import (
+            PostgresStore,  # psycopg only where it is used
+        )
 
         return PostgresStore(where, busy_timeout)
     raise BoardError(

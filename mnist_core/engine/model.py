@@ -1,4 +1,4 @@
-"""The CNN: building, summarising, predicting, looking inside, saving and loading."""
+"""The CNN: building, summarising, predicting and testing, looking inside, saving and loading."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core.backend import keras, tf
 from mnist_core.config import ONE_CYCLE_WARMUP, ModelFileError, TrainConfig, validate
-from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
+from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES, to_model_input
+from mnist_core.engine.backend import keras, tf
+from mnist_core.engine.evaluation import Evaluation
 from mnist_core.i18n import _
 
 PREDICT_CHUNK = 1024
@@ -27,7 +28,7 @@ PREDICT_CHUNK = 1024
 if not hasattr(keras.optimizers.Optimizer, "_all_reduce_sum_gradients"):
     raise ImportError(
         "keras.optimizers.Optimizer._all_reduce_sum_gradients is gone: review "
-        "mnist_core/model.py's single-replica override before upgrading Keras."
+        "mnist_core/engine/model.py's single-replica override before upgrading Keras."
     )
 
 
@@ -110,7 +111,14 @@ def build_model(config: TrainConfig) -> keras.Model:
     loss = "categorical_crossentropy"
     if config.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-    model.compile(optimizer=_optimizer(config), loss=loss, metrics=["accuracy"])
+    return compile_model(model, _optimizer(config), loss)
+
+
+def compile_model(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, loss: str | keras.losses.Loss
+) -> keras.Model:
+    """`model` compiled for training with accuracy, without the single-replica leak above."""
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     if not tf.distribute.has_strategy():
         model.optimizer._all_reduce_sum_gradients = _single_replica_all_reduce
     return model
@@ -308,3 +316,10 @@ def _with_softmax(model: keras.Model) -> keras.Model:
         model.inputs[0], keras.layers.Softmax(name="probabilities")(model.outputs[0]),
         name=model.name,
     )  # fmt: skip
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Predict uint8 (n, 28, 28) digits `x` and compare with labels `y`."""
+    return Evaluation(
+        labels=np.asarray(y, dtype=np.int64), probabilities=predict(model, to_model_input(x))
+    )

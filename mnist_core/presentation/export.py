@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from mnist_core.data import NUM_CLASSES
 
 if TYPE_CHECKING:  # annotations only: naming a download needs no TensorFlow
-    from mnist_core.evaluation import Evaluation
-    from mnist_core.training import EpochProgress
+    from mnist_core.engine.evaluation import Evaluation
+    from mnist_core.engine.progress import EpochProgress
 
 HISTORY_COLUMNS = (
     "epoch",

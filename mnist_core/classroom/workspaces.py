@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mnist_core.board import Board, BoardEntry, BoardError
-from mnist_core.handwriting import HandwritingSet
+from mnist_core.classroom.board import Board, BoardEntry, BoardError
+from mnist_core.engine.handwriting import HandwritingSet
 from mnist_core.i18n import _
 
 if TYPE_CHECKING:  # annotations only: a workspace and the sidebar need no TensorFlow
     import keras
 
-    from mnist_core.lessons import Lesson, Verdict
-    from mnist_core.training import EpochProgress, TrainingJob
+    from mnist_core.classroom.jobs import TrainingJob
+    from mnist_core.classroom.lessons import Lesson, Verdict
+    from mnist_core.engine.progress import EpochProgress
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnist_core.backend import keras
 from mnist_core.data import INPUT_SHAPE
+from mnist_core.engine.backend import keras
 
 POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 

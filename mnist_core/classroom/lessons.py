@@ -19,10 +19,10 @@ import math
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from mnist_core import links
+from mnist_core.classroom import links
+from mnist_core.classroom.links import LinkProblem
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.i18n import N_, _
-from mnist_core.links import LinkProblem
 
 SHOW, TASK = "show", "task"
 GOAL_ACCURACY, GOAL_PARAMS, GOAL_SECONDS = "goal_accuracy", "goal_params", "goal_seconds"

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from mnist_core.board import BoardError
+from mnist_core.classroom.board import BoardError
 from mnist_core.i18n import _
 
 # An arbitrary 64-bit key naming the board's writer lock among the database's advisory locks.
@@ -42,7 +42,7 @@ CREATE INDEX IF NOT EXISTS entries_lesson ON entries (lesson, accuracy DESC);
 
 
 class PostgresStore:
-    """The board's entries in a PostgreSQL database (a mnist_core.board.BoardStore)."""
+    """The board's entries in a PostgreSQL database (a mnist_core.classroom.board.BoardStore)."""
 
     def __init__(self, url: str, busy_timeout: float = 30.0) -> None:
         try:

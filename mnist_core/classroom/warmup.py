@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from mnist_core import heap
+from mnist_core.classroom import heap
 
 if TYPE_CHECKING:
+    from mnist_core.classroom.estimates import ServerSpeed
+    from mnist_core.classroom.queue import TrainingSlots
     from mnist_core.data import MnistData
-    from mnist_core.training import ServerSpeed, TrainingSlots
 
 log = logging.getLogger(__name__)
 STOPPED_BEFORE = "the server stopped before its warm-up began"
@@ -122,7 +123,7 @@ class ServerWarmup:
                 return
             data = self._prepare()
             # Imported here, in the background: it imports TensorFlow.
-            from mnist_core.training import ServerSpeed, measure_speed
+            from mnist_core.classroom.estimates import ServerSpeed, measure_speed
 
             # The server may stop meanwhile (while it imports, or waits for a user's run).
             slots = self._slots()

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
+from mnist_core.engine.preprocess import preprocess_steps
 from mnist_core.i18n import _
-from mnist_core.preprocess import preprocess_steps
 
 FORMAT_VERSION = 1
 MAX_DIGITS = 2_000

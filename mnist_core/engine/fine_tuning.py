@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnist_core.backend import keras, tf
-from mnist_core.config import TrainConfig
 from mnist_core.data import NUM_CLASSES, MnistData, stratified_indices, to_model_input
-from mnist_core.evaluation import Evaluation, evaluate
-from mnist_core.handwriting import HandwritingError, HandwritingSet
-from mnist_core.i18n import _, ngettext
-from mnist_core.model import _single_replica_all_reduce
-from mnist_core.training import Progress, TrainingJob, TrainResult, _Reporter
-from mnist_core.workspaces import ModelEntry
+from mnist_core.engine.backend import keras
+from mnist_core.engine.fit import ProgressCallback, fit
+from mnist_core.engine.handwriting import HandwritingError, HandwritingSet
+from mnist_core.engine.model import compile_model
+from mnist_core.engine.progress import TrainResult
+from mnist_core.i18n import _
 
 # Each own digit appears often enough that together they make about this many images an epoch,
 # but never more than MAX_REPEAT times (more only memorises them).
@@ -93,14 +88,7 @@ def copy_for_fine_tuning(model: keras.Model, learning_rate: float) -> keras.Mode
     for layer in copy.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-    copy.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    if not tf.distribute.has_strategy():  # the same leak fix as build_model's
-        copy.optimizer._all_reduce_sum_gradients = _single_replica_all_reduce
-    return copy
+    return compile_model(copy, keras.optimizers.Adam(learning_rate), "categorical_crossentropy")
 
 
 def _check_settings(epochs: int, learning_rate: float, batch_size: int) -> None:
@@ -126,7 +114,7 @@ def fine_tune(
     seed: int = 0,
     exclude: np.ndarray | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     report_every: float = 0.25,
 ) -> TrainResult:
@@ -139,86 +127,18 @@ def fine_tune(
     x, y = fine_tune_arrays(
         hset, mnist, mnist_per_own=mnist_per_own, repeat=repeat, seed=seed, exclude=exclude
     )
-    copy = copy_for_fine_tuning(model, learning_rate)
-    # _Reporter reads the run's shape from a config: only these fields matter to it.
-    shape = TrainConfig(
-        train_size=len(y), val_size=0, batch_size=batch_size, epochs=epochs, seed=seed
-    )
     if validation is not None:
         validation = (to_model_input(validation[0]), np.asarray(validation[1], dtype=np.int64))
-    reporter = _Reporter(shape, on_progress, stop, report_every, validation)
-    keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
-    copy.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[reporter], verbose=0)
-    # As in train(): the traced steps would only serve to train this copy again.
-    copy.train_function = copy.test_function = copy.predict_function = None
-    return TrainResult(
-        model=copy,
-        history=reporter.history,
-        stopped=bool(stop is not None and stop.is_set()),
-        fit_seconds=time.perf_counter() - start,
-        images_seen=reporter.images_seen,
+    return fit(
+        copy_for_fine_tuning(model, learning_rate),
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+        validation=validation,
+        on_progress=on_progress,
+        stop=stop,
+        report_every=report_every,
+        watch_weights=False,  # the weights view is Train's; fine-tuning barely moves them
     )
-
-
-HELD_OUT = 1_000  # MNIST training digits kept out of the mix, to watch for forgetting
-
-
-@dataclass(eq=False, kw_only=True)
-class FineTuneJob(TrainingJob):
-    """A run that fine-tunes a copy of a model on the user's digits, with before/after tests.
-
-    Its validation digits are HELD_OUT MNIST training digits (every digit in proportion), left
-    out of the mix: their curve shows whether the model forgets MNIST while it learns the
-    user's handwriting.
-    """
-
-    base: ModelEntry
-    own: HandwritingSet  # a copy, taken when the run was asked for
-    own_before: Evaluation | None = field(default=None, init=False)
-    own_after: Evaluation | None = field(default=None, init=False)
-    test_before: Evaluation | None = field(default=None, init=False)
-
-    @classmethod
-    def of(
-        cls, name: str, base: ModelEntry, own: HandwritingSet, epochs: int, data: MnistData,
-        slots=None, **options,
-    ) -> FineTuneJob:  # fmt: skip
-        """A job fine-tuning `base` on a copy of `own` for `epochs` (not started)."""
-        if not len(own):
-            raise HandwritingError(_("Add some digits of your own before fine-tuning on them."))
-        config = TrainConfig(
-            epochs=epochs, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-            train_size=mix_size(len(own), len(data.y_train) - HELD_OUT), val_size=HELD_OUT,
-        )  # fmt: skip
-        return cls(name, config, data, slots, base=base, own=own.copy(), **options)
-
-    @property
-    def publishable(self) -> bool:
-        """Never: its config alone cannot redo it."""
-        return False
-
-    def describe(self) -> str:
-        """What this run trains, in plain words."""
-        return ngettext(
-            "{model}, fine-tuned on {n} digit of your own",
-            "{model}, fine-tuned on {n} digits of your own",
-            len(self.own),
-        ).format(model=self.base.name, n=len(self.own))
-
-    def _train(self) -> TrainResult:
-        x_own, y_own = self.own.as_test_data()
-        self.own_before = evaluate(self.base.model, x_own, y_own)
-        self.test_before = evaluate(self.base.model, self.data.x_test, self.data.y_test)
-        held_out = stratified_indices(self.data.y_train, HELD_OUT, seed=0)
-        return fine_tune(
-            self.base.model, self.own, self.data, epochs=self.config.epochs,
-            learning_rate=self.config.learning_rate, batch_size=self.config.batch_size,
-            exclude=held_out,
-            validation=(self.data.x_train[held_out], self.data.y_train[held_out]),
-            on_progress=self._record, stop=self._stop,
-        )  # fmt: skip
-
-    def _test(self, model: keras.Model) -> None:
-        super()._test(model)
-        self.own_after = evaluate(model, *self.own.as_test_data())

@@ -20,13 +20,13 @@ from string import Template
 
 import numpy as np
 
-from mnist_core.backend import keras
 from mnist_core.data import INPUT_SHAPE
+from mnist_core.engine.backend import keras
 from mnist_core.i18n import DEFAULT_LANGUAGE, N_, _, catalog
 
 MIME_TYPE = "text/html"
 TFJS_VERSION = "4.22.0"
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 # Core first: the CPU backend and the layers attach themselves to the global `tf` it makes.
 TFJS_FILES = tuple(
     ASSETS / "tfjs" / f"tf-{part}.es2017.min.js" for part in ("core", "backend-cpu", "layers")

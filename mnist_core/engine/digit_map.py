@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_core.backend import keras
 from mnist_core.data import INPUT_SHAPE
-from mnist_core.model import PREDICT_CHUNK, predict
+from mnist_core.engine.backend import keras
+from mnist_core.engine.model import PREDICT_CHUNK, predict
 
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA
@@ -83,7 +83,7 @@ class DigitMap:
 def digit_map(model: keras.Model, images: np.ndarray, labels: np.ndarray, indices) -> DigitMap:
     """The PCA map of `images` (uint8 (n, 28, 28) test digits, their `labels` and test-set
     `indices`) in `model`'s last hidden features."""
-    # Imported here, once Keras is: mnist_core/backend.py hides scikit-learn while Keras imports.
+    # Imported here, once Keras is: engine/backend.py hides scikit-learn while Keras imports.
     from sklearn.decomposition import PCA
 
     x = images.astype(np.float32) / 255.0

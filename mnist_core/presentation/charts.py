@@ -14,8 +14,8 @@ from mnist_core.data import NUM_CLASSES
 from mnist_core.i18n import _
 
 if TYPE_CHECKING:  # annotations only: the Data page's charts need no TensorFlow
-    from mnist_core.training import BatchProgress, EpochProgress
-    from mnist_core.transforms import AccuracySweep, Sweep
+    from mnist_core.engine.progress import BatchProgress, EpochProgress
+    from mnist_core.engine.transforms import AccuracySweep, Sweep
 
 # Okabe and Ito's blue and vermilion: told apart with any colour vision, and at least 3:1
 # against the white page (WCAG's contrast for parts of graphics).

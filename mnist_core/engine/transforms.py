@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from mnist_core.backend import keras
 from mnist_core.data import IMAGE_SIDE
-from mnist_core.model import predict
+from mnist_core.engine.backend import keras
+from mnist_core.engine.model import predict
 
 ROTATIONS = np.arange(-90, 91, 5)
 SCALES = np.round(np.arange(0.3, 1.51, 0.05), 2)

@@ -18,16 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mnist_core.classroom.jobs import JobState, JobView, StopReason, TrainingJob
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData
-from mnist_core.evaluation import Evaluation
-from mnist_core.training import (
-    JobState,
-    JobView,
-    StopReason,
-    TrainingJob,
-    TrainResult,
-)
+from mnist_core.engine.evaluation import Evaluation
+from mnist_core.engine.progress import TrainResult
 
 
 @dataclass(frozen=True)
