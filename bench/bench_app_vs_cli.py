@@ -60,9 +60,14 @@ def _pin_training() -> None:
 def fit_seconds(module: str, *args: str, env: dict) -> float:
     """Run `python -m module args` in a fresh process; the fit seconds it prints last as JSON."""
     out = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, check=True, preexec_fn=_pin_training,
-    )  # fmt: skip
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=_pin_training,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["fit_seconds"]
 
 
@@ -85,10 +90,14 @@ def measure(data: str, repeats: int = 3, pin: bool = False) -> dict[str, list[fl
                 click, fit = app_run(browser, url)
                 times["click → finished"].append(click)
                 times["app fit"].append(fit)
-                times["CLI fit"].append(fit_seconds("mnist_core", "train", "--preset", "codelab",
-                                                    "--data", data, env=env))  # fmt: skip
-                times["bare fit"].append(fit_seconds("bench.bench_training", "--bare-once",
-                                                     "--data", data, env=env))  # fmt: skip
+                times["CLI fit"].append(
+                    fit_seconds(
+                        "mnist_core", "train", "--preset", "codelab", "--data", data, env=env
+                    )
+                )
+                times["bare fit"].append(
+                    fit_seconds("bench.bench_training", "--bare-once", "--data", data, env=env)
+                )
             browser.close()
     finally:
         stop_app(server)
@@ -115,8 +124,10 @@ def main() -> None:
     ):
         m = statistics.median(times[name])
         goal = f"   (target ≤ {target})" if target else ""
-        print(f"{name:22s} median {m:6.2f} s  ×{m / b:5.2f} bare{goal}   runs "
-              f"{[round(t, 2) for t in times[name]]}")  # fmt: skip
+        print(
+            f"{name:22s} median {m:6.2f} s  ×{m / b:5.2f} bare{goal}   runs "
+            f"{[round(t, 2) for t in times[name]]}"
+        )
     ratio = statistics.median(times["app fit"]) / statistics.median(times["CLI fit"])
     print(f"app fit / CLI fit: {ratio:.3f}  (target ≤ 1.10)")
 

@@ -47,8 +47,10 @@ def main() -> None:
     start = time.perf_counter()
     digit_map.tsne_points(mapped.features)
     tsne = time.perf_counter() - start
-    print(f"map of {len(indices):,} digits, default model: features + PCA {pca:.2f} s, "
-          f"t-SNE {tsne:.1f} s (once per model, in the background)")  # fmt: skip
+    print(
+        f"map of {len(indices):,} digits, default model: features + PCA {pca:.2f} s, "
+        f"t-SNE {tsne:.1f} s (once per model, in the background)"
+    )
 
     image = data.x_test[0] / 255
     layers = convolution_steps.conv_layers(model)
@@ -67,8 +69,10 @@ def main() -> None:
         built = build_model(config)
         watch = weight_watch.WeightWatch(built)
         look = _median_seconds(lambda w=watch, m=built: w.look(m, 1), args.repeats)
-        print(f"{name}: weights' histograms and changes per epoch {look * 1000:.1f} ms "
-              f"({built.count_params():,} parameters)")  # fmt: skip
+        print(
+            f"{name}: weights' histograms and changes per epoch {look * 1000:.1f} ms "
+            f"({built.count_params():,} parameters)"
+        )
     config = PRESETS["codelab"].fit_to(len(data.y_train)).replace(epochs=3)
     history = train(build_model(config), config, data).history
     epoch = statistics.median(e.seconds for e in history[1:])

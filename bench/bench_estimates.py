@@ -244,8 +244,15 @@ def fit(args, data) -> None:
     ]
     # Networks with each activation, with batch norm, augmented: the sample mixes these with
     # everything else, and alone it cannot tell what each of them costs.
-    maps = TrainConfig(filters=(32,), kernel_sizes=(3,), padding="same", batch_size=128,
-                          train_size=3000, val_size=0, epochs=2)  # fmt: skip
+    maps = TrainConfig(
+        filters=(32,),
+        kernel_sizes=(3,),
+        padding="same",
+        batch_size=128,
+        train_size=3000,
+        val_size=0,
+        epochs=2,
+    )
     configs += [maps.replace(activation=a) for a in cfg.ACTIVATIONS]
     configs += [maps.replace(batch_norm=True), maps.replace(shift=0.1, rotation=10, zoom=0.1)]
     wide_maps = maps.replace(filters=(128,), kernel_sizes=(1,), pooling="none")
@@ -253,8 +260,15 @@ def fit(args, data) -> None:
     configs += [wide_maps.replace(batch_norm=True)]
     # The same networks validated on few and on many digits: what validation costs per image,
     # per value and once (the sample's validation sizes vary with everything else).
-    tiny = TrainConfig(filters=(8,), kernel_sizes=(1,), strides=3, pooling="none",
-                          batch_size=128, train_size=500, epochs=2)  # fmt: skip
+    tiny = TrainConfig(
+        filters=(8,),
+        kernel_sizes=(1,),
+        strides=3,
+        pooling="none",
+        batch_size=128,
+        train_size=500,
+        epochs=2,
+    )
     top = available // 5
     configs += [tiny.replace(val_size=v) for v in (0, 1000, top)] + [maps.replace(val_size=top)]
     configs += sample(args.seed, args.n, args.bound, available, epochs=2)
@@ -377,8 +391,9 @@ def main() -> None:
     data = load_mnist(args.data)
     with cpu_lock(args.lock):
         speed = measure_speed(data)
-    print(f"speed probe: {speed:.2f} s per reference epoch  (costs now: {EPOCH_COSTS}, "
-          f"{SETUP_COSTS})")  # fmt: skip
+    print(
+        f"speed probe: {speed:.2f} s per reference epoch  (costs now: {EPOCH_COSTS}, {SETUP_COSTS})"
+    )
     if args.fit:
         fit(args, data)
     else:  # last, for bench.speed_table: the ratios of each group, as one JSON line

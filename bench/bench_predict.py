@@ -39,10 +39,13 @@ def main() -> None:
     model = load_model(args.model)
     image = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)
     print(f"{args.model}: {model.count_params():,} parameters, {args.calls} calls of one image")
-    keras_ms = describe("model.predict (baseline)", latencies(
-        lambda x: model.predict(x, verbose=0), image, args.calls))  # fmt: skip
-    ours_ms = describe("mnist_core.predict", latencies(
-        lambda x: predict(model, x), image, args.calls))  # fmt: skip
+    keras_ms = describe(
+        "model.predict (baseline)",
+        latencies(lambda x: model.predict(x, verbose=0), image, args.calls),
+    )
+    ours_ms = describe(
+        "mnist_core.predict", latencies(lambda x: predict(model, x), image, args.calls)
+    )
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255
     canvas[60:220, 130:150, :3] = 255  # a "1"

@@ -71,9 +71,18 @@ def worker(data_path: str | None, runs: int, limit: int) -> dict:
 def run_mode(cores: int, limit: int, args) -> dict:
     cpus = ",".join(str(c) for c in range(cores))
     command = [
-        "taskset", "-c", cpus, sys.executable, "-m", "bench.bench_queue", "--worker",
-        "--limit", str(limit), "--runs", str(args.runs),
-    ]  # fmt: skip
+        "taskset",
+        "-c",
+        cpus,
+        sys.executable,
+        "-m",
+        "bench.bench_queue",
+        "--worker",
+        "--limit",
+        str(limit),
+        "--runs",
+        str(args.runs),
+    ]
     if args.data:
         command += ["--data", args.data]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -106,11 +115,16 @@ def main() -> None:
         for mode in MODES if round_ % 2 == 0 else MODES[::-1]:
             results[mode].append(run_mode(*mode, args))
             r = results[mode][-1]
-            print(f"round {round_ + 1}, {mode[0]} core(s), {mode[1]} slot(s): empty after "
-                  f"{r['empty']:.1f} s", flush=True)  # fmt: skip
+            print(
+                f"round {round_ + 1}, {mode[0]} core(s), {mode[1]} slot(s): empty after "
+                f"{r['empty']:.1f} s",
+                flush=True,
+            )
     print(f"\n{args.runs} codelab runs (seeds 1-{args.runs}) queued at once\n")
-    print("| cores | trainings at once | queue empty after | median run finished | "
-          "vs one at a time | waits within ±25 % at queueing | mean test accuracy |")  # fmt: skip
+    print(
+        "| cores | trainings at once | queue empty after | median run finished | "
+        "vs one at a time | waits within ±25 % at queueing | mean test accuracy |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for cores, limit in MODES:
         rs = results[(cores, limit)]

@@ -61,8 +61,10 @@ def main() -> None:
         seconds, reports = reported_fit(config, data)
         ours.append(seconds)
     b, o = statistics.median(bare), statistics.median(ours)
-    print(f"preset {args.preset}, batch {config.batch_size}, {config.train_size:,} images, "
-          f"{config.epochs} epochs, {args.repeats} repeats")  # fmt: skip
+    print(
+        f"preset {args.preset}, batch {config.batch_size}, {config.train_size:,} images, "
+        f"{config.epochs} epochs, {args.repeats} repeats"
+    )
     print(f"bare model.fit          median {b:7.2f} s   runs {[round(t, 2) for t in bare]}")
     print(f"mnist_core.train        median {o:7.2f} s   runs {[round(t, 2) for t in ours]}")
     print(f"progress reports per run: {reports}")

@@ -73,9 +73,20 @@ class PostgresServer:
         log = self.folder / "server.log"
         try:
             _run_as_owner(
-                [self.bindir / "pg_ctl", "-D", self.folder / "data", "-l", log, "-o", options,
-                 "-w", "-t", str(int(timeout)), "start"]
-            )  # fmt: skip
+                [
+                    self.bindir / "pg_ctl",
+                    "-D",
+                    self.folder / "data",
+                    "-l",
+                    log,
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "start",
+                ]
+            )
         except subprocess.CalledProcessError as err:
             text = log.read_text()[-2000:] if log.is_file() else ""
             raise RuntimeError(f"PostgreSQL did not start: {err.stderr}\n{text}") from err
@@ -113,9 +124,21 @@ def start_postgres(timeout: float = 60) -> PostgresServer:
     server = PostgresServer(folder, bindir, free_port(), password)
     try:
         _run_as_owner(
-            [bindir / "initdb", "-D", folder / "data", "-U", USER, "-A", "scram-sha-256",
-             f"--pwfile={folder / 'password'}", "-E", "UTF8", "--no-locale", "--no-instructions"]
-        )  # fmt: skip
+            [
+                bindir / "initdb",
+                "-D",
+                folder / "data",
+                "-U",
+                USER,
+                "-A",
+                "scram-sha-256",
+                f"--pwfile={folder / 'password'}",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]
+        )
         server.start(timeout)
     except subprocess.CalledProcessError as err:
         shutil.rmtree(folder, ignore_errors=True)

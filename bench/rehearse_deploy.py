@@ -132,8 +132,10 @@ def export_repo(into: Path) -> str:
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def install_venv(venv: Path, requirements: Path, home: Path, log: Path) -> float:
@@ -146,8 +148,10 @@ def install_venv(venv: Path, requirements: Path, home: Path, log: Path) -> float
     with log.open("w") as out:
         pip = subprocess.run(
             [str(venv / "bin" / "python"), "-m", "pip", "install", "-r", str(requirements)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     if pip.returncode:
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise RuntimeError(f"pip install -r requirements.txt failed:\n{tail}")
@@ -159,8 +163,10 @@ def describe_venv(venv: Path, log: Path | None) -> list[str]:
     python = str(venv / "bin" / "python")
     version = subprocess.run(
         [python, "-c", "import sys; print(sys.version.split()[0])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     listed = subprocess.run(
         [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     ).stdout
@@ -276,9 +282,11 @@ def main() -> None:
     p.add_argument("--reuse-venv", type=Path, help="a venv a previous rehearsal kept (--keep)")
     p.add_argument("--keep", action="store_true", help="keep the temp folders (venv, app, HOME)")
     p.add_argument(
-        "--keras-cache", type=Path, help="an mnist.npz for the fresh HOME's Keras cache, as the "
+        "--keras-cache",
+        type=Path,
+        help="an mnist.npz for the fresh HOME's Keras cache, as the "
         "app leaves it after downloading MNIST on Community Cloud",
-    )  # fmt: skip
+    )
     args = p.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="digit-lab-deploy-"))
     home, app = temp / "home", temp / "app"

@@ -71,8 +71,10 @@ def ensure_haproxy() -> str:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "haproxy"],
-        check=True, env=env, timeout=600,
-    )  # fmt: skip
+        check=True,
+        env=env,
+        timeout=600,
+    )
     return shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
@@ -90,9 +92,12 @@ def start_haproxy(binary: str, apps: list[str], log: Path) -> tuple[subprocess.P
     subprocess.run([binary, "-c", "-f", HAPROXY_CONFIG], check=True, env=env, timeout=30)
     output = open(log, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [binary, "-db", "-f", HAPROXY_CONFIG], env=env, stdout=output, stderr=subprocess.STDOUT,
+        [binary, "-db", "-f", HAPROXY_CONFIG],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     output.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -181,9 +186,10 @@ def rehearse(args: argparse.Namespace, work: Path) -> bool:
             users = []
             for n in range(1, args.users + 1):
                 context = browser.new_context(
-                    base_url=proxy_url, user_agent=AGENT.format(n=n),
+                    base_url=proxy_url,
+                    user_agent=AGENT.format(n=n),
                     viewport={"width": 1280, "height": 900},
-                )  # fmt: skip
+                )
                 page = context.new_page()
                 open_train(page, step)
                 users.append(User(n, page, server_cookie(page)))
@@ -283,11 +289,12 @@ def report(users, names, boards_before, board_after, log_before, started) -> boo
         "app2's board shows every run": all(n in boards_before["app2"] for n in names),
         "app1's users told their workspace is gone, now on app2": all(
             u.told_gone_in is not None and u.server_after == "app2"
-            for u in users if u.server == "app1"
+            for u in users
+            if u.server == "app1"
         ),
         "app2's users kept their runs": all(u.kept_run for u in users if u.server == "app2"),
         "the board lost nothing after app1 stopped": all(n in board_after for n in names),
-    }  # fmt: skip
+    }
     print()
     for check, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {check}")
@@ -301,9 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds for it all")
     parser.add_argument("--step-timeout", type=float, default=240, help="seconds per wait")
     parser.add_argument(
-        "--reconnect-wait", type=float, default=30,
+        "--reconnect-wait",
+        type=float,
+        default=30,
         help="seconds a page gets to reconnect by itself before the user reloads it",
-    )  # fmt: skip
+    )
     parser.add_argument("--keep", action="store_true", help="keep the logs' folder")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():

@@ -16,11 +16,17 @@ BUDGETS = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000, No
 def budget_picker() -> int | None:
     """The largest network to show, in parameters (None: any size)."""
     return st.select_slider(
-        _("Parameter budget"), BUDGETS, value=None, key="board_budget", persist_state="session",
+        _("Parameter budget"),
+        BUDGETS,
+        value=None,
+        key="board_budget",
+        persist_state="session",
         format_func=lambda n: _("any size") if n is None else _("at most {n}").format(n=f"{n:,}"),
-        help=_("Show only networks with at most this many parameters: the numbers a network "
-        "learns. A small network that reads well is the harder win."),
-    )  # fmt: skip
+        help=_(
+            "Show only networks with at most this many parameters: the numbers a network "
+            "learns. A small network that reads well is the harder win."
+        ),
+    )
 
 
 def board_table(entries: list[BoardEntry]) -> None:
@@ -34,20 +40,25 @@ def board_table(entries: list[BoardEntry]) -> None:
             _("parameters"): [e.parameters for e in entries],
             _("training s"): [e.seconds for e in entries],
             _("network"): [e.config.summary() for e in entries],
-            _("published"): [time.strftime(_("%d %b %H:%M"), time.localtime(e.published_at))
-                          for e in entries],
+            _("published"): [
+                time.strftime(_("%d %b %H:%M"), time.localtime(e.published_at)) for e in entries
+            ],
         }
-    )  # fmt: skip
+    )
     st.dataframe(
-        rows, hide_index=True, width="stretch", on_select=_load_clicked,
-        selection_mode="single-row", key="board_rows",
+        rows,
+        hide_index=True,
+        width="stretch",
+        on_select=_load_clicked,
+        selection_mode="single-row",
+        key="board_rows",
         column_config={
             _("name"): st.column_config.Column(pinned=True),  # in view on a narrow screen
             _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
             _("parameters"): st.column_config.NumberColumn(format="localized"),
             _("training s"): st.column_config.NumberColumn(format="%.1f"),
         },
-    )  # fmt: skip
+    )
 
 
 def _load_clicked() -> None:

@@ -20,9 +20,12 @@ def model_pickers(entries: dict[str, ModelEntry]) -> tuple[ModelEntry, ModelEntr
     current = state.current_model().name
     left, right = st.columns(2)
     a = left.selectbox(
-        _("Model A"), names, index=names.index(current), key="compare_a",
+        _("Model A"),
+        names,
+        index=names.index(current),
+        key="compare_a",
         format_func=state.display_name,
-    )  # fmt: skip
+    )
     others = [name for name in names if name != a] or names
     b = right.selectbox(_("Model B"), others, key="compare_b", format_func=state.display_name)
     return entries[a], entries[b]
@@ -31,16 +34,24 @@ def model_pickers(entries: dict[str, ModelEntry]) -> tuple[ModelEntry, ModelEntr
 def headline(a: ModelEntry, b: ModelEntry, ev_a: Evaluation, ev_b: Evaluation):
     """Each model's test accuracy and the difference."""
     first, second, change = st.columns(3)
-    first.metric(_("A: {model}").format(model=state.display_name(a.name)), f"{ev_a.accuracy:.2%}",
-                 border=True)  # fmt: skip
-    second.metric(_("B: {model}").format(model=state.display_name(b.name)), f"{ev_b.accuracy:.2%}",
-                  border=True)  # fmt: skip
+    first.metric(
+        _("A: {model}").format(model=state.display_name(a.name)),
+        f"{ev_a.accuracy:.2%}",
+        border=True,
+    )
+    second.metric(
+        _("B: {model}").format(model=state.display_name(b.name)),
+        f"{ev_b.accuracy:.2%}",
+        border=True,
+    )
     gained = ev_b.accuracy - ev_a.accuracy
     read_right = (ev_b.predictions == ev_b.labels).sum() - (ev_a.predictions == ev_a.labels).sum()
     change.metric(
-        _("B against A"), _("{points} points").format(points=f"{gained * 100:+.2f}"),
-        _("{change} digits read right").format(change=f"{read_right:+,}"), border=True,
-    )  # fmt: skip
+        _("B against A"),
+        _("{points} points").format(points=f"{gained * 100:+.2f}"),
+        _("{change} digits read right").format(change=f"{read_right:+,}"),
+        border=True,
+    )
 
 
 def per_digit(names: tuple[str, str], ev_a: Evaluation, ev_b: Evaluation) -> None:
@@ -48,9 +59,10 @@ def per_digit(names: tuple[str, str], ev_a: Evaluation, ev_b: Evaluation) -> Non
     rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
     chart, table = st.columns([3, 2])
     chart.plotly_chart(
-        charts.compare_per_digit(rows_a, rows_b, names), width="stretch",
+        charts.compare_per_digit(rows_a, rows_b, names),
+        width="stretch",
         config=charts.CONFIG,
-    )  # fmt: skip
+    )
     with table:
         widgets.table(
             [
@@ -70,9 +82,11 @@ def per_digit(names: tuple[str, str], ev_a: Evaluation, ev_b: Evaluation) -> Non
 
 def alt_text(theirs: Evaluation, i: int, right: str, wrong: str) -> str:
     """Test digit `i` for screen readers: what it is, and what each model reads."""
-    return _("handwritten {digit}, test digit #{index}: {right} reads it right, {wrong} says "
-             "{answer}").format(digit=theirs.labels[i], index=i, right=right, wrong=wrong,
-                                answer=theirs.predictions[i])  # fmt: skip
+    return _(
+        "handwritten {digit}, test digit #{index}: {right} reads it right, {wrong} says {answer}"
+    ).format(
+        digit=theirs.labels[i], index=i, right=right, wrong=wrong, answer=theirs.predictions[i]
+    )
 
 
 def disagreements(x_test: np.ndarray, ev_a: Evaluation, ev_b: Evaluation) -> None:
@@ -122,11 +136,15 @@ def turned_and_moved(a: ModelEntry, b: ModelEntry, names: tuple[str, str]) -> No
     for column, kind in zip(st.columns(2), transforms.ACCURACY_SWEEPS):
         sweeps = tuple(
             state.remembered(
-                f"compare_{kind}_{slot}", transforms.accuracy_sweep, entry.model,
-                images, labels, kind,
+                f"compare_{kind}_{slot}",
+                transforms.accuracy_sweep,
+                entry.model,
+                images,
+                labels,
+                kind,
             )
             for slot, entry in (("a", a), ("b", b))
-        )  # fmt: skip
+        )
         column.plotly_chart(
             charts.accuracy_sweeps(sweeps, names), width="stretch", config=charts.CONFIG
         )
@@ -188,9 +206,11 @@ if a.history and b.history:
 
 # Computed only while open: turning and moving 500 digits takes both models a few seconds.
 moved = st.expander(
-    _("Turned and moved: which one still reads them?"), icon=":material/rotate_right:",
-    key="compare_sweeps", on_change="rerun",
-)  # fmt: skip
+    _("Turned and moved: which one still reads them?"),
+    icon=":material/rotate_right:",
+    key="compare_sweeps",
+    on_change="rerun",
+)
 if moved.open:
     with moved:
         turned_and_moved(a, b, names)

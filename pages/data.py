@@ -39,13 +39,21 @@ split_column, digit_column, count_column, button_column = st.columns(
     [2, 2, 3, 2], vertical_alignment="bottom"
 )
 split = split_column.segmented_control(
-    _("Set"), ["train", "test"], default="train", required=True, key="data_split",
-    persist_state="session", format_func=lambda split: _(SPLITS[split]),
-)  # fmt: skip
+    _("Set"),
+    ["train", "test"],
+    default="train",
+    required=True,
+    key="data_split",
+    persist_state="session",
+    format_func=lambda split: _(SPLITS[split]),
+)
 only = digit_column.selectbox(
-    _("Digit"), ["all", *range(NUM_CLASSES)], key="data_digit", persist_state="session",
+    _("Digit"),
+    ["all", *range(NUM_CLASSES)],
+    key="data_digit",
+    persist_state="session",
     format_func=lambda digit: _("all") if digit == "all" else str(digit),
-)  # fmt: skip
+)
 count = count_column.slider(
     _("How many"), 10, 100, 40, step=10, key="data_count", persist_state="session"
 )
@@ -86,9 +94,11 @@ with chart:
     )
 with closeup:
     index = st.selectbox(
-        _("One digit up close"), picked, key="data_closeup",
+        _("One digit up close"),
+        picked,
+        key="data_closeup",
         format_func=lambda i: _("#{index} (a {digit})").format(index=i, digit=y[i]),
-    )  # fmt: skip
+    )
     widgets.pixel_closeup(
         charts.pixel_heatmap(
             x[index],

@@ -49,9 +49,14 @@ def clear() -> None:
 def pen_width() -> int:
     """The pen's width in pixels of the canvas."""
     return st.slider(
-        _("Pen width"), 8, 40, 20, key="draw_stroke", persist_state="session",
+        _("Pen width"),
+        8,
+        40,
+        20,
+        key="draw_stroke",
+        persist_state="session",
         help=_("How thick your pen is, in pixels of this 280 × 280 canvas."),
-    )  # fmt: skip
+    )
 
 
 def canvas(stroke: int) -> np.ndarray | None:
@@ -202,11 +207,15 @@ def prediction(model: keras.Model, image: np.ndarray, threshold: float) -> int:
     row = st.container(horizontal=True)  # side by side on a phone too: columns would stack
     row.metric(_("Prediction"), digit if sure else _("not sure"), border=True)
     row.metric(
-        _("Confidence"), f"{confidence:.0%}", border=True,
-        help=None if sure else _("Best guess {digit}, below {threshold}").format(
+        _("Confidence"),
+        f"{confidence:.0%}",
+        border=True,
+        help=None
+        if sure
+        else _("Best guess {digit}, below {threshold}").format(
             digit=digit, threshold=f"{threshold:.0%}"
         ),
-    )  # fmt: skip
+    )
     if not sure:
         st.warning(
             _("Not sure: the best guess is {digit}, at {confidence}.").format(
@@ -333,15 +342,24 @@ def inside_the_network(model: keras.Model, centred: np.ndarray) -> None:
 def reading_settings() -> tuple[float, bool]:
     """The "not sure" threshold, and whether to compare with a naive resize."""
     threshold = st.slider(
-        _("Say “not sure” below"), 0.5, 0.99, 0.7, step=0.01, key="draw_threshold",
-        persist_state="session", help=_("The top probability a prediction needs to be trusted."),
-    )  # fmt: skip
-    naive = st.toggle(
-        _("Compare with a naive resize of the whole canvas"), key="draw_naive",
+        _("Say “not sure” below"),
+        0.5,
+        0.99,
+        0.7,
+        step=0.01,
+        key="draw_threshold",
         persist_state="session",
-        help=_("Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
-        "quick app would, and see what the network makes of that."),
-    )  # fmt: skip
+        help=_("The top probability a prediction needs to be trusted."),
+    )
+    naive = st.toggle(
+        _("Compare with a naive resize of the whole canvas"),
+        key="draw_naive",
+        persist_state="session",
+        help=_(
+            "Squeeze the whole canvas to 28 × 28 without cutting to the ink or centring, as a "
+            "quick app would, and see what the network makes of that."
+        ),
+    )
     return threshold, naive
 
 
@@ -442,9 +460,11 @@ def reading(
     # Computed only while open: nothing is worked out for a closed section. Both start closed: on
     # every stroke, the sweeps and their two charts cost server and browser more than all above.
     sweeps = st.expander(
-        _("Where does it break?"), icon=":material/rotate_right:", key="draw_sweeps",
+        _("Where does it break?"),
+        icon=":material/rotate_right:",
+        key="draw_sweeps",
         on_change="rerun",
-    )  # fmt: skip
+    )
     if sweeps.open:
         with sweeps:
             breaking_points(model, steps.centred, bends)

@@ -20,9 +20,13 @@ def size_picker(test_size: int) -> int:
     """How many test digits to evaluate on."""
     sizes = [n for n in SIZES if n < test_size] + [test_size]
     return st.select_slider(
-        _("Test digits"), sizes, value=sizes[0], key="eval_n", persist_state="session",
+        _("Test digits"),
+        sizes,
+        value=sizes[0],
+        key="eval_n",
+        persist_state="session",
         help=_("The codelab tests on 500; all 10,000 give the final word."),
-    )  # fmt: skip
+    )
 
 
 def digits_to_test(entry: ModelEntry) -> tuple[Evaluation, np.ndarray, bool]:
@@ -30,12 +34,16 @@ def digits_to_test(entry: ModelEntry) -> tuple[Evaluation, np.ndarray, bool]:
     own = handwriting.own_digits()
     st.session_state.setdefault("eval_data", handwriting.EVAL_MNIST)
     choice = st.segmented_control(
-        _("Test on"), [handwriting.EVAL_MNIST, handwriting.EVAL_MINE], key="eval_data",
-        required=True, persist_state="session",
-        format_func=lambda name: f"{_(name)} ({len(own)})" if name == handwriting.EVAL_MINE
-        else _(name),
+        _("Test on"),
+        [handwriting.EVAL_MNIST, handwriting.EVAL_MINE],
+        key="eval_data",
+        required=True,
+        persist_state="session",
+        format_func=lambda name: (
+            f"{_(name)} ({len(own)})" if name == handwriting.EVAL_MINE else _(name)
+        ),
         help=_("MNIST's 10,000 test digits, or the digits you drew and kept on the Draw page."),
-    )  # fmt: skip
+    )
     if choice == handwriting.EVAL_MNIST:
         return *state.evaluation(entry, size_picker(len(state.mnist().y_test))), False
     if not len(own):
@@ -68,10 +76,13 @@ def headline(ev: Evaluation, own: bool) -> None:
     )
     worst = min((r for r in ev.per_class() if r["count"]), key=lambda r: r["accuracy"])
     hardest.metric(
-        _("Hardest digit"), worst["digit"],
-        _("{accuracy} right").format(accuracy=f"{worst['accuracy']:.1%}"), border=True,
-        delta_color="off", delta_arrow="off",
-    )  # fmt: skip
+        _("Hardest digit"),
+        worst["digit"],
+        _("{accuracy} right").format(accuracy=f"{worst['accuracy']:.1%}"),
+        border=True,
+        delta_color="off",
+        delta_arrow="off",
+    )
 
 
 def file_stem(entry: ModelEntry, ev: Evaluation, own: bool) -> str:
@@ -88,13 +99,19 @@ def per_digit(ev: Evaluation, stem: str) -> None:
     chart.plotly_chart(charts.per_class_accuracy(rows), width="stretch", config=charts.CONFIG)
     with table:
         headers = {
-            "digit": _("digit"), "count": _("count"), "correct": _("correct"),
-            "accuracy": _("accuracy"), "precision": _("precision"), "recall": _("recall"),
-        }  # fmt: skip
+            "digit": _("digit"),
+            "count": _("count"),
+            "correct": _("correct"),
+            "accuracy": _("accuracy"),
+            "precision": _("precision"),
+            "recall": _("recall"),
+        }
         widgets.table(
-            pd.DataFrame(rows), percent=("accuracy", "precision", "recall"), labels=headers,
+            pd.DataFrame(rows),
+            percent=("accuracy", "precision", "recall"),
+            labels=headers,
             key_column="digit",
-        )  # fmt: skip
+        )
         widgets.csv_download(
             _("Download the per-digit table (CSV)"),
             lambda: export.per_digit_csv(ev),
@@ -115,11 +132,12 @@ def confusion_matrix(ev: Evaluation, stem: str) -> tuple[int, int] | None:
     clicked (true, predicted), if any."""
     st.subheader(_("Confusion matrix"))
     normalise = st.toggle(
-        _("Show each row as percentages"), key="eval_normalise",
+        _("Show each row as percentages"),
+        key="eval_normalise",
         help=_(
             "Each row then adds up to 100 %: what share of that digit's images got each answer."
         ),
-    )  # fmt: skip
+    )
     clicked = st.plotly_chart(
         charts.confusion_heatmap(ev.confusion, normalise),
         key="confusion",

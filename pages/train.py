@@ -16,10 +16,13 @@ def train_button(config: TrainConfig, preset: str, buildable: bool, lesson: Less
     """Train with these settings; the new run's heading takes the keyboard focus."""
     running = state.active_job()
     if st.button(
-        _("Train"), type="primary", icon=":material/play_arrow:", width="stretch",
+        _("Train"),
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
         disabled=not buildable or running is not None,
         help=_("One training at a time, in all your tabs") if running else None,
-    ):  # fmt: skip
+    ):
         state.start_job(config, preset, lesson)
         accessibility.focus_after_rerun(runs.RUN_HEADING, state.jobs()[-1].name)
         st.rerun()  # the button and the sidebar show the run at once
@@ -95,9 +98,13 @@ if buildable:
             )
             script = script_for(config, preset)
             st.download_button(
-                _("Download the script"), data=script, file_name=file_name,
-                mime="text/x-python", icon=":material/download:", on_click="ignore",
-            )  # fmt: skip
+                _("Download the script"),
+                data=script,
+                file_name=file_name,
+                mime="text/x-python",
+                icon=":material/download:",
+                on_click="ignore",
+            )
             st.code(script, language="python")
 
 if state.jobs():

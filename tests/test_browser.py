@@ -322,11 +322,18 @@ DIGITS: dict[str, list[tuple[float, float]]] = {
     "0": _ellipse(0.5, 0.5, 0.32, 0.5),
     "4": [(0.68, 1.0), (0.68, 0.0), (0.12, 0.66), (0.9, 0.66)],
     "3": [
-        (0.18, 0.1), (0.45, 0.0), (0.75, 0.1), (0.72, 0.32), (0.45, 0.47), (0.75, 0.6),
-        (0.8, 0.85), (0.5, 1.0), (0.18, 0.9),
+        (0.18, 0.1),
+        (0.45, 0.0),
+        (0.75, 0.1),
+        (0.72, 0.32),
+        (0.45, 0.47),
+        (0.75, 0.6),
+        (0.8, 0.85),
+        (0.5, 1.0),
+        (0.18, 0.9),
     ],
     "2": [(0.2, 0.2), (0.4, 0.02), (0.7, 0.05), (0.78, 0.3), (0.2, 1.0), (0.85, 1.0)],
-}  # fmt: skip
+}
 LARGE = (0.2, 0.2, 0.6)  # left, top, size as fractions of the canvas: 60 % of it
 SMALL = (0.05, 0.05, 0.25)  # a quarter of the canvas, in the top-left corner
 
@@ -482,8 +489,13 @@ def test_a_link_sets_the_train_settings_and_names_a_bad_value(page, server):
     link = "filters=16,32&kernel_sizes=5,5&batch_norm=false&epochs=3&batch_size=128"
     page.goto(f"/train?{link}")
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
-    network = {"Conv blocks": "2", "Block 1 filters": "16", "Block 2 filters": "32",
-               "Block 1 kernel": "5×5", "Block 2 kernel": "5×5"}  # fmt: skip
+    network = {
+        "Conv blocks": "2",
+        "Block 1 filters": "16",
+        "Block 2 filters": "32",
+        "Block 1 kernel": "5×5",
+        "Block 2 kernel": "5×5",
+    }
     for name, value in network.items():
         expect(page.get_by_role("slider", name=name)).to_have_attribute("aria-valuetext", value)
     expect(page.get_by_role("switch", name="Batch normalisation")).not_to_be_checked()
@@ -579,8 +591,14 @@ def test_stop_ends_a_long_run_early(page, shots):
     assert name == "run-1-custom-history.csv"
     rows = [line.split(",") for line in text.splitlines()]
     assert rows[0][:7] == [
-        "epoch", "complete", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
-    ]  # fmt: skip
+        "epoch",
+        "complete",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    ]
     complete = [row[1] for row in rows[1:]]
     # The stop lands within a batch: usually inside an epoch (its row says false), sometimes
     # on an epoch's last batch; either way the rows agree with the outcome's full epochs.

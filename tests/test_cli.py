@@ -132,8 +132,13 @@ def test_bad_input_gets_one_clear_line_and_exit_2(tmp_path, trained):
 def test_a_damaged_data_file_gives_exit_2_and_one_line(tmp_path, mnist, damage):
     path = tmp_path / "mnist.npz"
     if damage == "truncated":  # a download cut short
-        np.savez(path, x_train=mnist.x_train[:500], y_train=mnist.y_train[:500],
-                 x_test=mnist.x_test[:500], y_test=mnist.y_test[:500])  # fmt: skip
+        np.savez(
+            path,
+            x_train=mnist.x_train[:500],
+            y_train=mnist.y_train[:500],
+            x_test=mnist.x_test[:500],
+            y_test=mnist.y_test[:500],
+        )
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     else:
         path.write_text("x_train,y_train\n1,2\n")
@@ -188,8 +193,13 @@ def test_help_the_board_and_impossible_settings_answer_without_importing_tensorf
     tmp_path, mnist
 ):
     small = tmp_path / "small.npz"  # 1,000 training digits: 5,000 is too many
-    np.savez(small, x_train=mnist.x_train[:1000], y_train=mnist.y_train[:1000],
-             x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])  # fmt: skip
+    np.savez(
+        small,
+        x_train=mnist.x_train[:1000],
+        y_train=mnist.y_train[:1000],
+        x_test=mnist.x_test[:100],
+        y_test=mnist.y_test[:100],
+    )
     code = """
 import contextlib, io, sys
 from mnist_core.__main__ import main
@@ -204,8 +214,11 @@ print("--dry-run" in help_text.getvalue(), codes, "tensorflow" in sys.modules)
 """
     result = subprocess.run(
         [sys.executable, "-c", code, str(small), str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.stdout.splitlines()[-1] == "True [2, 2, 0] False", result.stderr
     errors = result.stderr.strip().splitlines()
     assert errors[0] == "error: Epochs must be 1 to 200.", result.stderr

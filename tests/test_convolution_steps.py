@@ -11,7 +11,10 @@ CONFIGS = {
     "codelab": PRESETS["codelab"],
     "best": PRESETS["best"],  # stride 2, 'same' padding, batch normalisation, no pooling
     "odd": TrainConfig(  # 7×7 maps into the last pooling, which drops their last row
-        filters=(4, 6, 8), kernel_sizes=(3, 5, 1), padding="same", pooling="average",
+        filters=(4, 6, 8),
+        kernel_sizes=(3, 5, 1),
+        padding="same",
+        pooling="average",
         activation="tanh",
     ),
     "gelu-stride-3": TrainConfig(
@@ -20,7 +23,7 @@ CONFIGS = {
     "elu-valid": TrainConfig(
         filters=(5, 7), kernel_sizes=(7, 3), strides=2, pooling="none", activation="elu"
     ),
-}  # fmt: skip
+}
 
 
 def _model(config: TrainConfig):

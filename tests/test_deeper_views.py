@@ -25,8 +25,13 @@ from test_browser import (
 
 # The browser tests' fixtures: one server and one browser for this module, a user per test.
 server_log, server, browser, first_visit, page, shots = (
-    tb.server_log, tb.server, tb.browser, tb.first_visit, tb.page, tb.shots,
-)  # fmt: skip
+    tb.server_log,
+    tb.server,
+    tb.browser,
+    tb.first_visit,
+    tb.page,
+    tb.shots,
+)
 pytestmark = pytest.mark.browser
 
 

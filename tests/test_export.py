@@ -18,12 +18,18 @@ def _rows(text: str) -> list[list[str]]:
 def _epoch(epoch: int, confusion=None, partial=False, val=True) -> EpochProgress:
     rng = np.random.default_rng(epoch)
     return EpochProgress(
-        epoch=epoch, epochs=3, loss=float(rng.random()), accuracy=float(rng.random()),
+        epoch=epoch,
+        epochs=3,
+        loss=float(rng.random()),
+        accuracy=float(rng.random()),
         val_loss=float(rng.random()) if val else None,
         val_accuracy=float(rng.random()) if val else None,
-        seconds=float(rng.random() * 10), elapsed=0.0, eta=0.0, partial=partial,
+        seconds=float(rng.random() * 10),
+        elapsed=0.0,
+        eta=0.0,
+        partial=partial,
         val_confusion=confusion,
-    )  # fmt: skip
+    )
 
 
 def _confusion(seed: int) -> np.ndarray:
@@ -37,9 +43,15 @@ def test_history_has_a_row_per_epoch_and_its_numbers_read_back_exactly():
     rows = _rows(history_csv(history))
     header, body = rows[0], rows[1:]
     assert header == [
-        "epoch", "complete", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+        "epoch",
+        "complete",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
         *(f"val_accuracy_{d}" for d in range(10)),
-    ]  # fmt: skip
+    ]
     assert len(body) == 3 and [r[0] for r in body] == ["1", "2", "3"]
     assert [r[1] for r in body] == ["true", "true", "false"]  # the last was cut short by Stop
     for row, epoch in zip(body, history, strict=True):
@@ -59,8 +71,14 @@ def test_history_has_a_row_per_epoch_and_its_numbers_read_back_exactly():
 def test_history_without_validation_has_empty_cells_and_no_digit_columns():
     rows = _rows(history_csv([_epoch(1, val=False), _epoch(2, val=False)]))
     assert rows[0] == [
-        "epoch", "complete", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"
-    ]  # fmt: skip
+        "epoch",
+        "complete",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    ]
     assert [(r[4], r[5]) for r in rows[1:]] == [("", ""), ("", "")]
     assert _rows(history_csv([])) == [rows[0]], "no epochs yet: the header alone"
 

@@ -93,9 +93,16 @@ def test_every_translation_keeps_the_placeholders_of_its_message():
 
 @pytest.mark.parametrize(
     "tag, code",
-    [("zh-CN", "zh"), ("zh_Hans", "zh"), ("zh-TW", "zh"), ("en-GB", "en"), ("fr", None),
-     ("", None), (None, None)],
-)  # fmt: skip
+    [
+        ("zh-CN", "zh"),
+        ("zh_Hans", "zh"),
+        ("zh-TW", "zh"),
+        ("en-GB", "en"),
+        ("fr", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_a_browser_or_url_language_tag_names_a_supported_language(tag, code):
     assert i18n.language_of(tag) == code
 

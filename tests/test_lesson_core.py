@@ -231,8 +231,12 @@ def test_a_verdict_is_in_the_readers_language():
 
 def test_the_codelab_steps_follow_the_codelab_in_order():
     assert [step.key for step in CODELAB_STEPS] == [
-        "data", "codelab", "weakest", "smaller", "turned"
-    ]  # fmt: skip
+        "data",
+        "codelab",
+        "weakest",
+        "smaller",
+        "turned",
+    ]
     assert [step.page for step in CODELAB_STEPS] == ["data", "train", "evaluate", "train", "train"]
 
 

@@ -48,10 +48,13 @@ def _texts(elements) -> list[str]:
 def test_a_lesson_link_shows_only_its_settings_open_and_the_goal_card():
     at = _open_link(
         _lesson_link(
-            show="epochs,batch_size", goal_accuracy="0.97", goal_params="5000",
-            goal_seconds="abc", task="Reach 97 % with at most 5,000 parameters!",
+            show="epochs,batch_size",
+            goal_accuracy="0.97",
+            goal_params="5000",
+            goal_seconds="abc",
+            task="Reach 97 % with at most 5,000 parameters!",
         )
-    )  # fmt: skip
+    )
     assert not at.exception, at.exception
     # Only the two settings, open in the main area: no presets, no tabs, no other setting.
     assert [s.key for s in at.main.slider] == ["hp_epochs"]
@@ -134,8 +137,10 @@ def test_a_lesson_run_is_judged_and_published_to_the_lessons_board(empty_board):
     assert table["name"].tolist() == ["Lean", "Big", "Ada"], "goal met first, then best first"
     assert table["goal"].tolist() == ["met", "not met", "not met"]
     assert [(m.label, m.value) for m in at.metric] == [
-        ("Runs tried", "3"), ("Goal met", "1 / 3"), ("Best so far", "50.00%")
-    ]  # fmt: skip
+        ("Runs tried", "3"),
+        ("Goal met", "1 / 3"),
+        ("Best so far", "50.00%"),
+    ]
     assert at.get("plotly_chart"), "every run as a dot"
     words = next(c.value for c in at.caption if c.value.startswith("The chart in words"))
     assert "3 runs, from 100 to 99,000 parameters" in words and "1 met the goal" in words
@@ -148,9 +153,12 @@ def test_the_codelab_steps_on_home_are_lesson_links_ticked_once_done():
     at = _app()
     links = at.get("page_link")[-5:]
     assert [link.proto.label for link in links] == [
-        "Look at the data", "Train the codelab network", "Find its weakest digit",
-        "Beat 95 % with fewer parameters", "Make it read a turned digit",
-    ]  # fmt: skip
+        "Look at the data",
+        "Train the codelab network",
+        "Find its weakest digit",
+        "Beat 95 % with fewer parameters",
+        "Make it read a turned digit",
+    ]
     smaller = dict(lessons.CODELAB_STEPS[3].lesson_params)
     assert (
         links[3].proto.query_string

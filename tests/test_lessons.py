@@ -31,14 +31,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api").expect
 
 SETTINGS = TrainConfig(
-    filters=(4, 8), kernel_sizes=(3, 3), dense_units=32, batch_size=64, epochs=1,
-    train_size=2000, val_size=200, learning_rate=0.003,
-)  # fmt: skip
+    filters=(4, 8),
+    kernel_sizes=(3, 3),
+    dense_units=32,
+    batch_size=64,
+    epochs=1,
+    train_size=2000,
+    val_size=200,
+    learning_rate=0.003,
+)
 PARAMS = sum(layer.params for layer in network_layers(SETTINGS))
 LESSON = Lesson(
-    SETTINGS, ("epochs", "batch_size"), Goal(accuracy=0.5, params=PARAMS),
+    SETTINGS,
+    ("epochs", "batch_size"),
+    Goal(accuracy=0.5, params=PARAMS),
     "Reach 50 % with this small network: how few epochs does it take?",
-)  # fmt: skip
+)
 
 
 def test_a_lesson_shows_its_settings_judges_a_run_and_has_its_board(page, shots):  # noqa: F811

@@ -168,8 +168,11 @@ def test_the_fallbacks_of_a_link_are_reported_each_and_in_the_order_of_the_setti
     config, problems = from_params(link, FULL)
     assert [p.field for p in problems] == ["filters", "padding", "learning_rate", "epochs"]
     assert (config.filters, config.padding, config.learning_rate, config.epochs) == (
-        (32,), "valid", 0.003, 50
-    )  # fmt: skip
+        (32,),
+        "valid",
+        0.003,
+        50,
+    )
     assert config.kernel_sizes == (5,), "one kernel per block"
 
 
@@ -218,8 +221,22 @@ def test_a_message_is_in_the_language_of_whoever_reads_it():
 
 def test_any_link_gives_settings_the_widgets_can_show():
     rng = random.Random(3)
-    junk = ["", "-1", "0", "1e9", "nan", "abc", "1,2,3,4", "0.5", "true", "7,7", " 16 ", "%20",
-            "5e-324", "1e-323,2"]  # fmt: skip
+    junk = [
+        "",
+        "-1",
+        "0",
+        "1e9",
+        "nan",
+        "abc",
+        "1,2,3,4",
+        "0.5",
+        "true",
+        "7,7",
+        " 16 ",
+        "%20",
+        "5e-324",
+        "1e-323,2",
+    ]
     for _ in range(300):
         available = rng.choice([FULL, OFFLINE])
         link = {name: rng.choice(junk) for name in FIELDS if rng.random() < 0.5}

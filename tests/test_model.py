@@ -248,15 +248,25 @@ def test_a_model_that_outputs_logits_gets_probabilities(tmp_path):
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert np.allclose(probabilities, keras.ops.softmax(scores(x[..., None])), atol=1e-5)
     # Outputs that are already probabilities are left as they are, however they are made.
-    inner = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    inner = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     outer = keras.Input((28, 28, 1))
     nested = tmp_path / "nested.keras"
     keras.Model(outer, inner(outer)).save(nested)
     assert np.allclose(predict(load_model(nested), x), inner(x[..., None]), atol=1e-6)
     sigmoid = tmp_path / "sigmoid.keras"
-    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                      keras.layers.Dense(10, activation="sigmoid")]).save(sigmoid)  # fmt: skip
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="sigmoid"),
+        ]
+    ).save(sigmoid)
     assert np.allclose(predict(load_model(sigmoid), x).sum(axis=1), 1, atol=1e-5)
     assert len(load_model(save_model(build_model(TrainConfig()), tmp_path / "s")).layers) == len(
         build_model(TrainConfig()).layers
@@ -311,8 +321,9 @@ def test_a_model_that_predicted_is_freed_once_nobody_holds_it():
 
 
 def test_one_cycle_rises_to_the_rate_then_decays_to_zero():
-    config = TrainConfig(lr_schedule="one-cycle", learning_rate=0.01, train_size=1000,
-                         batch_size=100, epochs=10)  # fmt: skip
+    config = TrainConfig(
+        lr_schedule="one-cycle", learning_rate=0.01, train_size=1000, batch_size=100, epochs=10
+    )
     schedule = learning_rate(config)  # 100 steps: 20 rising, 80 falling
     assert [round(float(schedule(s)), 5) for s in (0, 10, 20)] == [0.001, 0.0055, 0.01]
     assert float(schedule(60)) < 0.01 / 2

@@ -105,9 +105,13 @@ def test_home_links_to_every_step_and_every_codelab_lesson():
     at = _app()
     labels = [link.label for link in at.get("page_link")]
     assert labels[:6] == [
-        "1. Look at the data", "2. Build and train", "3. Evaluate", "4. Draw", "5. Compare",
+        "1. Look at the data",
+        "2. Build and train",
+        "3. Evaluate",
+        "4. Draw",
+        "5. Compare",
         "6. Compete",
-    ]  # fmt: skip
+    ]
     assert labels[6:] == [step.title for step in CODELAB_STEPS]
 
 
@@ -174,18 +178,41 @@ def test_an_impossible_configuration_names_the_layer_and_disables_train():
 
 # Every Train setting's widget kind, for reading a config back off the page (sliders if absent).
 WIDGET_KINDS = {
-    "strides": "selectbox", "padding": "selectbox", "pooling": "selectbox",
-    "activation": "selectbox", "optimizer": "selectbox", "lr_schedule": "selectbox",
-    "dense_units": "select_slider", "learning_rate": "select_slider",
-    "batch_size": "select_slider", "batch_norm": "toggle", "seed": "number_input",
-}  # fmt: skip
+    "strides": "selectbox",
+    "padding": "selectbox",
+    "pooling": "selectbox",
+    "activation": "selectbox",
+    "optimizer": "selectbox",
+    "lr_schedule": "selectbox",
+    "dense_units": "select_slider",
+    "learning_rate": "select_slider",
+    "batch_size": "select_slider",
+    "batch_norm": "toggle",
+    "seed": "number_input",
+}
 # Every setting away from the codelab preset's, and small enough for the offline sample.
 LINKED = TrainConfig(
-    filters=(16, 32, 64), kernel_sizes=(3, 5, 3), padding="same", pooling="average",
-    activation="gelu", batch_norm=True, dropout=0.35, dense_units=128, optimizer="rmsprop",
-    learning_rate=0.003, lr_schedule="one-cycle", batch_size=128, epochs=3, train_size=3000,
-    val_size=500, shift=0.1, rotation=10.0, zoom=0.05, seed=7, label_smoothing=0.1,
-)  # fmt: skip
+    filters=(16, 32, 64),
+    kernel_sizes=(3, 5, 3),
+    padding="same",
+    pooling="average",
+    activation="gelu",
+    batch_norm=True,
+    dropout=0.35,
+    dense_units=128,
+    optimizer="rmsprop",
+    learning_rate=0.003,
+    lr_schedule="one-cycle",
+    batch_size=128,
+    epochs=3,
+    train_size=3000,
+    val_size=500,
+    shift=0.1,
+    rotation=10.0,
+    zoom=0.05,
+    seed=7,
+    label_smoothing=0.1,
+)
 TRAIN_URL = "http://localhost:8501/train"
 
 

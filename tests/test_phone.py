@@ -240,9 +240,11 @@ def on_screen(page: Page, box: dict) -> bool:
 
 def overlap(a: dict, b: dict) -> bool:
     return (
-        a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
-        and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
-    )  # fmt: skip
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
 
 
 # --- the tests --------------------------------------------------------------------------------

@@ -343,8 +343,9 @@ def two_users(tmp_path_factory):
             browser = launch_chromium(playwright)
             pages = []
             for _ in range(2):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                              base_url=url, locale="en-US")  # fmt: skip
+                context = browser.new_context(
+                    viewport={"width": 1400, "height": 1000}, base_url=url, locale="en-US"
+                )
                 pages.append(context.new_page())
             yield sync_api.expect, pages
             browser.close()

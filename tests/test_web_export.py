@@ -362,9 +362,11 @@ def _read(page, before: int) -> str:
 @pytest.mark.browser
 def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(browser, default_model, tmp_path):
     page = OfflinePage(
-        browser, model_to_html(default_model, "Default model · Digit Lab"), tmp_path,
+        browser,
+        model_to_html(default_model, "Default model · Digit Lab"),
+        tmp_path,
         viewport={"width": 900, "height": 760},
-    )  # fmt: skip
+    )
     try:
         assert page.page.locator("#prediction").inner_text().strip() == "–"
         _stroke(page.page, SEVEN)
@@ -389,9 +391,13 @@ def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(browser, default_
 @pytest.mark.browser
 def test_a_finger_draws_on_the_page_too(browser, default_model, tmp_path):
     page = OfflinePage(
-        browser, model_to_html(default_model, "test"), tmp_path,
-        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
-    )  # fmt: skip
+        browser,
+        model_to_html(default_model, "test"),
+        tmp_path,
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+    )
     try:
         _stroke(page.page, SEVEN, touch=True)
         assert _read(page.page, 0) == "7"

@@ -27,9 +27,17 @@ from ui import state
 # and Paul Tol's colour-blind-safe sets, darkened where needed. Each cluster is also labelled
 # with its digit, so no reading depends on telling two colours apart.
 DIGIT_COLOURS = (
-    "#0072B2", "#B35900", "#117733", "#AA4499", "#000000",
-    "#C0362C", "#332288", "#6B6B00", "#882255", "#5A5A5A",
-)  # fmt: skip
+    "#0072B2",
+    "#B35900",
+    "#117733",
+    "#AA4499",
+    "#000000",
+    "#C0362C",
+    "#332288",
+    "#6B6B00",
+    "#882255",
+    "#5A5A5A",
+)
 DRAWING_COLOUR = "#D00000"
 TSNE_POLL = 2.0  # seconds between looks at the background t-SNE, until it is done
 PCA, TSNE = "pca", "tsne"
@@ -65,35 +73,53 @@ def _figure(points: np.ndarray, digit_map: DigitMap, mistakes: bool) -> go.Figur
             continue
         figure.add_trace(
             go.Scattergl(
-                x=points[rows, 0], y=points[rows, 1], mode="markers", name=str(digit),
+                x=points[rows, 0],
+                y=points[rows, 1],
+                mode="markers",
+                name=str(digit),
                 marker=dict(color=colour, size=6, opacity=0.15 if mistakes else 0.75),
-                customdata=rows, text=_hover(digit_map, rows),
+                customdata=rows,
+                text=_hover(digit_map, rows),
                 hovertemplate="%{text}<extra></extra>",
             )
-        )  # fmt: skip
+        )
         centre = np.median(points[rows], axis=0)
         figure.add_annotation(
-            x=centre[0], y=centre[1], text=f"<b>{digit}</b>", showarrow=False,
-            font=dict(size=20, color=colour), bgcolor="rgba(255,255,255,0.7)",
-        )  # fmt: skip
+            x=centre[0],
+            y=centre[1],
+            text=f"<b>{digit}</b>",
+            showarrow=False,
+            font=dict(size=20, color=colour),
+            bgcolor="rgba(255,255,255,0.7)",
+        )
     if mistakes:
         rows = np.flatnonzero(digit_map.mistakes)
         figure.add_trace(
             go.Scattergl(
-                x=points[rows, 0], y=points[rows, 1], mode="markers", name=_("mistakes"),
+                x=points[rows, 0],
+                y=points[rows, 1],
+                mode="markers",
+                name=_("mistakes"),
                 marker=dict(
-                    symbol="x", size=10, line=dict(width=1, color="#000000"),
+                    symbol="x",
+                    size=10,
+                    line=dict(width=1, color="#000000"),
                     color=[DIGIT_COLOURS[d] for d in digit_map.labels[rows]],
                 ),
-                customdata=rows, text=_hover(digit_map, rows),
+                customdata=rows,
+                text=_hover(digit_map, rows),
                 hovertemplate="%{text}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     figure.update_layout(
-        template="plotly_white", height=520, margin=dict(l=10, r=10, t=10, b=10),
-        legend=dict(title=_("digit"), itemsizing="constant"), dragmode="pan",
-        xaxis=dict(showticklabels=False, title=None), yaxis=dict(showticklabels=False, title=None),
-    )  # fmt: skip
+        template="plotly_white",
+        height=520,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(title=_("digit"), itemsizing="constant"),
+        dragmode="pan",
+        xaxis=dict(showticklabels=False, title=None),
+        yaxis=dict(showticklabels=False, title=None),
+    )
     return figure
 
 
@@ -101,7 +127,10 @@ def _method(job: TsneJob, key: str) -> str:
     """PCA, or t-SNE once the background has worked it out."""
     ready = job.points is not None
     method = st.radio(
-        _("Layout"), (PCA, TSNE), horizontal=True, key=f"{key}_method",
+        _("Layout"),
+        (PCA, TSNE),
+        horizontal=True,
+        key=f"{key}_method",
         format_func=lambda m: _("PCA (at once)") if m == PCA else _("t-SNE"),
         disabled=not ready,
         help=_(
@@ -110,7 +139,7 @@ def _method(job: TsneJob, key: str) -> str:
             "nearest neighbours near on the map: clearer clusters, but distances between "
             "clusters mean little, and it takes a while."
         ),
-    )  # fmt: skip
+    )
     if job.error is not None:
         st.warning(_("t-SNE failed: {error}").format(error=job.error), icon=":material/warning:")
     elif not ready:
@@ -167,9 +196,12 @@ def _map_view(model, digit_map, job, key: str, drawing, mistakes: bool, was_wait
     chart, picked = st.columns([3, 1])
     with chart:
         event = st.plotly_chart(
-            figure, key=f"{key}_chart_{method}", on_select="rerun", selection_mode="points",
+            figure,
+            key=f"{key}_chart_{method}",
+            on_select="rerun",
+            selection_mode="points",
             config={"displayModeBar": False, "scrollZoom": True},
-        )  # fmt: skip
+        )
     with picked:
         _picked_digit(event, digit_map)
 
@@ -184,14 +216,19 @@ def _mark_drawing(figure, model, digit_map, points, method: str, drawing) -> Non
         place = place_among(points, near)
     figure.add_trace(
         go.Scatter(
-            x=[place[0]], y=[place[1]], mode="markers+text", name=_("your drawing"),
-            text=[_("your {digit}").format(digit=answer)], textposition="top center",
+            x=[place[0]],
+            y=[place[1]],
+            mode="markers+text",
+            name=_("your drawing"),
+            text=[_("your {digit}").format(digit=answer)],
+            textposition="top center",
             textfont=dict(size=16, color=DRAWING_COLOUR),
-            marker=dict(symbol="star", size=22, color=DRAWING_COLOUR,
-                        line=dict(width=2, color="#000000")),
+            marker=dict(
+                symbol="star", size=22, color=DRAWING_COLOUR, line=dict(width=2, color="#000000")
+            ),
             hoverinfo="skip",
         )
-    )  # fmt: skip
+    )
     st.markdown(drawing_sentence(answer, near))
 
 
@@ -225,9 +262,11 @@ def draw_section(model, image: np.ndarray, answer: int) -> None:
     """On Draw: the map, with the drawing a marked point of its own (in an expander that is
     worked out only while open)."""
     place = st.expander(
-        _("Where does your digit land?"), icon=":material/scatter_plot:", key="draw_map",
+        _("Where does your digit land?"),
+        icon=":material/scatter_plot:",
+        key="draw_map",
         on_change="rerun",
-    )  # fmt: skip
+    )
     if place.open:
         with place:
             _explain()
@@ -239,7 +278,8 @@ def evaluate_section(model) -> None:
     st.subheader(_("A map of digits"))
     _explain()
     mistakes = st.toggle(
-        _("Highlight the mistakes"), key="eval_map_mistakes",
+        _("Highlight the mistakes"),
+        key="eval_map_mistakes",
         help=_("Fade the digits it reads right, and mark each one it reads wrong with a cross."),
-    )  # fmt: skip
+    )
     _map(model, "eval_map", mistakes=mistakes)

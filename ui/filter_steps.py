@@ -12,8 +12,12 @@ from mnist_core.i18n import _
 from ui import state
 
 ROW, COL, LAYER, FILTER, CHANNEL = (
-    "steps_row", "steps_col", "steps_layer", "steps_filter", "steps_channel",
-)  # fmt: skip
+    "steps_row",
+    "steps_col",
+    "steps_layer",
+    "steps_filter",
+    "steps_channel",
+)
 WINDOW_COLOUR = "#D00000"
 # Negative blue, zero white, positive red.
 SIGNED = [[0.0, "#2166AC"], [0.5, "#F7F7F7"], [1.0, "#B2182B"]]
@@ -33,27 +37,40 @@ def _grid(values: np.ndarray, title: str, colours: str, signed: bool, mask=None)
     limit = limit or 1.0
     figure = go.Figure(
         go.Heatmap(
-            z=shown, colorscale=colours, zmin=-limit if signed else 0, zmax=limit,
-            showscale=False, texttemplate="%{z:.2f}", textfont=dict(size=11),
-            hovertemplate="%{z:.4f}<extra></extra>", xgap=1, ygap=1,
+            z=shown,
+            colorscale=colours,
+            zmin=-limit if signed else 0,
+            zmax=limit,
+            showscale=False,
+            texttemplate="%{z:.2f}",
+            textfont=dict(size=11),
+            hovertemplate="%{z:.4f}<extra></extra>",
+            xgap=1,
+            ygap=1,
         )
-    )  # fmt: skip
+    )
     side = values.shape[0]
     figure.update_layout(
-        title=dict(text=title, font=dict(size=13)), height=min(80 + 34 * side, 320),
-        margin=dict(l=5, r=5, t=30, b=5), plot_bgcolor="#FFFFFF",
-        xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed",
-                                              scaleanchor="x"),
-    )  # fmt: skip
+        title=dict(text=title, font=dict(size=13)),
+        height=min(80 + 34 * side, 320),
+        margin=dict(l=5, r=5, t=30, b=5),
+        plot_bgcolor="#FFFFFF",
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
+    )
     return figure
 
 
 def _map_with_box(values: np.ndarray, box: tuple[int, int, int, int], title: str) -> go.Figure:
     """A map (input channel or feature map), with a rectangle (top, left, height, width)."""
     figure = go.Figure(
-        go.Heatmap(z=values, colorscale="Greys_r", showscale=False,
-                   hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>")
-    )  # fmt: skip
+        go.Heatmap(
+            z=values,
+            colorscale="Greys_r",
+            showscale=False,
+            hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     top, left, height, width = box
     figure.add_shape(
         type="rect",
@@ -64,9 +81,12 @@ def _map_with_box(values: np.ndarray, box: tuple[int, int, int, int], title: str
         line=dict(color=WINDOW_COLOUR, width=3),
     )
     figure.update_layout(
-        title=dict(text=title, font=dict(size=13)), height=260, margin=dict(l=5, r=5, t=30, b=5),
-        xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
-    )  # fmt: skip
+        title=dict(text=title, font=dict(size=13)),
+        height=260,
+        margin=dict(l=5, r=5, t=30, b=5),
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
+    )
     return figure
 
 
@@ -91,16 +111,22 @@ def _controls(layers) -> tuple[str, int, int]:
     layer = layers[names.index(name)]
     _clamp(FILTER, layer.filters - 1)
     _clamp(CHANNEL, layer.channels - 1)
-    f = middle.slider(_("Filter"), 0, max(layer.filters - 1, 1), key=FILTER,
-                      disabled=layer.filters == 1)  # fmt: skip
+    f = middle.slider(
+        _("Filter"), 0, max(layer.filters - 1, 1), key=FILTER, disabled=layer.filters == 1
+    )
     channel = 0
     if layer.channels > 1:
         channel = right.slider(
-            _("Input channel shown"), 0, layer.channels - 1, key=CHANNEL,
-            help=_("This layer's input has {n} channels (the previous layer's feature maps). The "
-                   "filter has weights for each; one channel's products are shown, and the sums "
-                   "of all are added up.").format(n=layer.channels),
-        )  # fmt: skip
+            _("Input channel shown"),
+            0,
+            layer.channels - 1,
+            key=CHANNEL,
+            help=_(
+                "This layer's input has {n} channels (the previous layer's feature maps). The "
+                "filter has weights for each; one channel's products are shown, and the sums "
+                "of all are added up."
+            ).format(n=layer.channels),
+        )
     return name, min(f, layer.filters - 1), channel
 
 
@@ -112,15 +138,23 @@ def _position(rows: int, cols: int) -> tuple[int, int]:
     _clamp(COL, cols - 1)
     back, row_place, col_place, forward = st.columns([1, 3, 3, 1], vertical_alignment="bottom")
     back.button(
-        _("Back"), icon=":material/chevron_left:", key="steps_back", on_click=_step,
-        args=(rows, cols, -1), help=_("The previous position"),
-    )  # fmt: skip
+        _("Back"),
+        icon=":material/chevron_left:",
+        key="steps_back",
+        on_click=_step,
+        args=(rows, cols, -1),
+        help=_("The previous position"),
+    )
     row = row_place.slider(_("Row"), 0, max(rows - 1, 1), key=ROW, disabled=rows == 1)
     col = col_place.slider(_("Column"), 0, max(cols - 1, 1), key=COL, disabled=cols == 1)
     forward.button(
-        _("Next"), icon=":material/chevron_right:", key="steps_forward", on_click=_step,
-        args=(rows, cols, 1), help=_("The next position: step on to see the feature map fill in"),
-    )  # fmt: skip
+        _("Next"),
+        icon=":material/chevron_right:",
+        key="steps_forward",
+        on_click=_step,
+        args=(rows, cols, 1),
+        help=_("The next position: step on to see the feature map fill in"),
+    )
     return min(row, rows - 1), min(col, cols - 1)
 
 
@@ -157,10 +191,14 @@ def _words(step, layer, channel: int) -> str:
                 "({z:.3f} − {mean:.3f}) ÷ √{variance:.3f} × {gamma:.3f} + {beta:.3f} = "
                 "**{normal:.3f}**."
             ).format(
-                z=step.total + step.bias, mean=mean, variance=variance, gamma=gamma, beta=beta,
+                z=step.total + step.bias,
+                mean=mean,
+                variance=variance,
+                gamma=gamma,
+                beta=beta,
                 normal=step.before_activation,
             )
-        )  # fmt: skip
+        )
     explained = {
         "relu": _("relu keeps a positive number and turns a negative one into 0"),
         "elu": _("elu keeps a positive number and squashes a negative one towards −1"),
@@ -204,9 +242,10 @@ def _filling(maps, step) -> go.Figure:
     rows, cols = feature.shape
     done = np.arange(rows * cols).reshape(rows, cols) <= step.row * cols + step.col
     figure = _map_with_box(
-        np.where(done, feature, np.nan), (step.row, step.col, 1, 1),
+        np.where(done, feature, np.nan),
+        (step.row, step.col, 1, 1),
         _("Feature map {f}, filled in up to here").format(f=step.filter),
-    )  # fmt: skip
+    )
     # The whole map's place, the part not worked out yet grey.
     figure.update_layout(plot_bgcolor="#BBBBBB")
     figure.update_xaxes(range=[-0.5, cols - 0.5])
@@ -227,23 +266,31 @@ def _section(model, image: np.ndarray) -> None:
     k = maps.layer.kernel_size
     where, window, weights, products = st.columns([3, 2, 2, 2])
     where.plotly_chart(
-        _map_with_box(maps.inputs[:, :, channel], (step.top, step.left, k, k),
-                      _("Input channel {c}").format(c=channel) if maps.layer.channels > 1
-                      else _("The input: your drawing")),
-        key="steps_input", config={"displayModeBar": False},
-    )  # fmt: skip
+        _map_with_box(
+            maps.inputs[:, :, channel],
+            (step.top, step.left, k, k),
+            _("Input channel {c}").format(c=channel)
+            if maps.layer.channels > 1
+            else _("The input: your drawing"),
+        ),
+        key="steps_input",
+        config={"displayModeBar": False},
+    )
     window.plotly_chart(
         _grid(step.windows[:, :, channel], _("Window"), "Greys", signed=False, mask=step.inside),
-        key="steps_window", config={"displayModeBar": False},
-    )  # fmt: skip
+        key="steps_window",
+        config={"displayModeBar": False},
+    )
     weights.plotly_chart(
         _grid(step.weights[:, :, channel], _("× weights"), SIGNED, signed=True),
-        key="steps_weights", config={"displayModeBar": False},
-    )  # fmt: skip
+        key="steps_weights",
+        config={"displayModeBar": False},
+    )
     products.plotly_chart(
         _grid(step.products[:, :, channel], _("= products"), SIGNED, signed=True),
-        key="steps_products", config={"displayModeBar": False},
-    )  # fmt: skip
+        key="steps_products",
+        config={"displayModeBar": False},
+    )
     words, filling = st.columns([3, 2])
     with words:
         st.markdown(_words(step, maps.layer, channel))
@@ -256,9 +303,11 @@ def _section(model, image: np.ndarray) -> None:
 def draw_section(model, image: np.ndarray) -> None:
     """On Draw: an expander, worked out only while open, following one filter over the drawing."""
     place = st.expander(
-        _("How does a filter compute?"), icon=":material/calculate:", key="draw_steps",
+        _("How does a filter compute?"),
+        icon=":material/calculate:",
+        key="draw_steps",
         on_change="rerun",
-    )  # fmt: skip
+    )
     if place.open:
         with place:
             st.caption(

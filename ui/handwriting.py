@@ -39,13 +39,15 @@ def add_buttons(drawn: bool) -> dict[str, int]:
     row = st.container(horizontal=True, gap="small")
     for digit in range(NUM_CLASSES):
         if row.button(
-            str(digit), key=f"keep_{digit}", width=44,
+            str(digit),
+            key=f"keep_{digit}",
+            width=44,
             help=(
                 _("Add this drawing to your set as {a_digit}")
                 if drawn
                 else _("Add this picture to your set as {a_digit}")
             ).format(a_digit=_a(digit)),
-        ):  # fmt: skip
+        ):
             request["digit"] = digit
     return request
 
@@ -96,10 +98,13 @@ def handwriting_set() -> None:
         st.toast(kept, icon=":material/check:")
     own = own_digits()
     section = st.expander(
-        ngettext("My handwriting set ({n} digit)", "My handwriting set ({n} digits)", len(own))
-        .format(n=len(own)),
-        icon=":material/collections:", key="handwriting_open", on_change="rerun",
-    )  # fmt: skip
+        ngettext(
+            "My handwriting set ({n} digit)", "My handwriting set ({n} digits)", len(own)
+        ).format(n=len(own)),
+        icon=":material/collections:",
+        key="handwriting_open",
+        on_change="rerun",
+    )
     if not section.open:
         return
     with section:
@@ -149,13 +154,16 @@ def _delete(items: list[HandwrittenDigit], version: int) -> None:
     )
     left, right = st.columns(2)
     left.button(
-        _("Delete {n} picked").format(n=len(picked)), icon=":material/delete:", disabled=not picked,
+        _("Delete {n} picked").format(n=len(picked)),
+        icon=":material/delete:",
+        disabled=not picked,
         on_click=lambda: own_digits().discard([items[i] for i in st.session_state[key]]),
-    )  # fmt: skip
+    )
     right.button(
-        _("Delete the whole set"), icon=":material/delete_sweep:",
+        _("Delete the whole set"),
+        icon=":material/delete_sweep:",
         on_click=lambda: own_digits().discard(own_digits().items()),
-    )  # fmt: skip
+    )
 
 
 def _file(own: HandwritingSet) -> None:
@@ -201,21 +209,31 @@ def _use_it(own: HandwritingSet) -> None:
     with right:
         entry = state.current_model()
         epochs = st.slider(
-            _("Fine-tune epochs"), 1, 10, key="finetune_epochs", persist_state="session",
-            help=_("How many rounds of training on your digits (each shown several times, mixed "
-            "with three times as many MNIST digits so the network does not forget them)."),
-        )  # fmt: skip
+            _("Fine-tune epochs"),
+            1,
+            10,
+            key="finetune_epochs",
+            persist_state="session",
+            help=_(
+                "How many rounds of training on your digits (each shown several times, mixed "
+                "with three times as many MNIST digits so the network does not forget them)."
+            ),
+        )
         busy = state.active_job() is not None
         label = _("Fine-tune")
         if entry:
             label = _("Fine-tune {model} on my set").format(model=state.display_name(entry.name))
         if st.button(
             label,
-            icon=":material/tune:", disabled=entry is None or busy,
-            help=_("One training at a time, in all your tabs") if busy else
-            _("A new run starts from a copy of the current model and learns your handwriting; "
-            "the original stays as it is."),
-        ):  # fmt: skip
+            icon=":material/tune:",
+            disabled=entry is None or busy,
+            help=_("One training at a time, in all your tabs")
+            if busy
+            else _(
+                "A new run starts from a copy of the current model and learns your handwriting; "
+                "the original stays as it is."
+            ),
+        ):
             try:
                 state.start_fine_tune(entry, own, epochs)
             except HandwritingError as err:  # another tab emptied the set

@@ -48,13 +48,19 @@ def choose() -> str:
 # The widgets whose options are shown through a translated label (format_func): the only ones
 # a language switch can break. A new such widget must be listed here.
 RELABELLED = (
-    "hp_pooling", "hp_lr_schedule", "hp_dense_units",  # Train
+    "hp_pooling",
+    "hp_lr_schedule",
+    "hp_dense_units",  # Train
     "current_model",  # the sidebar
-    "data_split", "data_digit", "data_closeup",  # Data
-    "eval_data", "eval_why",  # Evaluate
-    "compare_a", "compare_b",  # Compare
+    "data_split",
+    "data_digit",
+    "data_closeup",  # Data
+    "eval_data",
+    "eval_why",  # Evaluate
+    "compare_a",
+    "compare_b",  # Compare
     "board_budget",  # Class board
-)  # fmt: skip
+)
 
 
 def _resend_choices() -> None:
@@ -79,9 +85,13 @@ def _switched() -> None:
 def switch() -> None:
     """The sidebar's language switch (English, 简体中文); it writes `?lang=` too."""
     st.segmented_control(
-        "Language / 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, key=KEY,
-        required=True, on_change=_switched,
-    )  # fmt: skip
+        "Language / 语言",
+        list(i18n.LANGUAGES),
+        format_func=i18n.LANGUAGES.get,
+        key=KEY,
+        required=True,
+        on_change=_switched,
+    )
 
 
 i18n.set_language_source(current)

@@ -115,8 +115,9 @@ def goal_card(lesson: Lesson) -> None:
         left, right = st.columns(2)
         with left:
             navigation.link(navigation.BOARD, _("This lesson's board"))
-        right.button(_("Leave the lesson"), icon=":material/logout:", on_click=leave,
-                     key="leave_lesson")  # fmt: skip
+        right.button(
+            _("Leave the lesson"), icon=":material/logout:", on_click=leave, key="leave_lesson"
+        )
 
 
 def settings(lesson: Lesson, available: int) -> TrainConfig:
@@ -126,8 +127,14 @@ def settings(lesson: Lesson, available: int) -> TrainConfig:
         st.markdown(_("This lesson fixes every setting: press **Train**."))
     blocks = lesson.config.conv_blocks
     if set(_PER_BLOCK) <= set(lesson.show):  # the number of blocks is theirs to choose too
-        st.slider(_("Conv blocks"), 0, cfg.MAX_BLOCKS, key=train_settings.BLOCKS_KEY,
-                  help=train_settings.help_text("blocks"), **train_settings.PERSIST)  # fmt: skip
+        st.slider(
+            _("Conv blocks"),
+            0,
+            cfg.MAX_BLOCKS,
+            key=train_settings.BLOCKS_KEY,
+            help=train_settings.help_text("blocks"),
+            **train_settings.PERSIST,
+        )
         blocks = st.session_state[train_settings.BLOCKS_KEY]
     changes = {}
     for field in lesson.show:
@@ -148,19 +155,23 @@ def _per_block(field: str, blocks: int) -> tuple:
         return ()
     for i, column in enumerate(st.columns(blocks)):
         column.select_slider(
-            label.format(n=i + 1), grid, key=train_settings.block_key(field, i),
-            help=train_settings.help_text(field), **train_settings.PERSIST,
+            label.format(n=i + 1),
+            grid,
+            key=train_settings.block_key(field, i),
+            help=train_settings.help_text(field),
+            **train_settings.PERSIST,
             format_func=str if field == "filters" else lambda k: f"{k}×{k}",
-        )  # fmt: skip
+        )
     return tuple(st.session_state[train_settings.block_key(field, i)] for i in range(blocks))
 
 
 def _widget(field: str, available: int) -> None:
     """The widget of one setting, keyed as the Train form keys it."""
     common = dict(
-        key=train_settings.widget_key(field), help=train_settings.help_text(field),
+        key=train_settings.widget_key(field),
+        help=train_settings.help_text(field),
         **train_settings.PERSIST,
-    )  # fmt: skip
+    )
     label = _(LABELS[field])
     if field in _CHOICES:
         kind, values = _CHOICES[field]
@@ -218,26 +229,38 @@ def link_maker(config: TrainConfig) -> None:
             )
         )
         show = st.multiselect(
-            _("Settings students may change"), links.FIELDS, key="lesson_show",
+            _("Settings students may change"),
+            links.FIELDS,
+            key="lesson_show",
             format_func=lambda field: _(LABELS[field]),
-        )  # fmt: skip
+        )
         task = st.text_input(
-            _("The task, in a line"), max_chars=core.MAX_TASK_CHARS, key="lesson_task",
+            _("The task, in a line"),
+            max_chars=core.MAX_TASK_CHARS,
+            key="lesson_task",
             placeholder=_("e.g. Reach 97 % with as few parameters as you can."),
-        )  # fmt: skip
+        )
         st.markdown(_("**Goal** (leave a box empty to leave that part out)"))
         left, middle, right = st.columns(3)
         accuracy = left.number_input(
-            _("Test accuracy, at least (%)"), 1.0, 100.0, value=None, step=0.5,
+            _("Test accuracy, at least (%)"),
+            1.0,
+            100.0,
+            value=None,
+            step=0.5,
             key="lesson_goal_accuracy",
-        )  # fmt: skip
+        )
         params = middle.number_input(
             _("Parameters, at most"), 1, 10**8, value=None, step=1000, key="lesson_goal_params"
         )
         seconds = right.number_input(
-            _("Training seconds, at most"), 1.0, 3600.0, value=None, step=5.0,
+            _("Training seconds, at most"),
+            1.0,
+            3600.0,
+            value=None,
+            step=5.0,
             key="lesson_goal_seconds",
-        )  # fmt: skip
+        )
         goal = Goal(None if accuracy is None else accuracy / 100, params, seconds)
         lesson = Lesson(config, tuple(show), goal, core.clean_task(task))
         query = lesson.query(language.current())
@@ -287,15 +310,21 @@ def lesson_board(lesson: Lesson, entries: list[BoardEntry]) -> None:
     reached.metric(_("Goal met"), f"{met} / {len(entries)}", border=True)
     top = entries[0]
     best.metric(
-        _("Best so far"), f"{top.accuracy:.2%}", border=True,
+        _("Best so far"),
+        f"{top.accuracy:.2%}",
+        border=True,
         delta=_("{name}, {params:,} parameters").format(name=top.name, params=top.parameters),
-        delta_color="off", delta_arrow="off",
-    )  # fmt: skip
+        delta_color="off",
+        delta_arrow="off",
+    )
     figure = charts.lesson_runs(
-        [e.name for e in entries], [e.parameters for e in entries],
-        [e.accuracy for e in entries], [v.met for v in verdicts],
-        lesson.goal.accuracy, lesson.goal.params,
-    )  # fmt: skip
+        [e.name for e in entries],
+        [e.parameters for e in entries],
+        [e.accuracy for e in entries],
+        [v.met for v in verdicts],
+        lesson.goal.accuracy,
+        lesson.goal.params,
+    )
     st.plotly_chart(figure, key="lesson_runs", config={"displayModeBar": False})
     st.caption(_scatter_text(entries, verdicts))
     _lesson_table(entries, verdicts)
@@ -312,9 +341,13 @@ def _scatter_text(entries: list[BoardEntry], verdicts: list[Verdict]) -> str:
         "to {best:.2%} test accuracy; {met} met the goal. The table below lists every run.",
         len(entries),
     ).format(
-        n=len(entries), low=min(params), high=max(params), worst=min(accuracy),
-        best=max(accuracy), met=sum(v.met for v in verdicts),
-    )  # fmt: skip
+        n=len(entries),
+        low=min(params),
+        high=max(params),
+        worst=min(accuracy),
+        best=max(accuracy),
+        met=sum(v.met for v in verdicts),
+    )
 
 
 def _lesson_table(entries: list[BoardEntry], verdicts: list[Verdict]) -> None:
@@ -327,13 +360,16 @@ def _lesson_table(entries: list[BoardEntry], verdicts: list[Verdict]) -> None:
         _("network"): [e.config.summary() for e in entries],
     }
     st.dataframe(
-        rows, hide_index=True, width="stretch", key="lesson_rows",
+        rows,
+        hide_index=True,
+        width="stretch",
+        key="lesson_rows",
         column_config={
             _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
             _("parameters"): st.column_config.NumberColumn(format="localized"),
             _("training s"): st.column_config.NumberColumn(format="%.1f"),
         },
-    )  # fmt: skip
+    )
 
 
 # --- Home: the codelab, step by step ----------------------------------------------------------
@@ -367,7 +403,9 @@ def codelab_steps() -> None:
         tick.markdown(":green[:material/check_circle:] " + _("done") if done else f"**{number}.**")
         with text:
             st.page_link(
-                pages[step.page].path, label=_(step.title), icon=pages[step.page].icon,
+                pages[step.page].path,
+                label=_(step.title),
+                icon=pages[step.page].icon,
                 query_params=dict(step.lesson_params) or None,
-            )  # fmt: skip
+            )
             st.caption(_(step.text))

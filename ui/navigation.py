@@ -22,23 +22,57 @@ class PageSpec:
     # title, step and blurb are English, marked with N_(): _() translates them where shown
 
 
-# fmt: off
-PAGES = tuple(PageSpec(*row) for row in (
-    ("pages/home.py", N_("Home"), ":material/home:", ""),  # served at /
-    ("pages/data.py", N_("Data"), ":material/grid_view:", "data", N_("1. Look at the data"),
-     N_("Browse the handwritten digits of MNIST, pixel by pixel.")),
-    ("pages/train.py", N_("Train"), ":material/model_training:", "train", N_("2. Build and train"),
-     N_("Pick a network with sliders, train it, and watch its accuracy climb live.")),
-    ("pages/evaluate.py", N_("Evaluate"), ":material/fact_check:", "evaluate", N_("3. Evaluate"),
-     N_("See which digits it gets wrong, and which it mistakes for which.")),
-    ("pages/draw.py", N_("Draw"), ":material/draw:", "draw", N_("4. Draw"),
-     N_("Draw a digit with the mouse and see the network recognise it at once.")),
-    ("pages/compare.py", N_("Compare"), ":material/compare:", "compare", N_("5. Compare"),
-     N_("Put two networks side by side: which digits got better, which worse.")),
-    ("pages/board.py", N_("Class board"), ":material/leaderboard:", "board", N_("6. Compete"),
-     N_("Publish your best run and see whose network reads digits best for its size.")),
-))
-# fmt: on
+PAGES = (
+    PageSpec(path="pages/home.py", title=N_("Home"), icon=":material/home:", url_path=""),
+    PageSpec(
+        path="pages/data.py",
+        title=N_("Data"),
+        icon=":material/grid_view:",
+        url_path="data",
+        step=N_("1. Look at the data"),
+        blurb=N_("Browse the handwritten digits of MNIST, pixel by pixel."),
+    ),
+    PageSpec(
+        path="pages/train.py",
+        title=N_("Train"),
+        icon=":material/model_training:",
+        url_path="train",
+        step=N_("2. Build and train"),
+        blurb=N_("Pick a network with sliders, train it, and watch its accuracy climb live."),
+    ),
+    PageSpec(
+        path="pages/evaluate.py",
+        title=N_("Evaluate"),
+        icon=":material/fact_check:",
+        url_path="evaluate",
+        step=N_("3. Evaluate"),
+        blurb=N_("See which digits it gets wrong, and which it mistakes for which."),
+    ),
+    PageSpec(
+        path="pages/draw.py",
+        title=N_("Draw"),
+        icon=":material/draw:",
+        url_path="draw",
+        step=N_("4. Draw"),
+        blurb=N_("Draw a digit with the mouse and see the network recognise it at once."),
+    ),
+    PageSpec(
+        path="pages/compare.py",
+        title=N_("Compare"),
+        icon=":material/compare:",
+        url_path="compare",
+        step=N_("5. Compare"),
+        blurb=N_("Put two networks side by side: which digits got better, which worse."),
+    ),
+    PageSpec(
+        path="pages/board.py",
+        title=N_("Class board"),
+        icon=":material/leaderboard:",
+        url_path="board",
+        step=N_("6. Compete"),
+        blurb=N_("Publish your best run and see whose network reads digits best for its size."),
+    ),
+)
 HOME, DATA, TRAIN, EVALUATE, DRAW, COMPARE, BOARD = PAGES
 STEPS = PAGES[1:]  # the steps Home links to
 

@@ -199,20 +199,23 @@ def _before_after(job: FineTuneJob) -> None:
     """What fine-tuning did: on the user's digits, and on MNIST's test digits."""
     own, test, _unused = st.columns(3)
     own.metric(
-        _("Your {n} digits").format(n=len(job.own)), f"{job.own_after.accuracy:.0%}",
+        _("Your {n} digits").format(n=len(job.own)),
+        f"{job.own_after.accuracy:.0%}",
         _("{change:+.0f} points (from {before:.0%})").format(
             change=(job.own_after.accuracy - job.own_before.accuracy) * 100,
             before=job.own_before.accuracy,
-        ), border=True,
-    )  # fmt: skip
+        ),
+        border=True,
+    )
     test.metric(
         _("MNIST's {n:,} test digits").format(n=len(job.evaluation.labels)),
         f"{job.evaluation.accuracy:.2%}",
         _("{change:+.2f} points (from {before:.2%})").format(
             change=(job.evaluation.accuracy - job.test_before.accuracy) * 100,
             before=job.test_before.accuracy,
-        ), border=True,
-    )  # fmt: skip
+        ),
+        border=True,
+    )
     st.caption(
         _(
             "The digits it was fine-tuned on are not a fair test of it: draw new ones to see "
@@ -267,10 +270,14 @@ def _progress(job: TrainingJob, view: JobView) -> None:
     bar.progress(fraction, text=label)
     shared = _sharers(job) > 1
     stop.button(
-        _("Stop"), icon=":material/stop:", on_click=job.stop, key=f"stop_{job.name}",
+        _("Stop"),
+        icon=":material/stop:",
+        on_click=job.stop,
+        key=f"stop_{job.name}",
         help=_("Others are on this run: Stop takes you off it, and it goes on for them.")
-        if shared else None,
-    )  # fmt: skip
+        if shared
+        else None,
+    )
 
 
 def _sharers(job: TrainingJob) -> int:
@@ -390,9 +397,11 @@ def _digit_learning(job: TrainingJob, view: JobView) -> None:
     if job.finished and len(epochs) > 1:
         number = st.select_slider(
             _("Replay the run: the validation digits after epoch"),
-            [e.epoch for e in epochs], value=epochs[-1].epoch, key=f"replay_{job.name}",
+            [e.epoch for e in epochs],
+            value=epochs[-1].epoch,
+            key=f"replay_{job.name}",
             help=_("Move back to see which digits the network learned first and which lagged."),
-        )  # fmt: skip
+        )
         shown = next(e for e in epochs if e.epoch == number)
     learning, confusion = st.columns(2)
     learning.plotly_chart(
@@ -458,9 +467,11 @@ def _publish(jobs: list[TrainingJob]) -> None:
         # Keyed by the newest run, so a new run is the one offered.
         picked = run.selectbox(_("Run"), names, index=len(names) - 1, key=f"publish_{names[-1]}")
         shown_as = name.text_input(
-            _("Your name, as the board shows it"), max_chars=board.MAX_NAME_CHARS,
-            key="publish_name", placeholder=_("e.g. Ada L."),
-        )  # fmt: skip
+            _("Your name, as the board shows it"),
+            max_chars=board.MAX_NAME_CHARS,
+            key="publish_name",
+            placeholder=_("e.g. Ada L."),
+        )
         if not st.form_submit_button(_("Publish"), icon=":material/publish:"):
             return
         job = next(job for job in jobs if job.name == picked)

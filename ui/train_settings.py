@@ -190,10 +190,13 @@ def preset_buttons(available: int) -> str:
     *buttons, label = st.columns([1] * len(PRESETS) + [4], vertical_alignment="center")
     for column, name in zip(buttons, PRESETS):
         column.button(
-            name, key=f"preset_{name}", width="stretch", help=_(PRESET_HELP[name]),
+            name,
+            key=f"preset_{name}",
+            width="stretch",
+            help=_(PRESET_HELP[name]),
             type="primary" if name == preset else "secondary",
             on_click=lambda name=name: show(PRESETS[name].fit_to(available)),
-        )  # fmt: skip
+        )
     label.caption(
         _("Custom settings")
         if preset == "custom"
@@ -278,24 +281,42 @@ def _network_settings() -> None:
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
         column.select_slider(
-            _("Block {n} filters").format(n=i + 1), cfg.FILTERS,
-            key=block_key("filters", i), help=help_text("filters"), disabled=unused, **PERSIST,
-        )  # fmt: skip
+            _("Block {n} filters").format(n=i + 1),
+            cfg.FILTERS,
+            key=block_key("filters", i),
+            help=help_text("filters"),
+            disabled=unused,
+            **PERSIST,
+        )
         column.select_slider(
-            _("Block {n} kernel").format(n=i + 1), cfg.KERNELS,
-            key=block_key("kernel_sizes", i), help=help_text("kernel_sizes"), disabled=unused,
-            format_func=lambda k: f"{k}×{k}", **PERSIST,
-        )  # fmt: skip
+            _("Block {n} kernel").format(n=i + 1),
+            cfg.KERNELS,
+            key=block_key("kernel_sizes", i),
+            help=help_text("kernel_sizes"),
+            disabled=unused,
+            format_func=lambda k: f"{k}×{k}",
+            **PERSIST,
+        )
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
     _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
-    _setting(right, "selectbox", _("Pooling (2×2)"), "pooling", cfg.POOLINGS,
-             format_func=lambda pooling: _(OPTION_LABELS[pooling]))  # fmt: skip
+    _setting(
+        right,
+        "selectbox",
+        _("Pooling (2×2)"),
+        "pooling",
+        cfg.POOLINGS,
+        format_func=lambda pooling: _(OPTION_LABELS[pooling]),
+    )
     _setting(left, "selectbox", _("Activation"), "activation", cfg.ACTIVATIONS)
     _setting(
-        middle, "select_slider", _("Hidden dense units"), "dense_units", cfg.DENSE,
+        middle,
+        "select_slider",
+        _("Hidden dense units"),
+        "dense_units",
+        cfg.DENSE,
         format_func=lambda units: str(units) if units else _("none"),
-    )  # fmt: skip
+    )
     _ranged(right, "slider", _("Dropout"), "dropout", cfg.SPANS["dropout"])
     _setting(st, "toggle", _("Batch normalisation"), "batch_norm")
 
@@ -305,13 +326,25 @@ def _training_settings(available: int) -> None:
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Optimizer"), "optimizer", cfg.OPTIMIZERS)
     _setting(middle, "select_slider", _("Learning rate"), "learning_rate", cfg.RATES)
-    _setting(right, "selectbox", _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES,
-             format_func=lambda schedule: _(OPTION_LABELS[schedule]))  # fmt: skip
+    _setting(
+        right,
+        "selectbox",
+        _("Schedule"),
+        "lr_schedule",
+        cfg.LR_SCHEDULES,
+        format_func=lambda schedule: _(OPTION_LABELS[schedule]),
+    )
     _setting(left, "select_slider", _("Batch size"), "batch_size", cfg.BATCHES)
     _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
     _ranged(right, "number_input", _("Seed"), "seed", spans["seed"])
-    _ranged(left, "slider", _("Label smoothing"), "label_smoothing", spans["label_smoothing"],
-            format="%.2f")  # fmt: skip
+    _ranged(
+        left,
+        "slider",
+        _("Label smoothing"),
+        "label_smoothing",
+        spans["label_smoothing"],
+        format="%.2f",
+    )
     left, right = st.columns(2)
     _ranged(left, "slider", _("Training digits"), "train_size", spans["train_size"])
     _ranged(right, "slider", _("Validation digits"), "val_size", spans["val_size"])

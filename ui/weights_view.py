@@ -17,30 +17,49 @@ def histograms(epoch) -> go.Figure:
     """One histogram per layer: the weights after `epoch`, over those it started with."""
     layers = epoch.layers
     figure = make_subplots(
-        rows=1, cols=len(layers), horizontal_spacing=0.04,
+        rows=1,
+        cols=len(layers),
+        horizontal_spacing=0.04,
         subplot_titles=[
             _("{layer}: changed {change:.1%}").format(layer=layer.name, change=layer.change)
             for layer in layers
         ],
-    )  # fmt: skip
+    )
     for i, layer in enumerate(layers, 1):
         centres = (layer.edges[:-1] + layer.edges[1:]) / 2
         figure.add_trace(
-            go.Bar(x=centres, y=layer.counts, marker_color=NOW_COLOUR, name=_("after this epoch"),
-                   showlegend=i == 1, legendgroup="now"),
-            row=1, col=i,
-        )  # fmt: skip
+            go.Bar(
+                x=centres,
+                y=layer.counts,
+                marker_color=NOW_COLOUR,
+                name=_("after this epoch"),
+                showlegend=i == 1,
+                legendgroup="now",
+            ),
+            row=1,
+            col=i,
+        )
         figure.add_trace(
-            go.Scatter(x=centres, y=layer.initial_counts, mode="lines", line_shape="hvh",
-                       line=dict(color=START_COLOUR, width=1.5, dash="dot"),
-                       name=_("as initialised"), showlegend=i == 1, legendgroup="start"),
-            row=1, col=i,
-        )  # fmt: skip
+            go.Scatter(
+                x=centres,
+                y=layer.initial_counts,
+                mode="lines",
+                line_shape="hvh",
+                line=dict(color=START_COLOUR, width=1.5, dash="dot"),
+                name=_("as initialised"),
+                showlegend=i == 1,
+                legendgroup="start",
+            ),
+            row=1,
+            col=i,
+        )
     figure.update_layout(
-        height=260, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
+        height=260,
+        margin=dict(l=10, r=10, t=50, b=10),
+        bargap=0,
         legend=dict(orientation="h", y=-0.15),
         title=dict(text=_("Weights after epoch {epoch}").format(epoch=epoch.epoch)),
-    )  # fmt: skip
+    )
     figure.update_yaxes(showticklabels=False)
     figure.update_annotations(font_size=12)
     return figure
@@ -53,15 +72,22 @@ def changes(epochs) -> go.Figure:
     for i, name in enumerate(names):
         figure.add_trace(
             go.Scatter(
-                x=[e.epoch for e in epochs], y=[e.weights.layers[i].change for e in epochs],
-                mode="lines+markers", name=name,
+                x=[e.epoch for e in epochs],
+                y=[e.weights.layers[i].change for e in epochs],
+                mode="lines+markers",
+                name=name,
             )
-        )  # fmt: skip
+        )
     figure.update_layout(
-        height=260, margin=dict(l=10, r=10, t=40, b=10), yaxis_type="log",
+        height=260,
+        margin=dict(l=10, r=10, t=40, b=10),
+        yaxis_type="log",
         title=dict(text=_("How much each layer changed in each epoch (‖ΔW‖ / ‖W‖)")),
-        xaxis_title=_("epoch"), yaxis_tickformat=".1%", yaxis_dtick=1, xaxis_dtick=1,
-    )  # fmt: skip
+        xaxis_title=_("epoch"),
+        yaxis_tickformat=".1%",
+        yaxis_dtick=1,
+        xaxis_dtick=1,
+    )
     return figure
 
 
@@ -88,9 +114,11 @@ def show(job: TrainingJob, view: JobView) -> None:
     shown = epochs[-1]
     if view.state.finished and len(epochs) > 1:
         number = st.select_slider(
-            _("Replay the run: the weights after epoch"), [e.epoch for e in epochs],
-            value=epochs[-1].epoch, key=f"weights_replay_{job.name}",
-        )  # fmt: skip
+            _("Replay the run: the weights after epoch"),
+            [e.epoch for e in epochs],
+            value=epochs[-1].epoch,
+            key=f"weights_replay_{job.name}",
+        )
         shown = next(e for e in epochs if e.epoch == number)
     broken = {layer.name: layer.broken for layer in shown.weights.layers if layer.broken}
     if broken:

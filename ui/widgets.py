@@ -69,10 +69,15 @@ def _run_status(job: TrainingJob) -> None:
 
 def _current_model_picker(entries: dict[str, ModelEntry]) -> None:
     st.selectbox(
-        _("Current model"), list(entries), key="current_model", format_func=state.display_name,
-        help=_("The network that Evaluate and Draw use. Its parameters are the numbers it learned "
-        "in training: the weights of its filters and connections."),
-    )  # fmt: skip
+        _("Current model"),
+        list(entries),
+        key="current_model",
+        format_func=state.display_name,
+        help=_(
+            "The network that Evaluate and Draw use. Its parameters are the numbers it learned "
+            "in training: the weights of its filters and connections."
+        ),
+    )
     entry = entries[st.session_state.current_model]
     accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else _("not tested")
     st.caption(
@@ -110,9 +115,15 @@ def csv_download(
     """A button that downloads `data()` as a CSV file, made only when clicked; the click
     reruns nothing."""
     st.download_button(
-        label, data=data, file_name=file_name, mime="text/csv", key=key, help=help,
-        on_click="ignore", icon=":material/download:",
-    )  # fmt: skip
+        label,
+        data=data,
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        help=help,
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 def _model_upload() -> None:

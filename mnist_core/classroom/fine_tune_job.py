@@ -39,18 +39,27 @@ class FineTuneJob(TrainingJob):
 
     @classmethod
     def of(
-        cls, name: str, base: ModelEntry, own: HandwritingSet, epochs: int, data: MnistData,
-        slots=None, **options,
-    ) -> FineTuneJob:  # fmt: skip
+        cls,
+        name: str,
+        base: ModelEntry,
+        own: HandwritingSet,
+        epochs: int,
+        data: MnistData,
+        slots=None,
+        **options,
+    ) -> FineTuneJob:
         """A job fine-tuning `base` on a copy of `own` for `epochs` (not started)."""
         from mnist_core.engine.fine_tuning import BATCH_SIZE, LEARNING_RATE, mix_size
 
         if not len(own):
             raise HandwritingError(_("Add some digits of your own before fine-tuning on them."))
         config = TrainConfig(
-            epochs=epochs, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-            train_size=mix_size(len(own), len(data.y_train) - HELD_OUT), val_size=HELD_OUT,
-        )  # fmt: skip
+            epochs=epochs,
+            batch_size=BATCH_SIZE,
+            learning_rate=LEARNING_RATE,
+            train_size=mix_size(len(own), len(data.y_train) - HELD_OUT),
+            val_size=HELD_OUT,
+        )
         return cls(name, config, data, slots, base=base, own=own.copy(), **options)
 
     @property
@@ -75,12 +84,17 @@ class FineTuneJob(TrainingJob):
         self.test_before = evaluate(self.base.model, self.data.x_test, self.data.y_test)
         held_out = stratified_indices(self.data.y_train, HELD_OUT, seed=0)
         return fine_tune(
-            self.base.model, self.own, self.data, epochs=self.config.epochs,
-            learning_rate=self.config.learning_rate, batch_size=self.config.batch_size,
+            self.base.model,
+            self.own,
+            self.data,
+            epochs=self.config.epochs,
+            learning_rate=self.config.learning_rate,
+            batch_size=self.config.batch_size,
             exclude=held_out,
             validation=(self.data.x_train[held_out], self.data.y_train[held_out]),
-            on_progress=self._record, stop=self._stop,
-        )  # fmt: skip
+            on_progress=self._record,
+            stop=self._stop,
+        )
 
     def _test(self, model: keras.Model) -> None:
         from mnist_core.engine.model import evaluate

@@ -199,29 +199,41 @@ def judge(goal: Goal, accuracy: float, params: int, seconds: float) -> Verdict:
     if goal.accuracy is not None:
         values = {"value": _points(accuracy, math.floor), "goal": _points(goal.accuracy)}
         if accuracy >= goal.accuracy - 1e-12:
-            checks.append(_check("accuracy", True, N_("test accuracy {value} %, at least {goal} %"),
-                                 values))  # fmt: skip
+            checks.append(
+                _check("accuracy", True, N_("test accuracy {value} %, at least {goal} %"), values)
+            )
         else:
             values["by"] = _points(goal.accuracy - accuracy, math.ceil)
-            checks.append(_check("accuracy", False, N_(
-                "test accuracy {value} %, {by} points short of {goal} %"), values))  # fmt: skip
+            checks.append(
+                _check(
+                    "accuracy",
+                    False,
+                    N_("test accuracy {value} %, {by} points short of {goal} %"),
+                    values,
+                )
+            )
     if goal.params is not None:
         values = {"value": f"{params:,}", "goal": f"{goal.params:,}"}
         if params <= goal.params:
             checks.append(_check("params", True, N_("{value} parameters, at most {goal}"), values))
         else:
             values["by"] = f"{params - goal.params:,}"
-            checks.append(_check("params", False, N_("{value} parameters, {by} more than {goal}"),
-                                 values))  # fmt: skip
+            checks.append(
+                _check("params", False, N_("{value} parameters, {by} more than {goal}"), values)
+            )
     if goal.seconds is not None:
         values = {"value": _tenths(seconds, math.ceil), "goal": _tenths(goal.seconds, math.floor)}
         if seconds <= goal.seconds:
-            checks.append(_check("seconds", True, N_("{value} s of training, at most {goal} s"),
-                                 values))  # fmt: skip
+            checks.append(
+                _check("seconds", True, N_("{value} s of training, at most {goal} s"), values)
+            )
         else:
             values["by"] = _tenths(seconds - goal.seconds, math.ceil)
-            checks.append(_check("seconds", False, N_(
-                "{value} s of training, {by} s more than {goal} s"), values))  # fmt: skip
+            checks.append(
+                _check(
+                    "seconds", False, N_("{value} s of training, {by} s more than {goal} s"), values
+                )
+            )
     return Verdict(tuple(checks))
 
 
@@ -322,28 +334,50 @@ _TURN = N_(
     "Turn the training digits at random (Rotation) and train: the goal is 95 %. Then on Draw, "
     "turn your digit with the Turn slider and see how far it still reads it."
 )
-# fmt: off
 CODELAB_STEPS = (
-    Step("data", N_("Look at the data"),
-         N_("Browse MNIST's handwritten digits: 28 × 28 grey pixels, ten digits."), "data"),
-    Step("codelab", N_("Train the codelab network"),
-         N_("Two conv layers of 8 and 16 filters, ten epochs: the codelab's network as it is."),
-         "train", {SHOW: "", GOAL_ACCURACY: "0.9"},
-         N_("Train the codelab network as it is: reach 90 % test accuracy.")),
-    Step("weakest", N_("Find its weakest digit"),
-         N_("On Evaluate, find the digit your network reads worst, and what it takes it for."),
-         "evaluate"),
-    Step("smaller", N_("Beat 95 % with fewer parameters"),
-         N_("The codelab network has 5,994 parameters: reach 95 % test accuracy with at most "
-            "5,000."),
-         "train", {SHOW: "filters,kernel_sizes,dense_units,epochs", GOAL_ACCURACY: "0.95",
-                   GOAL_PARAMS: "5000"},
-         N_("Beat 95 % test accuracy with at most 5,000 parameters.")),
-    Step("turned", N_("Make it read a turned digit"),
-         N_("Train on randomly turned digits, then turn your drawing on Draw."),
-         "train", {SHOW: "rotation,epochs", GOAL_ACCURACY: "0.95"}, _TURN),
+    Step(
+        key="data",
+        title=N_("Look at the data"),
+        text=N_("Browse MNIST's handwritten digits: 28 × 28 grey pixels, ten digits."),
+        page="data",
+    ),
+    Step(
+        key="codelab",
+        title=N_("Train the codelab network"),
+        text=N_("Two conv layers of 8 and 16 filters, ten epochs: the codelab's network as it is."),
+        page="train",
+        lesson_params={SHOW: "", GOAL_ACCURACY: "0.9"},
+        task=N_("Train the codelab network as it is: reach 90 % test accuracy."),
+    ),
+    Step(
+        key="weakest",
+        title=N_("Find its weakest digit"),
+        text=N_("On Evaluate, find the digit your network reads worst, and what it takes it for."),
+        page="evaluate",
+    ),
+    Step(
+        key="smaller",
+        title=N_("Beat 95 % with fewer parameters"),
+        text=N_(
+            "The codelab network has 5,994 parameters: reach 95 % test accuracy with at most 5,000."
+        ),
+        page="train",
+        lesson_params={
+            SHOW: "filters,kernel_sizes,dense_units,epochs",
+            GOAL_ACCURACY: "0.95",
+            GOAL_PARAMS: "5000",
+        },
+        task=N_("Beat 95 % test accuracy with at most 5,000 parameters."),
+    ),
+    Step(
+        key="turned",
+        title=N_("Make it read a turned digit"),
+        text=N_("Train on randomly turned digits, then turn your drawing on Draw."),
+        page="train",
+        lesson_params={SHOW: "rotation,epochs", GOAL_ACCURACY: "0.95"},
+        task=_TURN,
+    ),
 )
-# fmt: on
 
 
 def task_text(lesson: Lesson) -> str:

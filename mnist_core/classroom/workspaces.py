@@ -145,9 +145,11 @@ class Workspaces:
         self._lock = threading.Lock()
         if sweep_every is not None:  # even when nobody comes: memory of the gone is returned
             threading.Thread(
-                target=self._sweep_forever, args=(sweep_every,), name="workspace-sweep",
+                target=self._sweep_forever,
+                args=(sweep_every,),
+                name="workspace-sweep",
                 daemon=True,
-            ).start()  # fmt: skip
+            ).start()
 
     def _sweep_forever(self, every: float) -> None:
         while True:

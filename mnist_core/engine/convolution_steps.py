@@ -174,10 +174,19 @@ def conv_step(maps: LayerMaps, row: int, col: int, filter: int) -> ConvStep:
         variance = float(np.asarray(bn.moving_variance)[filter]) + bn.epsilon
         norm = (gamma, beta, float(np.asarray(bn.moving_mean)[filter]), variance)
     return ConvStep(
-        row=row, col=col, filter=filter, top=int(top), left=int(left), windows=windows,
-        inside=inside, weights=kernel, bias=bias, norm=norm, activation=layer.activation_name,
+        row=row,
+        col=col,
+        filter=filter,
+        top=int(top),
+        left=int(left),
+        windows=windows,
+        inside=inside,
+        weights=kernel,
+        bias=bias,
+        norm=norm,
+        activation=layer.activation_name,
         value=float(maps.maps[row, col, filter]),
-    )  # fmt: skip
+    )
 
 
 def activate(step: ConvStep) -> float:

@@ -70,8 +70,10 @@ def fine_tune_arrays(
         )
     own_x, own_y = hset.as_test_data()
     x, y = [np.repeat(own_x, repeat, axis=0)], [np.repeat(own_y, repeat)]
-    n_mnist = mix_size(len(hset), len(mnist.y_train) - len(_or_none(exclude)), mnist_per_own,
-                       repeat) - len(hset) * repeat  # fmt: skip
+    n_mnist = (
+        mix_size(len(hset), len(mnist.y_train) - len(_or_none(exclude)), mnist_per_own, repeat)
+        - len(hset) * repeat
+    )
     if n_mnist:
         picked = stratified_indices(mnist.y_train, n_mnist, seed, exclude)
         x.append(mnist.x_train[picked])

@@ -313,9 +313,10 @@ def _with_softmax(model: keras.Model) -> keras.Model:
     (`from_logits=True`), but everything here, fine-tuning's loss included, needs probabilities.
     """
     return keras.Model(
-        model.inputs[0], keras.layers.Softmax(name="probabilities")(model.outputs[0]),
+        model.inputs[0],
+        keras.layers.Softmax(name="probabilities")(model.outputs[0]),
         name=model.name,
-    )  # fmt: skip
+    )
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray) -> Evaluation:

@@ -37,8 +37,13 @@ CONFIG = {"displayModeBar": False}
 # Labels on bars: hidden rather than shrunk below 10 px (hovering still tells the value).
 _READABLE_LABELS = dict(uniformtext=dict(minsize=10, mode="hide"))
 # Colour-blind safe (ColorBrewer's PuOr): orange for worse, white for no change, purple for better.
-BETTER_WORSE = [[0.0, "#b35806"], [0.25, "#f1a340"], [0.5, "#f7f7f7"], [0.75, "#998ec3"],
-                [1.0, "#542788"]]  # fmt: skip
+BETTER_WORSE = [
+    [0.0, "#b35806"],
+    [0.25, "#f1a340"],
+    [0.5, "#f7f7f7"],
+    [0.75, "#998ec3"],
+    [1.0, "#542788"],
+]
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -132,26 +137,53 @@ def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -
         show = col == 1
         raw = [getattr(b, key) for b in batches]
         fig.add_scatter(
-            x=x_batch, y=raw, name=_("train (per batch)"), mode="lines",
-            line=train_line | dict(width=1), opacity=0.25, legendgroup="r", showlegend=False,
-            hoverinfo="skip", row=1, col=col,
-        )  # fmt: skip
+            x=x_batch,
+            y=raw,
+            name=_("train (per batch)"),
+            mode="lines",
+            line=train_line | dict(width=1),
+            opacity=0.25,
+            legendgroup="r",
+            showlegend=False,
+            hoverinfo="skip",
+            row=1,
+            col=col,
+        )
         fig.add_scatter(
-            x=x_batch, y=smooth(raw), name=_("train (per batch, smoothed)"), mode="lines",
-            line=train_line | dict(width=1.5, dash="dot"), legendgroup="b", showlegend=show,
-            row=1, col=col,
-        )  # fmt: skip
+            x=x_batch,
+            y=smooth(raw),
+            name=_("train (per batch, smoothed)"),
+            mode="lines",
+            line=train_line | dict(width=1.5, dash="dot"),
+            legendgroup="b",
+            showlegend=show,
+            row=1,
+            col=col,
+        )
         fig.add_scatter(
-            x=x_epoch, y=[getattr(e, key) for e in epochs], name=_("train (epoch)"),
-            mode="lines+markers", line=train_line, legendgroup="e", showlegend=show,
-            row=1, col=col,
-        )  # fmt: skip
+            x=x_epoch,
+            y=[getattr(e, key) for e in epochs],
+            name=_("train (epoch)"),
+            mode="lines+markers",
+            line=train_line,
+            legendgroup="e",
+            showlegend=show,
+            row=1,
+            col=col,
+        )
         val = [getattr(e, f"val_{key}") for e in epochs]
         if any(v is not None for v in val):
             fig.add_scatter(
-                x=x_epoch, y=val, name=_("validation (epoch)"), mode="lines+markers",
-                line=dict(color=HELD_OUT_COLOUR), legendgroup="v", showlegend=show, row=1, col=col,
-            )  # fmt: skip
+                x=x_epoch,
+                y=val,
+                name=_("validation (epoch)"),
+                mode="lines+markers",
+                line=dict(color=HELD_OUT_COLOUR),
+                legendgroup="v",
+                showlegend=show,
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title=_("epoch"), rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **_LAYOUT)
     return fig
@@ -202,17 +234,27 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
     digits = list(range(NUM_CLASSES))
     fig = go.Figure(
         go.Heatmap(
-            z=values, x=digits, y=digits, text=text, texttemplate="%{text}",
-            colorscale="Blues", customdata=matrix, showscale=False,
+            z=values,
+            x=digits,
+            y=digits,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            customdata=matrix,
+            showscale=False,
             hovertemplate=_("true %{y}, predicted %{x}: %{customdata} images") + "<extra></extra>",
         )
-    )  # fmt: skip
+    )
     # Plotly heatmaps cannot be selected by a click; scatter markers can.
     ys, xs = np.mgrid[0:NUM_CLASSES, 0:NUM_CLASSES]
     fig.add_scatter(
-        x=xs.ravel(), y=ys.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
+        x=xs.ravel(),
+        y=ys.ravel(),
+        mode="markers",
+        hoverinfo="skip",
+        showlegend=False,
         marker=dict(size=28, opacity=0, symbol="square"),
-    )  # fmt: skip
+    )
     fig.update_xaxes(title=_("predicted digit"), dtick=1, side="top", range=[-0.5, 9.5])
     fig.update_xaxes(constrain="domain")
     fig.update_yaxes(title=_("true digit"), dtick=1, range=[9.5, -0.5], scaleanchor="x")
@@ -305,12 +347,18 @@ def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
     z = np.array([e.val_per_digit for e in with_val]).T if with_val else np.zeros((10, 0))
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=[e.epoch for e in with_val], y=DIGITS, zmin=0, zmax=1,
-            colorscale="RdYlGn", text=[[f"{v:.0%}" for v in row] for row in z],
-            texttemplate="%{text}", colorbar=dict(tickformat=".0%", len=0.8),
+            z=z,
+            x=[e.epoch for e in with_val],
+            y=DIGITS,
+            zmin=0,
+            zmax=1,
+            colorscale="RdYlGn",
+            text=[[f"{v:.0%}" for v in row] for row in z],
+            texttemplate="%{text}",
+            colorbar=dict(tickformat=".0%", len=0.8),
             hovertemplate=_("epoch %{x}, digit %{y}: %{z:.1%} right") + "<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_xaxes(title=_("epoch"), type="category")
     fig.update_yaxes(title=_("digit"), autorange="reversed", type="category")
     fig.update_layout(title=_("Validation accuracy per digit"), margin=_margin(), height=360)
@@ -322,14 +370,17 @@ def compare_per_digit(rows_a: list[dict], rows_b: list[dict], names: tuple[str, 
     fig = go.Figure(
         [
             go.Bar(
-                name=name, x=DIGITS, y=[r["accuracy"] for r in rows], marker_color=colour,
+                name=name,
+                x=DIGITS,
+                y=[r["accuracy"] for r in rows],
+                marker_color=colour,
                 text=[f"{r['accuracy']:.1%}" for r in rows],
                 hovertemplate=_("{name}, digit {x}: {y}").format(name=name, x="%{x}", y="%{y:.2%}")
                 + "<extra></extra>",
             )
             for name, rows, colour in zip(names, (rows_a, rows_b), (BLUE, ORANGE))
         ]
-    )  # fmt: skip
+    )
     low = min(r["accuracy"] for r in (*rows_a, *rows_b) if r["count"])
     fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title=_("accuracy"))
     fig.update_xaxes(type="category", title=_("digit"))
@@ -362,17 +413,28 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -
     ]
     fig = go.Figure(
         go.Heatmap(
-            z=better, x=DIGITS, y=DIGITS, zmin=-limit, zmax=limit, colorscale=BETTER_WORSE,
+            z=better,
+            x=DIGITS,
+            y=DIGITS,
+            zmin=-limit,
+            zmax=limit,
+            colorscale=BETTER_WORSE,
             text=[[f"{v:+d}".replace("-", "−") if v else "" for v in row] for row in better],
-            texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
             textfont=dict(size=10),  # Plotly would shrink "+967" below 10 px on a phone
             colorbar=dict(
-                orientation="h", y=-0.02, yanchor="top", thickness=12, len=0.9,
+                orientation="h",
+                y=-0.02,
+                yanchor="top",
+                thickness=12,
+                len=0.9,
                 tickvals=[-limit, 0, limit],
                 ticktext=[_("− worse with B"), _("no change"), _("+ better with B")],
             ),
         )
-    )  # fmt: skip
+    )
     fig.update_xaxes(title=_("predicted digit"), side="top", type="category", constrain="domain")
     fig.update_yaxes(title=_("true digit"), autorange="reversed", type="category", scaleanchor="x")
     fig.update_layout(margin=dict(l=10, r=10, t=60, b=50), height=520)
@@ -385,20 +447,29 @@ def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
     rotation = sweep.kind == "rotation"
     other = sweep.top != sweep.label
     line = go.Scatter(
-        x=sweep.values, y=sweep.label_probability, mode="lines+markers",
-        name=_("probability of {digit}").format(digit=sweep.label), line=dict(color=BAR_COLOUR),
+        x=sweep.values,
+        y=sweep.label_probability,
+        mode="lines+markers",
+        name=_("probability of {digit}").format(digit=sweep.label),
+        line=dict(color=BAR_COLOUR),
         marker=dict(color=[HIGHLIGHT_COLOUR if o else BAR_COLOUR for o in other], size=7),
-        text=[str(t) for t in sweep.top], textposition="top center",
+        text=[str(t) for t in sweep.top],
+        textposition="top center",
         hovertemplate=_("{x}: {digit} at {y}, top answer {top}").format(
             x="%{x}", digit=sweep.label, y="%{y:.0%}", top="%{text}"
         )
         + "<extra></extra>",
-    )  # fmt: skip
+    )
     breaks = go.Scatter(
-        x=sweep.values[other], y=sweep.label_probability[other], mode="text",
-        text=[str(t) for t in sweep.top[other]], textposition="top center", showlegend=False,
-        textfont=dict(color=HIGHLIGHT_COLOUR), hoverinfo="skip",
-    )  # fmt: skip
+        x=sweep.values[other],
+        y=sweep.label_probability[other],
+        mode="text",
+        text=[str(t) for t in sweep.top[other]],
+        textposition="top center",
+        showlegend=False,
+        textfont=dict(color=HIGHLIGHT_COLOUR),
+        hoverinfo="skip",
+    )
     return go.Figure(
         [line, breaks],
         layout=dict(
@@ -440,24 +511,32 @@ def lesson_runs(
         rows = [i for i, m in enumerate(met) if m is reached]
         fig.add_trace(
             go.Scatter(
-                x=[parameters[i] for i in rows], y=[accuracies[i] for i in rows],
-                text=[names[i] for i in rows], mode="markers", name=label,
+                x=[parameters[i] for i in rows],
+                y=[accuracies[i] for i in rows],
+                text=[names[i] for i in rows],
+                mode="markers",
+                name=label,
                 marker=dict(color=colour, symbol=symbol, size=11),
                 hovertemplate="%{text}: %{y:.2%}, %{x:,} " + _("parameters") + "<extra></extra>",
             )
-        )  # fmt: skip
+        )
     marks = []
     if goal_accuracy is not None:
-        marks.append(_dotted_line("y", goal_accuracy, _("goal: {goal:.4g} %").format(
-            goal=100 * goal_accuracy)))  # fmt: skip
+        marks.append(
+            _dotted_line(
+                "y", goal_accuracy, _("goal: {goal:.4g} %").format(goal=100 * goal_accuracy)
+            )
+        )
     if goal_params is not None:
         marks.append(_dotted_line("x", goal_params, _("goal: {goal:,}").format(goal=goal_params)))
     fig.update_layout(
-        **_LAYOUT, **_marked(marks), title=_("Every run of this lesson"),
+        **_LAYOUT,
+        **_marked(marks),
+        title=_("Every run of this lesson"),
         xaxis=dict(title=_("parameters"), rangemode="tozero"),
         yaxis=dict(title=_("test accuracy"), tickformat=".0%"),
         legend=dict(orientation="h", y=-0.25),
-    )  # fmt: skip
+    )
     fig.update_layout(margin=_margin(50), height=380)
     return fig
 
@@ -471,17 +550,22 @@ def accuracy_sweeps(
     fig = go.Figure(
         [
             go.Scatter(
-                x=sweep.values, y=sweep.accuracy, name=name, mode="lines+markers",
-                line=dict(color=colour, dash=dash), marker=dict(symbol=symbol, size=8),
+                x=sweep.values,
+                y=sweep.accuracy,
+                name=name,
+                mode="lines+markers",
+                line=dict(color=colour, dash=dash),
+                marker=dict(symbol=symbol, size=8),
                 hovertemplate=_("{name}, {value}: {accuracy}").format(
                     name=name, value=f"%{{x}}{unit}", accuracy="%{y:.1%}"
-                ) + "<extra></extra>",
+                )
+                + "<extra></extra>",
             )
             for sweep, name, colour, dash, symbol in zip(
                 sweeps, names, (BLUE, ORANGE), ("solid", "dash"), ("circle", "diamond")
             )
         ]
-    )  # fmt: skip
+    )
     title = _("Turned") if kind == "rotation" else _("Moved sideways")
     axis = _("turn (degrees, anticlockwise)") if kind == "rotation" else _("move (pixels, right)")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title=_("accuracy"))
