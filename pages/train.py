@@ -6,7 +6,17 @@ from mnist_core.classroom.lessons import Lesson
 from mnist_core.config import ConfigError, TrainConfig, validate
 from mnist_core.i18n import _
 from mnist_core.presentation.codegen import script_for
-from ui import accessibility, lessons, runs, state, streamlit_workarounds, train_settings, widgets
+from ui import (
+    accessibility,
+    lessons,
+    run_history,
+    runs,
+    state,
+    streamlit_workarounds,
+    train_overview,
+    train_settings,
+    widgets,
+)
 
 streamlit_workarounds.reroute_direct_page_run()
 available = len(state.mnist().y_train)
@@ -73,7 +83,7 @@ with overview:
         buildable = False  # no network: nothing to train
     else:
         buildable = True
-        runs.network_overview(config)
+        train_overview.network_overview(config)
     train_settings.share_link(config)
     if lesson is None:
         lessons.link_maker(config)
@@ -111,4 +121,4 @@ if state.jobs():
     shown = state.active_job() or state.jobs()[-1]
     lessons.verdict(shown)
     runs.live_run(shown)
-runs.run_history(state.jobs())
+run_history.run_history(state.jobs())

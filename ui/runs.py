@@ -1,116 +1,17 @@
-"""Training runs on screen: the network overview, the live view of a run, the run history."""
+"""A training run on screen, live: its progress, charts and epoch table, and how it ended."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from mnist_core.classroom import board
-from mnist_core.classroom.board import BoardError
 from mnist_core.classroom.fine_tune_job import FineTuneJob
 from mnist_core.classroom.jobs import JobState, JobView, StopReason, TrainingJob
 from mnist_core.classroom.shared_runs import Seat
-from mnist_core.config import TrainConfig, network_layers
 from mnist_core.engine.progress import BatchProgress
-from mnist_core.i18n import N_, _, ngettext
-from mnist_core.presentation import charts, export
-from ui import accessibility, navigation, state, weights_view, widgets
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def layer_table(config: TrainConfig) -> pd.DataFrame:
-    """The layers of `config`'s network as a table (English headers; shown translated)."""
-    rows = network_layers(config)
-    return pd.DataFrame(
-        {
-            "layer": [r.name for r in rows],
-            "type": [r.kind for r in rows],
-            "output shape": [" × ".join(str(d) for d in r.output_shape[1:]) for r in rows],
-            "parameters": [r.params for r in rows],
-        }
-    )
-
-
-# Table headers, marked for translation; the data keeps its English column names.
-HEADERS = {
-    "layer": N_("layer"),
-    "type": N_("type"),
-    "output shape": N_("output shape"),
-    "parameters": N_("parameters"),
-    "epoch": N_("epoch"),
-    "complete": N_("complete"),
-    "loss": N_("loss"),
-    "accuracy": N_("accuracy"),
-    "val loss": N_("val loss"),
-    "val accuracy": N_("val accuracy"),
-    "seconds": N_("seconds"),
-    "run": N_("run"),
-    "outcome": N_("outcome"),
-    "network": N_("network"),
-    "epochs": N_("epochs"),
-    "test accuracy": N_("test accuracy"),
-}
-
-
-def _headers(table: pd.DataFrame) -> dict[str, str]:
-    """The table's column names translated, as st.dataframe's column_config labels."""
-    return {name: _(HEADERS[name]) for name in table.columns}
-
-
-def network_overview(config: TrainConfig) -> None:
-    """The layer table and parameter count of a config that can be built, and the time
-    estimate once this server's speed is known (measured once, in the background)."""
-    table = layer_table(config)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=_headers(table))
-    waiting = not state.warmup().done
-    st.fragment(_estimate, run_every=ESTIMATE_POLL if waiting else None)(
-        config, int(table["parameters"].sum()), waiting
-    )
-
-
-ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it is done
-
-
-def _estimate(config: TrainConfig, params: int, was_waiting: bool) -> None:
-    warmup = state.warmup()
-    if warmup.done and was_waiting:
-        st.rerun()  # the whole page, so that this stops polling
-    if warmup.error is not None:
-        st.markdown(_("**{params:,} parameters**").format(params=params))
-        st.warning(
-            _("No time estimate: measuring this server's speed failed ({error}).").format(
-                error=warmup.error
-            ),
-            icon=":material/warning:",
-        )
-        return
-    if warmup.speed is None:
-        st.markdown(
-            _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
-        )
-        return
-    seconds = warmup.speed.estimate_epoch(config)
-    total = warmup.speed.estimate(config)
-    st.markdown(
-        ngettext(
-            "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epoch, {start:,.0f} s of it to start)",
-            "**{params:,} parameters** · about **{seconds:,.1f} s per epoch** on this server "
-            "({total:,.0f} s for {epochs} epochs, {start:,.0f} s of it to start)",
-            config.epochs,
-        ).format(
-            params=params,
-            seconds=seconds,
-            total=total,
-            epochs=config.epochs,
-            start=total - seconds * config.epochs,
-        ),
-        help=_(
-            "From one short training timed when the server started, then corrected after each run "
-            "that trains all its epochs by how long it really took, so it follows how busy the "
-            "server is. Time waiting in the queue comes on top."
-        ),
-    )
+from mnist_core.i18n import N_, _
+from mnist_core.presentation import charts
+from ui import accessibility, run_history, state, weights_view, widgets
 
 
 def _progress_text(last: BatchProgress) -> str:
@@ -152,30 +53,30 @@ STOPPED_BECAUSE = {
 }
 
 
-def _outcome(job: TrainingJob) -> None:
+def _outcome(job: TrainingJob, view: JobView) -> None:
     """One line on how a finished run ended."""
-    why = STOPPED_BECAUSE[job.stop_reason or StopReason.USER]
+    why = STOPPED_BECAUSE[view.stop_reason or StopReason.USER]
     why = _(why) if why else ""
-    if job.state is JobState.LEFT:
+    if view.state is JobState.LEFT:
         st.info(
             _(
                 "You left {run}: it goes on for the others on it, and keeps no model for you."
-            ).format(run=job.name),
+            ).format(run=view.name),
             icon=":material/logout:",
         )
-    elif job.state is JobState.FAILED:
-        st.error(_("{run} failed: {error}").format(run=job.name, error=job.error))
-    elif job.state is JobState.CANCELLED:
-        st.warning(_("{run} was cancelled before it started{why}.").format(run=job.name, why=why))
+    elif view.state is JobState.FAILED:
+        st.error(_("{run} failed: {error}").format(run=view.name, error=view.error))
+    elif view.state is JobState.CANCELLED:
+        st.warning(_("{run} was cancelled before it started{why}.").format(run=view.name, why=why))
     else:
-        epochs = job.result.history
+        epochs = view.result.history
         full_epochs = len(epochs) - (1 if epochs and epochs[-1].partial else 0)
         val = epochs[-1].val_accuracy if epochs else None
-        if job.state is JobState.STOPPED:
+        if view.state is JobState.STOPPED:
             ended = _("{run} stopped{why} after {n} full epoch(s) in {seconds:,.1f} s")
         else:
             ended = _("{run} finished {n} full epoch(s) in {seconds:,.1f} s")
-        ended = ended.format(run=job.name, why=why, n=full_epochs, seconds=job.result.fit_seconds)
+        ended = ended.format(run=view.name, why=why, n=full_epochs, seconds=view.result.fit_seconds)
         st.success(
             ended
             + " · "
@@ -185,18 +86,19 @@ def _outcome(job: TrainingJob) -> None:
                 else ""
             )
             + _("test {accuracy:.2%} on {n:,} digits.").format(
-                accuracy=job.evaluation.accuracy, n=len(job.evaluation.labels)
+                accuracy=view.evaluation.accuracy, n=len(view.evaluation.labels)
             )
             + " "
             + _("It is now the current model for Evaluate and Draw."),
             icon=":material/check_circle:",
         )
         if isinstance(job, FineTuneJob):
-            _before_after(job)
+            _before_after(job, view)
 
 
-def _before_after(job: FineTuneJob) -> None:
-    """What fine-tuning did: on the user's digits, and on MNIST's test digits."""
+def _before_after(job: FineTuneJob, view: JobView) -> None:
+    """What fine-tuning did: on the user's digits, and on MNIST's test digits (a finished job's
+    own results, which no longer change)."""
     own, test, _unused = st.columns(3)
     own.metric(
         _("Your {n} digits").format(n=len(job.own)),
@@ -208,10 +110,10 @@ def _before_after(job: FineTuneJob) -> None:
         border=True,
     )
     test.metric(
-        _("MNIST's {n:,} test digits").format(n=len(job.evaluation.labels)),
-        f"{job.evaluation.accuracy:.2%}",
+        _("MNIST's {n:,} test digits").format(n=len(view.evaluation.labels)),
+        f"{view.evaluation.accuracy:.2%}",
         _("{change:+.2f} points (from {before:.2%})").format(
-            change=(job.evaluation.accuracy - job.test_before.accuracy) * 100,
+            change=(view.evaluation.accuracy - job.test_before.accuracy) * 100,
             before=job.test_before.accuracy,
         ),
         border=True,
@@ -265,7 +167,7 @@ def _progress(job: TrainingJob, view: JobView) -> None:
     if view.batches:
         last = view.batches[-1]
         fraction, label = last.step / (last.batches * last.epochs), _progress_text(last)
-    if job.stopping:
+    if view.stopping:
         label = _("Stopping after this batch…")
     bar.progress(fraction, text=label)
     shared = _sharers(job) > 1
@@ -285,9 +187,9 @@ def _sharers(job: TrainingJob) -> int:
     return job.sharers if isinstance(job, Seat) else 1
 
 
-def _joined(job: TrainingJob) -> None:
+def _joined(job: TrainingJob, view: JobView) -> None:
     """Tell a user who joined an identical run so, while it goes on."""
-    if not isinstance(job, Seat) or not job.joined or job.finished:
+    if not isinstance(job, Seat) or not job.joined or view.finished:
         return
     users = _sharers(job)
     if users > 2:
@@ -318,7 +220,7 @@ _WATCHED = "runs_watched"  # runs this session has shown running
 def live_run(job: TrainingJob) -> None:
     """A run's progress (every second), and its charts and epoch table (every few seconds)."""
     st.subheader(job.name, anchor=False)
-    running = not job.finished
+    running = not job.view().finished
     watched = st.session_state.setdefault(_WATCHED, set())
     if running:
         watched.add(job.name)
@@ -333,23 +235,24 @@ def _live_progress(job: TrainingJob, was_running: bool) -> None:
     # Timers redraw only the fragments, never the training thread.
     job.seen()
     view = job.view()
-    _joined(job)
+    _joined(job, view)
     if view.state is JobState.WAITING:
         _waiting(job)
-    elif job.finished:
-        _outcome(job)
+    elif view.finished:
+        _outcome(job, view)
     else:
         _progress(job, view)
-    if _ends_within_a_tick(job, view):
+    if _ends_within_a_tick(view):
         job.join(PROGRESS_EVERY)  # so the outcome shows the moment the run ends
-    if job.finished and was_running:
+        view = job.view()
+    if view.finished and was_running:
         st.rerun()  # the whole page at once: the outcome, the final charts, the run history
 
 
-def _ends_within_a_tick(job: TrainingJob, view: JobView) -> bool:
+def _ends_within_a_tick(view: JobView) -> bool:
     """True when the run should end before the next tick: only then is waiting for it worth
     holding the page (a click waits for the wait to end)."""
-    if job.finished or view.state is JobState.WAITING:
+    if view.finished or view.state is JobState.WAITING:
         return False
     last = view.batches[-1] if view.batches else None
     return view.state is JobState.TESTING or (last is not None and last.eta < PROGRESS_EVERY)
@@ -366,27 +269,14 @@ def _live_charts(job: TrainingJob) -> None:
     )
     if any(e.val_confusion is not None for e in view.epochs):
         _digit_learning(job, view)
-    weights_view.show(job, view)
+    weights_view.show(view)
     if view.epochs:
         table = _epoch_table(view)
-        widgets.table(table, labels=_headers(table), key_column="epoch")
-        if job.finished:
-            history_download(job, _("Download this run's history (CSV)"), f"history_csv_{job.name}")
-
-
-def history_download(job: TrainingJob, label: str, key: str) -> None:
-    """A finished run's epochs (for a stopped run, those it got to) as a CSV download."""
-    epochs = job.view().epochs
-    widgets.csv_download(
-        label,
-        lambda: export.history_csv(epochs),
-        f"{export.file_stem(job.name)}-history.csv",
-        key=key,
-        help=_(
-            "One row per epoch: loss, accuracy, validation loss and accuracy, seconds, and "
-            "the validation accuracy of each digit. A spreadsheet opens it."
-        ),
-    )
+        widgets.table(table, labels=widgets.column_labels(table), key_column="epoch")
+        if view.finished:
+            run_history.history_download(
+                view, _("Download this run's history (CSV)"), f"history_csv_{job.name}"
+            )
 
 
 def _digit_learning(job: TrainingJob, view: JobView) -> None:
@@ -394,7 +284,7 @@ def _digit_learning(job: TrainingJob, view: JobView) -> None:
     epoch; live during the run, and replayed epoch by epoch with a slider after it."""
     epochs = [e for e in view.epochs if e.val_confusion is not None]
     shown = epochs[-1]
-    if job.finished and len(epochs) > 1:
+    if view.finished and len(epochs) > 1:
         number = st.select_slider(
             _("Replay the run: the validation digits after epoch"),
             [e.epoch for e in epochs],
@@ -416,88 +306,3 @@ def _digit_learning(job: TrainingJob, view: JobView) -> None:
         margin=dict(t=110),
     )
     confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=charts.CONFIG)
-
-
-def run_history(jobs: list[TrainingJob]) -> None:
-    """Every finished run in a table, and their validation curves overlaid."""
-    finished = [job for job in jobs if job.finished]
-    if not finished:
-        return
-    st.subheader(_("Run history"))
-    history = pd.DataFrame([_history_row(job) for job in finished])
-    widgets.table(
-        history,
-        percent=("val accuracy", "test accuracy"),
-        formats={"seconds": "%.1f"},
-        labels=_headers(history),
-        key_column="run",
-    )
-    curves = {job.name: job.result.history for job in finished if job.result and job.result.history}
-    if curves:
-        st.plotly_chart(charts.runs_overlay(curves), width="stretch", config=charts.CONFIG)
-    st.caption(_("Pick the model that Evaluate and Draw use in the sidebar."))
-    _history_downloads(finished)
-    publishable = [job for job in finished if job.publishable]
-    if publishable:
-        _publish(publishable)
-
-
-def _history_downloads(jobs: list[TrainingJob]) -> None:
-    """Every finished run's per-epoch history as a CSV, one button each."""
-    trained = [job for job in jobs if job.view().epochs]
-    if not trained:
-        return
-    with st.popover(_("Download a run's history (CSV)"), icon=":material/download:"):
-        for job in trained:
-            history_download(job, job.name, f"history_csv_all_{job.name}")
-
-
-def _publish(jobs: list[TrainingJob]) -> None:
-    """Opt-in: put one run on the class board under a name the user types."""
-    with st.form("publish", enter_to_submit=True):
-        st.markdown(_("**Publish a run on the class board**"))
-        st.caption(
-            _(
-                "Only what you publish is shared: the name you type, the run's settings, size, "
-                "test accuracy and training time. Everyone on this server sees the board."
-            )
-        )
-        run, name = st.columns(2)
-        names = [job.name for job in jobs]
-        # Keyed by the newest run, so a new run is the one offered.
-        picked = run.selectbox(_("Run"), names, index=len(names) - 1, key=f"publish_{names[-1]}")
-        shown_as = name.text_input(
-            _("Your name, as the board shows it"),
-            max_chars=board.MAX_NAME_CHARS,
-            key="publish_name",
-            placeholder=_("e.g. Ada L."),
-        )
-        if not st.form_submit_button(_("Publish"), icon=":material/publish:"):
-            return
-        job = next(job for job in jobs if job.name == picked)
-        try:
-            entry = state.publish(job, shown_as)
-        except BoardError as err:
-            st.error(str(err), icon=":material/error:")
-            return
-        st.success(
-            _("Published as “{name}”: {accuracy:.2%} with {params:,} parameters.").format(
-                name=widgets.plain(entry.name), accuracy=entry.accuracy, params=entry.parameters
-            ),
-            icon=":material/check_circle:",
-        )
-    navigation.link(navigation.BOARD, _("See the class board"))
-
-
-def _history_row(job: TrainingJob) -> dict:
-    result, history = job.result, job.result.history if job.result else []
-    return {  # what tells runs apart first: a phone shows only the first few columns
-        "run": job.name,
-        "test accuracy": job.evaluation.accuracy if job.evaluation else None,
-        "val accuracy": history[-1].val_accuracy if history else None,
-        "outcome": job.state.label,
-        "epochs": len(history),
-        "seconds": result.fit_seconds if result else None,
-        "parameters": result.model.count_params() if result else None,
-        "network": job.describe(),
-    }

@@ -14,7 +14,7 @@ import streamlit as st
 
 from mnist_core.classroom.board import Board, BoardEntry
 from mnist_core.classroom.fine_tune_job import FineTuneJob
-from mnist_core.classroom.jobs import RunLimits, TrainingJob
+from mnist_core.classroom.jobs import JobView, RunLimits, TrainingJob
 from mnist_core.classroom.lessons import Lesson
 from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.classroom.shared_runs import SharedRuns
@@ -177,7 +177,6 @@ def workspace() -> Workspace:
             st.session_state.workspace_gone = bool(token) or current is not None
             _remember(claimed.token)
         current = st.session_state.workspace = claimed
-        st.session_state.current_model = current.current_model
     current.touch()
     return current
 
@@ -268,14 +267,14 @@ def start_fine_tune(entry: ModelEntry, own: HandwritingSet, epochs: int) -> None
     )
 
 
-def _job_entry(job: TrainingJob) -> ModelEntry:
+def _job_entry(job: TrainingJob, view: JobView) -> ModelEntry:
     return ModelEntry.of(
-        job.name,
-        job.result.model,
-        job.evaluation.accuracy,
+        view.name,
+        view.result.model,
+        view.evaluation.accuracy,
         job.describe(),
         time.strftime("%H:%M", time.localtime(job.started)),
-        tuple(job.result.history),
+        tuple(view.result.history),
     )
 
 
@@ -285,8 +284,9 @@ def model_entries() -> dict[str, ModelEntry]:
     if (default := default_model()) is not None:
         entries[default.name] = default
     for job in jobs():
-        if job.result is not None and job.evaluation is not None:
-            entries[job.name] = _job_entry(job)
+        view = job.view()
+        if view.finished and view.result is not None and view.evaluation is not None:
+            entries[job.name] = _job_entry(job, view)
     entries.update(workspace().uploads)
     return entries
 
@@ -310,14 +310,13 @@ def select_current_model() -> dict[str, ModelEntry]:
     Returns every model entry, for the sidebar's picker.
     """
     entries = model_entries()
-    made_current = workspace().made_current
-    for name in [job.name for job in jobs()] + list(workspace().uploads):
-        if name in entries and name not in made_current:
-            made_current.add(name)
-            st.session_state.current_model = name
-    if st.session_state.get("current_model") not in entries:
-        st.session_state.current_model = next(iter(entries), None)
-    workspace().current_model = st.session_state.current_model
+    current = workspace()
+    for name in [job.name for job in jobs()] + list(current.uploads):
+        if name in entries and name not in current.made_current:
+            current.made_current.add(name)
+            current.current_model = name
+    if current.current_model not in entries:
+        current.current_model = next(iter(entries), None)
     return entries
 
 
@@ -355,9 +354,14 @@ def _evaluated(entry: ModelEntry, digits: tuple, x, y, spinner: str) -> Evaluati
 
 
 def current_model() -> ModelEntry | None:
-    """The model the Evaluate and Draw pages use."""
+    """The model the Evaluate and Draw pages use: the workspace's choice, shared by its tabs."""
     entries = model_entries()
-    return entries.get(st.session_state.get("current_model")) or next(iter(entries.values()), None)
+    return entries.get(workspace().current_model) or next(iter(entries.values()), None)
+
+
+def choose_model(name: str) -> None:
+    """Make `name` the current model of this user's workspace."""
+    workspace().current_model = name
 
 
 def remembered(name: str, compute: Callable[..., T], model, *args) -> T:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from mnist_core.classroom.jobs import JobView, TrainingJob
+from mnist_core.classroom.jobs import JobView
 from mnist_core.i18n import _
 
 NOW_COLOUR, START_COLOUR = "#0072B2", "#5A5A5A"  # both at least 4.5:1 on white
@@ -104,7 +104,7 @@ def explain() -> None:
     )
 
 
-def show(job: TrainingJob, view: JobView) -> None:
+def show(view: JobView) -> None:
     """The weights of a run: the newest epoch while it trains, any epoch after it."""
     epochs = [e for e in view.epochs if e.weights is not None and e.weights.layers]
     if not epochs:
@@ -117,7 +117,7 @@ def show(job: TrainingJob, view: JobView) -> None:
             _("Replay the run: the weights after epoch"),
             [e.epoch for e in epochs],
             value=epochs[-1].epoch,
-            key=f"weights_replay_{job.name}",
+            key=f"weights_replay_{view.name}",
         )
         shown = next(e for e in epochs if e.epoch == number)
     broken = {layer.name: layer.broken for layer in shown.weights.layers if layer.broken}
@@ -130,5 +130,5 @@ def show(job: TrainingJob, view: JobView) -> None:
             icon=":material/warning:",
         )
     config = {"displayModeBar": False}
-    st.plotly_chart(histograms(shown.weights), key=f"weights_{job.name}", config=config)
-    st.plotly_chart(changes(epochs), key=f"weight_changes_{job.name}", config=config)
+    st.plotly_chart(histograms(shown.weights), key=f"weights_{view.name}", config=config)
+    st.plotly_chart(changes(epochs), key=f"weight_changes_{view.name}", config=config)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from mnist_core.classroom.jobs import TrainingJob
@@ -13,12 +14,13 @@ from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.config import ModelFileError
 from mnist_core.data import IMAGE_SIDE
 from mnist_core.engine.preprocess import MAX_UPLOAD_BYTES
-from mnist_core.i18n import _
+from mnist_core.i18n import N_, _
 from mnist_core.presentation import charts, export
 from ui import accessibility, language, navigation, state, take_home
 
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20  # the same as server.maxUploadSize in config.toml
 TILE_PX = 84  # a 28×28 digit shown 3× larger
+MODEL_PICKER = "current_model"
 
 
 def sidebar() -> None:
@@ -55,30 +57,36 @@ def _keep_workspace() -> None:
 def _run_status(job: TrainingJob) -> None:
     """The run going on, from any page; also tells the run someone is still here."""
     job.seen()
-    if job.finished:
+    view = job.view()
+    if view.finished:
         st.rerun()  # the whole app: the new model joins the picker
-    last = job.view().batches[-1:]
+    last = view.batches[-1:]
     if last:
         status = _("{run} is {state}: epoch {epoch} of {epochs}").format(
-            run=job.name, state=job.state.label, epoch=last[0].epoch, epochs=last[0].epochs
+            run=view.name, state=view.state.label, epoch=last[0].epoch, epochs=last[0].epochs
         )
     else:
-        status = _("{run} is {state}").format(run=job.name, state=job.state.label)
+        status = _("{run} is {state}").format(run=view.name, state=view.state.label)
     st.caption(f":orange[●] {status}")
 
 
 def _current_model_picker(entries: dict[str, ModelEntry]) -> None:
+    entry = state.current_model()
+    # The workspace holds the choice (another tab, a finished run may change it); the picker
+    # shows it, and writes the user's pick back.
+    if st.session_state.get(MODEL_PICKER) != entry.name:
+        st.session_state[MODEL_PICKER] = entry.name
     st.selectbox(
         _("Current model"),
         list(entries),
-        key="current_model",
+        key=MODEL_PICKER,
         format_func=state.display_name,
+        on_change=lambda: state.choose_model(st.session_state[MODEL_PICKER]),
         help=_(
             "The network that Evaluate and Draw use. Its parameters are the numbers it learned "
             "in training: the weights of its filters and connections."
         ),
     )
-    entry = entries[st.session_state.current_model]
     accuracy = f"{entry.test_accuracy:.2%}" if entry.test_accuracy is not None else _("not tested")
     st.caption(
         _("{params:,} parameters · test accuracy {accuracy}").format(
@@ -209,6 +217,32 @@ def explainer(text: str) -> None:
     """The page's "What am I looking at?" box: plain words (`text`, translated) for someone new."""
     with st.expander(_("What am I looking at?"), icon=":material/help:"):
         st.markdown(text)
+
+
+# Table headers, marked for translation; the data keeps its English column names.
+HEADERS = {
+    "layer": N_("layer"),
+    "type": N_("type"),
+    "output shape": N_("output shape"),
+    "parameters": N_("parameters"),
+    "epoch": N_("epoch"),
+    "complete": N_("complete"),
+    "loss": N_("loss"),
+    "accuracy": N_("accuracy"),
+    "val loss": N_("val loss"),
+    "val accuracy": N_("val accuracy"),
+    "seconds": N_("seconds"),
+    "run": N_("run"),
+    "outcome": N_("outcome"),
+    "network": N_("network"),
+    "epochs": N_("epochs"),
+    "test accuracy": N_("test accuracy"),
+}
+
+
+def column_labels(table: pd.DataFrame) -> dict[str, str]:
+    """The table's column names translated, as st.dataframe's column_config labels."""
+    return {name: _(HEADERS[name]) for name in table.columns}
 
 
 def table(

@@ -80,16 +80,25 @@ _STATE_LABELS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobView:
-    """A consistent copy of a job's state for display."""
+    """A consistent copy of a job's state: what pages read, while it runs and after."""
 
     name: str
     config: TrainConfig
     state: JobState
     batches: list[BatchProgress]
     epochs: list[EpochProgress]
-    error: str | None
+    error: str | None = None
+    stop_reason: StopReason | None = None
+    stopping: bool = False  # a stop was asked for and the run has not ended yet
+    result: TrainResult | None = None
+    evaluation: Evaluation | None = None  # on the test digits, once tested
+
+    @property
+    def finished(self) -> bool:
+        """True once the job will change no more."""
+        return self.state.finished
 
 
 @dataclass(eq=False)
@@ -182,12 +191,16 @@ class TrainingJob:
         """A copy of the progress so far, safe to read while training goes on."""
         with self._lock:
             return JobView(
-                self.name,
-                self.config,
-                self.state,
-                list(self._batches),
-                list(self._epochs),
-                self.error,
+                name=self.name,
+                config=self.config,
+                state=self.state,
+                batches=list(self._batches),
+                epochs=list(self._epochs),
+                error=self.error,
+                stop_reason=self.stop_reason,
+                stopping=self._stop.is_set() and not self.state.finished,
+                result=self.result,
+                evaluation=self.evaluation,
             )
 
     def _set_state(self, state: JobState) -> None:

@@ -123,7 +123,9 @@ class Seat:
 
     def view(self) -> JobView:
         """The shared progress, or what it was when this user left."""
-        return self._left if self._left is not None else self.training.view()
+        if self._left is not None:
+            return self._left
+        return dataclasses.replace(self.training.view(), name=self.name)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the shared run to end (not at all once this user left it)."""
@@ -178,7 +180,14 @@ class SharedRuns:
                 run.job.stop(reason)
                 return
             run.seats.remove(seat)
-            seat._left = dataclasses.replace(run.job.view(), state=JobState.LEFT)
+            seat._left = dataclasses.replace(
+                run.job.view(),
+                name=seat.name,
+                state=JobState.LEFT,
+                stopping=False,
+                result=None,
+                evaluation=None,
+            )
 
     def sharers(self, seat: Seat) -> int:
         """How many seats `seat`'s run has now."""
