@@ -33,8 +33,8 @@ def train_button(config: TrainConfig, preset: str, buildable: bool, lesson: Less
         disabled=not buildable or running is not None,
         help=_("One training at a time, in all your tabs") if running else None,
     ):
-        state.start_job(config, preset, lesson)
-        accessibility.focus_after_rerun(runs.RUN_HEADING, state.jobs()[-1].name)
+        if (job := state.start_job(config, preset, lesson)) is not None:
+            accessibility.focus_after_rerun(runs.RUN_HEADING, job.name)
         st.rerun()  # the button and the sidebar show the run at once
 
 

@@ -228,10 +228,10 @@ def shared_runs() -> SharedRuns:
     return SharedRuns()
 
 
-def start_job(config: TrainConfig, label: str, lesson: Lesson | None = None) -> None:
+def start_job(config: TrainConfig, label: str, lesson: Lesson | None = None) -> TrainingJob | None:
     """Start a training run in a worker thread (a run of `lesson`, if given), or join the
     identical run that is queued or training on this server, unless one of this user's runs is
-    going."""
+    going (then None)."""
     speed = warmup().speed  # None while the server measures it
     data = mnist()
 
@@ -246,7 +246,7 @@ def start_job(config: TrainConfig, label: str, lesson: Lesson | None = None) -> 
             speed=speed,
         )
 
-    workspace().start_job(
+    return workspace().start_job(
         lambda name: shared_runs().join(f"{name} ({label})", config, data, make), lesson
     )
 
