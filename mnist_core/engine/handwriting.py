@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
-from mnist_core.engine.preprocess import preprocess_steps
+from mnist_core.engine.preprocess import pad_square, preprocess_steps
 from mnist_core.i18n import _
 
 FORMAT_VERSION = 1
@@ -218,11 +218,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 def _fit_original(ink: np.ndarray) -> np.ndarray:
     """The ink centred on a black square and resized to ORIGINAL_SIDE, as uint8."""
-    height, width = ink.shape
-    side = max(height, width)
-    square = np.zeros((side, side), np.float32)
-    top, left = (side - height) // 2, (side - width) // 2
-    square[top : top + height, left : left + width] = ink
+    square = pad_square(ink.astype(np.float32))
     resized = Image.fromarray(square).resize(
         (ORIGINAL_SIDE, ORIGINAL_SIDE), Image.Resampling.LANCZOS
     )
