@@ -186,7 +186,7 @@ def _widget(field: str, available: int) -> None:
 def _value_text(field: str):
     """How a value of `field` reads on screen."""
     if field in ("pooling", "lr_schedule"):
-        return lambda value: _(train_settings.OPTION_LABELS[value])
+        return train_settings.option_label
     if field == "dense_units":
         return lambda units: str(units) if units else _("none")
     if field == "batch_norm":

@@ -263,6 +263,11 @@ def settings_form(available: int) -> TrainConfig:
     return config_from_widgets()
 
 
+def option_label(value: str) -> str:
+    """An option value that is a word, as shown (translated)."""
+    return _(OPTION_LABELS[value])
+
+
 def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
     """The widget of one TrainConfig field in `place`: keyed, explained, kept across pages
     (`label` already translated)."""
@@ -301,12 +306,7 @@ def _network_settings() -> None:
     _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
     _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
     _setting(
-        right,
-        "selectbox",
-        _("Pooling (2×2)"),
-        "pooling",
-        cfg.POOLINGS,
-        format_func=lambda pooling: _(OPTION_LABELS[pooling]),
+        right, "selectbox", _("Pooling (2×2)"), "pooling", cfg.POOLINGS, format_func=option_label
     )
     _setting(left, "selectbox", _("Activation"), "activation", cfg.ACTIVATIONS)
     _setting(
@@ -327,12 +327,7 @@ def _training_settings(available: int) -> None:
     _setting(left, "selectbox", _("Optimizer"), "optimizer", cfg.OPTIMIZERS)
     _setting(middle, "select_slider", _("Learning rate"), "learning_rate", cfg.RATES)
     _setting(
-        right,
-        "selectbox",
-        _("Schedule"),
-        "lr_schedule",
-        cfg.LR_SCHEDULES,
-        format_func=lambda schedule: _(OPTION_LABELS[schedule]),
+        right, "selectbox", _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES, format_func=option_label
     )
     _setting(left, "select_slider", _("Batch size"), "batch_size", cfg.BATCHES)
     _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
