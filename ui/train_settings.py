@@ -7,6 +7,8 @@ The settings also live in the page's URL (mnist_core/classroom/links.py), so a l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from mnist_core import config as cfg
@@ -122,7 +124,15 @@ HELP = {
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
 _SEEN = "hp_links_seen"  # every settings query this session read from a link or wrote itself
-_OPENED = "hp_link_opened"  # the last link read: the config it gave, and what it changed
+_OPENED = "hp_link_opened"  # the last link read, as an OpenedLink
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """The last settings link read: the config it gave, and what it could not set as given."""
+
+    config: TrainConfig
+    problems: list[links.LinkProblem]
 
 
 def help_text(field: str) -> str:
@@ -220,14 +230,14 @@ def follow_link(available: int) -> None:
     seen.add(frozenset(given.items()))
     config, problems = links.from_params(given, available)
     show(config)
-    st.session_state[_OPENED] = (config, problems)
+    st.session_state[_OPENED] = OpenedLink(config, problems)
 
 
 def link_problems() -> None:
     """What the link just opened could not set as given, while the widgets still show it."""
     opened = st.session_state.get(_OPENED)
-    if opened and opened[1] and opened[0] == config_from_widgets():
-        lines = "".join(f"\n- {problem.message}" for problem in opened[1])
+    if opened and opened.problems and opened.config == config_from_widgets():
+        lines = "".join(f"\n- {problem.message}" for problem in opened.problems)
         intro = _("This link asked for settings the page does not offer; it uses these instead:")
         st.warning(intro + lines, icon=":material/link:")
 
