@@ -291,33 +291,36 @@ def _ranged(place, widget: str, label: str, field: str, span: cfg.Span, **kwargs
     return _setting(place, widget, label, field, span.low, span.high, step=span.step, **kwargs)
 
 
+def _word_choice(place, label: str, field: str, options: tuple[str, ...]):
+    """A select box of one TrainConfig field whose values are words, shown translated."""
+    return _setting(place, "selectbox", label, field, options, format_func=option_label)
+
+
+def _block_choice(place, label: str, field: str, block: int, options: tuple[int, ...], **kwargs):
+    """A slider over `options` for one conv block's value of a per-block TrainConfig field."""
+    return place.select_slider(
+        label, options, key=block_key(field, block), help=help_text(field), **PERSIST, **kwargs
+    )
+
+
+def _square(k: int) -> str:
+    return f"{k}×{k}"
+
+
 def _network_settings() -> None:
     st.slider(_("Conv blocks"), 0, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
-        column.select_slider(
-            _("Block {n} filters").format(n=i + 1),
-            cfg.FILTERS,
-            key=block_key("filters", i),
-            help=help_text("filters"),
-            disabled=unused,
-            **PERSIST,
-        )
-        column.select_slider(
-            _("Block {n} kernel").format(n=i + 1),
-            cfg.KERNELS,
-            key=block_key("kernel_sizes", i),
-            help=help_text("kernel_sizes"),
-            disabled=unused,
-            format_func=lambda k: f"{k}×{k}",
-            **PERSIST,
+        label = _("Block {n} filters").format(n=i + 1)
+        _block_choice(column, label, "filters", i, cfg.FILTERS, disabled=unused)
+        label = _("Block {n} kernel").format(n=i + 1)
+        _block_choice(
+            column, label, "kernel_sizes", i, cfg.KERNELS, disabled=unused, format_func=_square
         )
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
     _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
-    _setting(
-        right, "selectbox", _("Pooling (2×2)"), "pooling", cfg.POOLINGS, format_func=option_label
-    )
+    _word_choice(right, _("Pooling (2×2)"), "pooling", cfg.POOLINGS)
     _setting(left, "selectbox", _("Activation"), "activation", cfg.ACTIVATIONS)
     _setting(
         middle,
@@ -336,9 +339,7 @@ def _training_settings(available: int) -> None:
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Optimizer"), "optimizer", cfg.OPTIMIZERS)
     _setting(middle, "select_slider", _("Learning rate"), "learning_rate", cfg.RATES)
-    _setting(
-        right, "selectbox", _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES, format_func=option_label
-    )
+    _word_choice(right, _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES)
     _setting(left, "select_slider", _("Batch size"), "batch_size", cfg.BATCHES)
     _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
     _ranged(right, "number_input", _("Seed"), "seed", spans["seed"])
