@@ -148,19 +148,10 @@ def settings(lesson: Lesson, available: int) -> TrainConfig:
 
 def _per_block(field: str, blocks: int) -> tuple:
     """One widget for each conv block of a per-block field; their values."""
-    label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
-    grid = cfg.FILTERS if field == "filters" else cfg.KERNELS
     if not blocks:  # a network without conv blocks (the dense preset): nothing to choose
         return ()
     for i, column in enumerate(st.columns(blocks)):
-        column.select_slider(
-            label.format(n=i + 1),
-            grid,
-            key=train_settings.block_key(field, i),
-            help=train_settings.help_text(field),
-            **train_settings.PERSIST,
-            format_func=str if field == "filters" else lambda k: f"{k}×{k}",
-        )
+        train_settings.block_choice(column, field, i)
     return tuple(st.session_state[train_settings.block_key(field, i)] for i in range(blocks))
 
 

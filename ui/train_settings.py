@@ -296,10 +296,18 @@ def _word_choice(place, label: str, field: str, options: tuple[str, ...]):
     return _setting(place, "selectbox", label, field, options, format_func=option_label)
 
 
-def _block_choice(place, label: str, field: str, block: int, options: tuple[int, ...], **kwargs):
-    """A slider over `options` for one conv block's value of a per-block TrainConfig field."""
+def block_choice(place, field: str, block: int, **kwargs):
+    """The slider of one conv block's filters or kernel size (`field`), keyed as Train keys it."""
+    options, shown = (cfg.FILTERS, str) if field == "filters" else (cfg.KERNELS, _square)
+    label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
     return place.select_slider(
-        label, options, key=block_key(field, block), help=help_text(field), **PERSIST, **kwargs
+        label.format(n=block + 1),
+        options,
+        key=block_key(field, block),
+        help=help_text(field),
+        format_func=shown,
+        **PERSIST,
+        **kwargs,
     )
 
 
@@ -311,12 +319,8 @@ def _network_settings() -> None:
     st.slider(_("Conv blocks"), 0, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
-        label = _("Block {n} filters").format(n=i + 1)
-        _block_choice(column, label, "filters", i, cfg.FILTERS, disabled=unused)
-        label = _("Block {n} kernel").format(n=i + 1)
-        _block_choice(
-            column, label, "kernel_sizes", i, cfg.KERNELS, disabled=unused, format_func=_square
-        )
+        block_choice(column, "filters", i, disabled=unused)
+        block_choice(column, "kernel_sizes", i, disabled=unused)
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
     _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
