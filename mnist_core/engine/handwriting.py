@@ -23,6 +23,7 @@ import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -275,7 +276,14 @@ def _check_container(data: bytes) -> None:
         )
 
 
-def _array_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], np.dtype]:
+class ArrayHeader(NamedTuple):
+    """What an .npy header says of its array."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def _array_header(archive: zipfile.ZipFile, key: str) -> ArrayHeader:
     """Shape and dtype of the array `key`, read from its .npy header without decompressing it."""
     with archive.open(f"{key}.npy") as f:
         version = np.lib.format.read_magic(f)
@@ -287,7 +295,7 @@ def _array_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], 
                 )
             )
         shape, _fortran_order, dtype = reader(f)
-    return shape, dtype
+    return ArrayHeader(shape, dtype)
 
 
 def _read_array(archive: zipfile.ZipFile, key: str) -> np.ndarray:
@@ -296,7 +304,7 @@ def _read_array(archive: zipfile.ZipFile, key: str) -> np.ndarray:
         return np.lib.format.read_array(f, allow_pickle=False)
 
 
-def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
+def _check_headers(headers: dict[str, ArrayHeader]) -> int:
     """Refuse wrong versions, shapes, dtypes, lengths or sizes; the number of digits."""
     shape, dtype = headers["version"]
     if shape != () or dtype.kind not in "iu":
@@ -322,7 +330,7 @@ def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
                 dtype=dtype, shape=shape
             )
         )
-    lengths = {key: headers[key][0][0] for key in ("x_test", "y_test", "originals")}
+    lengths = {key: headers[key].shape[0] for key in ("x_test", "y_test", "originals")}
     if max(lengths.values()) > MAX_DIGITS:
         raise HandwritingFileError(
             _("The file holds {n} digits; a handwriting set holds at most {limit}.").format(
