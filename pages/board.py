@@ -7,7 +7,7 @@ import streamlit as st
 
 from mnist_core.classroom.board import BoardEntry, BoardError
 from mnist_core.i18n import _
-from ui import lessons, navigation, state, streamlit_workarounds, train_settings, widgets
+from ui import lesson_board, navigation, state, streamlit_workarounds, train_settings, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
 BUDGETS = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000, None]
@@ -79,7 +79,7 @@ widgets.explainer(
         "into the Train page and train it yourself."
     )
 )
-lesson = lessons.board_lesson(len(state.mnist().y_train))  # a lesson's runs, or everyone's
+lesson = lesson_board.board_lesson(len(state.mnist().y_train))  # a lesson's runs, or everyone's
 budget = budget_picker() if lesson is None else None
 try:
     if lesson is None:
@@ -93,7 +93,7 @@ except BoardError as err:
     )
     st.stop()
 if lesson is not None:
-    lessons.lesson_board(lesson, entries)
+    lesson_board.lesson_board(lesson, entries)
     st.stop()
 if not entries:
     if budget is None:

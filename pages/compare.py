@@ -8,7 +8,7 @@ from mnist_core.data import evaluation_indices
 from mnist_core.engine import transforms
 from mnist_core.engine.evaluation import Evaluation
 from mnist_core.i18n import _
-from mnist_core.presentation import charts
+from mnist_core.presentation import charts, compare_charts
 from ui import state, streamlit_workarounds, widgets
 
 streamlit_workarounds.reroute_direct_page_run()
@@ -59,7 +59,7 @@ def per_digit(names: tuple[str, str], ev_a: Evaluation, ev_b: Evaluation) -> Non
     rows_a, rows_b = ev_a.per_class(), ev_b.per_class()
     chart, table = st.columns([3, 2])
     chart.plotly_chart(
-        charts.compare_per_digit(rows_a, rows_b, names),
+        compare_charts.compare_per_digit(rows_a, rows_b, names),
         width="stretch",
         config=charts.CONFIG,
     )
@@ -146,7 +146,7 @@ def turned_and_moved(a: ModelEntry, b: ModelEntry, names: tuple[str, str]) -> No
             for slot, entry in (("a", a), ("b", b))
         )
         column.plotly_chart(
-            charts.accuracy_sweeps(sweeps, names), width="stretch", config=charts.CONFIG
+            compare_charts.accuracy_sweeps(sweeps, names), width="stretch", config=charts.CONFIG
         )
         unmoved = int(np.flatnonzero(sweeps[0].values == 0)[0])
         column.caption(
@@ -191,7 +191,7 @@ per_digit(names, ev_a, ev_b)
 
 st.subheader(_("What changed from A to B"))
 st.plotly_chart(
-    charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
+    compare_charts.confusion_difference(ev_a.confusion, ev_b.confusion, names),
     width="stretch",
     config=charts.CONFIG,
 )
@@ -205,13 +205,9 @@ if a.history and b.history:
     )
 
 # Computed only while open: turning and moving 500 digits takes both models a few seconds.
-moved = st.expander(
-    _("Turned and moved: which one still reads them?"),
-    icon=":material/rotate_right:",
-    key="compare_sweeps",
-    on_change="rerun",
-)
-if moved.open:
+if moved := widgets.open_expander(
+    _("Turned and moved: which one still reads them?"), ":material/rotate_right:", "compare_sweeps"
+):
     with moved:
         turned_and_moved(a, b, names)
 

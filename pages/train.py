@@ -90,32 +90,30 @@ with overview:
 with action:
     train_button(config, preset, buildable, lesson)
 
-if buildable:
-    # Written only while the expander is open: opening or closing it reruns the page.
-    code = st.expander(
-        _("Show the code"), icon=":material/code:", key="show_code", on_change="rerun"
-    )
-    if code.open:
-        file_name = f"digit_lab_{preset}.py"
-        with code:
-            st.caption(
-                _(
-                    "These settings as a standalone Keras script, the way the Keras examples "
-                    "are written: the same network, the same training and validation digits "
-                    "of full MNIST, the same training. Run it with `python {file}` wherever "
-                    "Keras is installed."
-                ).format(file=file_name)
-            )
-            script = script_for(config, preset)
-            st.download_button(
-                _("Download the script"),
-                data=script,
-                file_name=file_name,
-                mime="text/x-python",
-                icon=":material/download:",
-                on_click="ignore",
-            )
-            st.code(script, language="python")
+# Written only while the expander is open: opening or closing it reruns the page.
+if buildable and (
+    code := widgets.open_expander(_("Show the code"), ":material/code:", "show_code")
+):
+    file_name = f"digit_lab_{preset}.py"
+    with code:
+        st.caption(
+            _(
+                "These settings as a standalone Keras script, the way the Keras examples "
+                "are written: the same network, the same training and validation digits "
+                "of full MNIST, the same training. Run it with `python {file}` wherever "
+                "Keras is installed."
+            ).format(file=file_name)
+        )
+        script = script_for(config, preset)
+        st.download_button(
+            _("Download the script"),
+            data=script,
+            file_name=file_name,
+            mime="text/x-python",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.code(script, language="python")
 
 if state.jobs():
     shown = state.active_job() or state.jobs()[-1]

@@ -21,7 +21,7 @@ from mnist_core.engine.digit_map import (
 )
 from mnist_core.i18n import _
 from mnist_core.presentation import charts
-from ui import state
+from ui import state, widgets
 
 # One colour per digit, each at least 4.5:1 against the white plot (WCAG AA), after Okabe-Ito
 # and Paul Tol's colour-blind-safe sets, darkened where needed. Each cluster is also labelled
@@ -261,13 +261,9 @@ def _explain() -> None:
 def draw_section(model, image: np.ndarray, answer: int) -> None:
     """On Draw: the map, with the drawing a marked point of its own (in an expander that is
     worked out only while open)."""
-    place = st.expander(
-        _("Where does your digit land?"),
-        icon=":material/scatter_plot:",
-        key="draw_map",
-        on_change="rerun",
-    )
-    if place.open:
+    if place := widgets.open_expander(
+        _("Where does your digit land?"), ":material/scatter_plot:", "draw_map"
+    ):
         with place:
             _explain()
             _map(model, "draw_map", drawing=(image, answer))

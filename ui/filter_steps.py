@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.engine import convolution_steps
 from mnist_core.i18n import _
-from ui import state
+from ui import state, widgets
 
 ROW, COL, LAYER, FILTER, CHANNEL = (
     "steps_row",
@@ -302,13 +302,9 @@ def _section(model, image: np.ndarray) -> None:
 
 def draw_section(model, image: np.ndarray) -> None:
     """On Draw: an expander, worked out only while open, following one filter over the drawing."""
-    place = st.expander(
-        _("How does a filter compute?"),
-        icon=":material/calculate:",
-        key="draw_steps",
-        on_change="rerun",
-    )
-    if place.open:
+    if place := widgets.open_expander(
+        _("How does a filter compute?"), ":material/calculate:", "draw_steps"
+    ):
         with place:
             st.caption(
                 _(

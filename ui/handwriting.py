@@ -97,15 +97,14 @@ def handwriting_set() -> None:
     if kept := st.session_state.pop("kept_message", None):
         st.toast(kept, icon=":material/check:")
     own = own_digits()
-    section = st.expander(
+    section = widgets.open_expander(
         ngettext(
             "My handwriting set ({n} digit)", "My handwriting set ({n} digits)", len(own)
         ).format(n=len(own)),
-        icon=":material/collections:",
-        key="handwriting_open",
-        on_change="rerun",
+        ":material/collections:",
+        "handwriting_open",
     )
-    if not section.open:
+    if section is None:
         return
     with section:
         st.caption(

@@ -1,5 +1,6 @@
-"""Lessons on screen: making a lesson link, a Train page in a lesson, its verdicts, its board,
-and the codelab's steps on Home (the lessons themselves: mnist_core/lessons.py)."""
+"""Lessons on screen: making a lesson link, a Train page in a lesson, its verdicts, and the
+codelab's steps on Home (a lesson's board: ui/lesson_board.py; the lessons themselves:
+mnist_core/classroom/lessons.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ import streamlit as st
 from mnist_core import config as cfg
 from mnist_core.classroom import lessons as core
 from mnist_core.classroom import links
-from mnist_core.classroom.board import BoardEntry
 from mnist_core.classroom.jobs import TrainingJob
-from mnist_core.classroom.lessons import Goal, Lesson, Verdict
+from mnist_core.classroom.lessons import Goal, Lesson
 from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.config import TrainConfig
-from mnist_core.i18n import N_, _, ngettext
-from mnist_core.presentation import charts
+from mnist_core.i18n import N_, _
 from ui import language, navigation, state, train_settings, widgets
 
 ACTIVE = "lesson"  # this session's lesson, once a lesson link opened it
@@ -149,19 +148,10 @@ def settings(lesson: Lesson, available: int) -> TrainConfig:
 
 def _per_block(field: str, blocks: int) -> tuple:
     """One widget for each conv block of a per-block field; their values."""
-    label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
-    grid = cfg.FILTERS if field == "filters" else cfg.KERNELS
     if not blocks:  # a network without conv blocks (the dense preset): nothing to choose
         return ()
     for i, column in enumerate(st.columns(blocks)):
-        column.select_slider(
-            label.format(n=i + 1),
-            grid,
-            key=train_settings.block_key(field, i),
-            help=train_settings.help_text(field),
-            **train_settings.PERSIST,
-            format_func=str if field == "filters" else lambda k: f"{k}×{k}",
-        )
+        train_settings.block_choice(column, field, i)
     return tuple(st.session_state[train_settings.block_key(field, i)] for i in range(blocks))
 
 
@@ -187,7 +177,7 @@ def _widget(field: str, available: int) -> None:
 def _value_text(field: str):
     """How a value of `field` reads on screen."""
     if field in ("pooling", "lr_schedule"):
-        return lambda value: _(train_settings.OPTION_LABELS[value])
+        return train_settings.option_label
     if field == "dense_units":
         return lambda units: str(units) if units else _("none")
     if field == "batch_norm":
@@ -270,106 +260,6 @@ def link_maker(config: TrainConfig) -> None:
         board = f"{page.rsplit('/', 1)[0]}/{navigation.BOARD.url_path}" if page else ""
         st.markdown(_("**The lesson's board**: the runs published from it, and how they did"))
         st.code(f"{board}?{query}", language=None, wrap_lines=True)
-
-
-# --- the lesson's board -----------------------------------------------------------------------
-
-
-def board_lesson(available: int) -> Lesson | None:
-    """The lesson whose board to show: one in the URL (a teacher's board link), else this
-    session's; the URL then carries it, to share. None for the whole board."""
-    params = {name: st.query_params[name] for name in st.query_params}
-    lesson, _problems = core.from_params(params, available)
-    if lesson is None:
-        lesson = st.session_state.get(ACTIVE)
-        if lesson is None:
-            return None
-        st.query_params.update({**links.to_params(lesson.config), **lesson.params()})
-    whole = st.toggle(_("Show the whole class board"), key="board_whole")
-    return None if whole else lesson
-
-
-def lesson_board(lesson: Lesson, entries: list[BoardEntry]) -> None:
-    """A lesson's runs, goal met first: how many tried, met the goal, the best so far, each run
-    as a dot on accuracy against parameters, and the table."""
-    verdicts = [lesson.judge(e.accuracy, e.parameters, e.seconds) for e in entries]
-    order = sorted(range(len(entries)), key=lambda i: not verdicts[i].met)  # stable: best first
-    entries, verdicts = [entries[i] for i in order], [verdicts[i] for i in order]
-    st.subheader(_("This lesson's board"), anchor=False)
-    with st.container(border=True):
-        st.markdown("**" + _("Goal") + "**")
-        if task := core.task_text(lesson):
-            st.markdown(widgets.plain(task))
-        st.caption(" · ".join(lesson.goal.parts()) or _("This lesson sets no goal."))
-    if not entries:
-        st.info(_("No run of this lesson is published yet."), icon=":material/leaderboard:")
-        return
-    met = sum(v.met for v in verdicts)
-    tried, reached, best = st.columns(3)
-    tried.metric(_("Runs tried"), len(entries), border=True)
-    reached.metric(_("Goal met"), f"{met} / {len(entries)}", border=True)
-    top = entries[0]
-    best.metric(
-        _("Best so far"),
-        f"{top.accuracy:.2%}",
-        border=True,
-        delta=_("{name}, {params:,} parameters").format(name=top.name, params=top.parameters),
-        delta_color="off",
-        delta_arrow="off",
-    )
-    figure = charts.lesson_runs(
-        [e.name for e in entries],
-        [e.parameters for e in entries],
-        [e.accuracy for e in entries],
-        [v.met for v in verdicts],
-        lesson.goal.accuracy,
-        lesson.goal.params,
-    )
-    st.plotly_chart(figure, key="lesson_runs", config={"displayModeBar": False})
-    st.caption(_scatter_text(entries, verdicts))
-    _lesson_table(entries, verdicts)
-
-
-def _scatter_text(entries: list[BoardEntry], verdicts: list[Verdict]) -> str:
-    """The chart in words, for whoever cannot see it."""
-    params = [e.parameters for e in entries]
-    accuracy = [e.accuracy for e in entries]
-    return ngettext(
-        "The chart in words: {n} run, from {low:,} to {high:,} parameters and from {worst:.2%} "
-        "to {best:.2%} test accuracy; {met} met the goal. The table below lists it.",
-        "The chart in words: {n} runs, from {low:,} to {high:,} parameters and from {worst:.2%} "
-        "to {best:.2%} test accuracy; {met} met the goal. The table below lists every run.",
-        len(entries),
-    ).format(
-        n=len(entries),
-        low=min(params),
-        high=max(params),
-        worst=min(accuracy),
-        best=max(accuracy),
-        met=sum(v.met for v in verdicts),
-    )
-
-
-def _lesson_table(entries: list[BoardEntry], verdicts: list[Verdict]) -> None:
-    rows = {
-        _("name"): [e.name for e in entries],
-        _("goal"): [_("met") if v.met else _("not met") for v in verdicts],
-        _("test accuracy"): [100 * e.accuracy for e in entries],
-        _("parameters"): [e.parameters for e in entries],
-        _("training s"): [e.seconds for e in entries],
-        _("network"): [e.config.summary() for e in entries],
-    }
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        key="lesson_rows",
-        column_config={
-            _("test accuracy"): st.column_config.NumberColumn(format="%.2f %%"),
-            _("parameters"): st.column_config.NumberColumn(format="localized"),
-            _("training s"): st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
 
 
 # --- Home: the codelab, step by step ----------------------------------------------------------

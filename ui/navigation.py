@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -22,56 +22,35 @@ class PageSpec:
     # title, step and blurb are English, marked with N_(): _() translates them where shown
 
 
-PAGES = (
-    PageSpec(path="pages/home.py", title=N_("Home"), icon=":material/home:", url_path=""),
-    PageSpec(
-        path="pages/data.py",
-        title=N_("Data"),
-        icon=":material/grid_view:",
-        url_path="data",
-        step=N_("1. Look at the data"),
-        blurb=N_("Browse the handwritten digits of MNIST, pixel by pixel."),
-    ),
-    PageSpec(
-        path="pages/train.py",
-        title=N_("Train"),
-        icon=":material/model_training:",
-        url_path="train",
-        step=N_("2. Build and train"),
-        blurb=N_("Pick a network with sliders, train it, and watch its accuracy climb live."),
-    ),
-    PageSpec(
-        path="pages/evaluate.py",
-        title=N_("Evaluate"),
-        icon=":material/fact_check:",
-        url_path="evaluate",
-        step=N_("3. Evaluate"),
-        blurb=N_("See which digits it gets wrong, and which it mistakes for which."),
-    ),
-    PageSpec(
-        path="pages/draw.py",
-        title=N_("Draw"),
-        icon=":material/draw:",
-        url_path="draw",
-        step=N_("4. Draw"),
-        blurb=N_("Draw a digit with the mouse and see the network recognise it at once."),
-    ),
-    PageSpec(
-        path="pages/compare.py",
-        title=N_("Compare"),
-        icon=":material/compare:",
-        url_path="compare",
-        step=N_("5. Compare"),
-        blurb=N_("Put two networks side by side: which digits got better, which worse."),
-    ),
-    PageSpec(
-        path="pages/board.py",
-        title=N_("Class board"),
-        icon=":material/leaderboard:",
-        url_path="board",
-        step=N_("6. Compete"),
-        blurb=N_("Publish your best run and see whose network reads digits best for its size."),
-    ),
+# One row a page, its fields in PageSpec's order: path, title, icon, url_path.
+_MENU = (
+    PageSpec("pages/home.py", N_("Home"), ":material/home:", ""),
+    PageSpec("pages/data.py", N_("Data"), ":material/grid_view:", "data"),
+    PageSpec("pages/train.py", N_("Train"), ":material/model_training:", "train"),
+    PageSpec("pages/evaluate.py", N_("Evaluate"), ":material/fact_check:", "evaluate"),
+    PageSpec("pages/draw.py", N_("Draw"), ":material/draw:", "draw"),
+    PageSpec("pages/compare.py", N_("Compare"), ":material/compare:", "compare"),
+    PageSpec("pages/board.py", N_("Class board"), ":material/leaderboard:", "board"),
+)
+_STEP = {  # url_path: the page's `step`, its card's heading on Home
+    "data": N_("1. Look at the data"),
+    "train": N_("2. Build and train"),
+    "evaluate": N_("3. Evaluate"),
+    "draw": N_("4. Draw"),
+    "compare": N_("5. Compare"),
+    "board": N_("6. Compete"),
+}
+_BLURB = {  # url_path: the page's `blurb`, its card's text on Home
+    "data": N_("Browse the handwritten digits of MNIST, pixel by pixel."),
+    "train": N_("Pick a network with sliders, train it, and watch its accuracy climb live."),
+    "evaluate": N_("See which digits it gets wrong, and which it mistakes for which."),
+    "draw": N_("Draw a digit with the mouse and see the network recognise it at once."),
+    "compare": N_("Put two networks side by side: which digits got better, which worse."),
+    "board": N_("Publish your best run and see whose network reads digits best for its size."),
+}
+PAGES = tuple(
+    replace(page, step=_STEP.get(page.url_path, ""), blurb=_BLURB.get(page.url_path, ""))
+    for page in _MENU
 )
 HOME, DATA, TRAIN, EVALUATE, DRAW, COMPARE, BOARD = PAGES
 STEPS = PAGES[1:]  # the steps Home links to

@@ -7,6 +7,8 @@ The settings also live in the page's URL (mnist_core/classroom/links.py), so a l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from mnist_core import config as cfg
@@ -122,7 +124,15 @@ HELP = {
 _PER_BLOCK = ("filters", "kernel_sizes")
 PERSIST = {"persist_state": "session"}  # widgets keep their values while the user visits pages
 _SEEN = "hp_links_seen"  # every settings query this session read from a link or wrote itself
-_OPENED = "hp_link_opened"  # the last link read: the config it gave, and what it changed
+_OPENED = "hp_link_opened"  # the last link read, as an OpenedLink
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """The last settings link read: the config it gave, and what it could not set as given."""
+
+    config: TrainConfig
+    problems: list[links.LinkProblem]
 
 
 def help_text(field: str) -> str:
@@ -220,14 +230,14 @@ def follow_link(available: int) -> None:
     seen.add(frozenset(given.items()))
     config, problems = links.from_params(given, available)
     show(config)
-    st.session_state[_OPENED] = (config, problems)
+    st.session_state[_OPENED] = OpenedLink(config, problems)
 
 
 def link_problems() -> None:
     """What the link just opened could not set as given, while the widgets still show it."""
     opened = st.session_state.get(_OPENED)
-    if opened and opened[1] and opened[0] == config_from_widgets():
-        lines = "".join(f"\n- {problem.message}" for problem in opened[1])
+    if opened and opened.problems and opened.config == config_from_widgets():
+        lines = "".join(f"\n- {problem.message}" for problem in opened.problems)
         intro = _("This link asked for settings the page does not offer; it uses these instead:")
         st.warning(intro + lines, icon=":material/link:")
 
@@ -263,6 +273,11 @@ def settings_form(available: int) -> TrainConfig:
     return config_from_widgets()
 
 
+def option_label(value: str) -> str:
+    """An option value that is a word, as shown (translated)."""
+    return _(OPTION_LABELS[value])
+
+
 def _setting(place, widget: str, label: str, field: str, *args, **kwargs):
     """The widget of one TrainConfig field in `place`: keyed, explained, kept across pages
     (`label` already translated)."""
@@ -276,38 +291,40 @@ def _ranged(place, widget: str, label: str, field: str, span: cfg.Span, **kwargs
     return _setting(place, widget, label, field, span.low, span.high, step=span.step, **kwargs)
 
 
+def _word_choice(place, label: str, field: str, options: tuple[str, ...]):
+    """A select box of one TrainConfig field whose values are words, shown translated."""
+    return _setting(place, "selectbox", label, field, options, format_func=option_label)
+
+
+def block_choice(place, field: str, block: int, **kwargs):
+    """The slider of one conv block's filters or kernel size (`field`), keyed as Train keys it."""
+    options, shown = (cfg.FILTERS, str) if field == "filters" else (cfg.KERNELS, _square)
+    label = _("Block {n} filters") if field == "filters" else _("Block {n} kernel")
+    return place.select_slider(
+        label.format(n=block + 1),
+        options,
+        key=block_key(field, block),
+        help=help_text(field),
+        format_func=shown,
+        **PERSIST,
+        **kwargs,
+    )
+
+
+def _square(k: int) -> str:
+    return f"{k}×{k}"
+
+
 def _network_settings() -> None:
     st.slider(_("Conv blocks"), 0, MAX_BLOCKS, key=BLOCKS_KEY, help=help_text("blocks"), **PERSIST)
     for i, column in enumerate(st.columns(MAX_BLOCKS)):
         unused = i >= st.session_state[BLOCKS_KEY]
-        column.select_slider(
-            _("Block {n} filters").format(n=i + 1),
-            cfg.FILTERS,
-            key=block_key("filters", i),
-            help=help_text("filters"),
-            disabled=unused,
-            **PERSIST,
-        )
-        column.select_slider(
-            _("Block {n} kernel").format(n=i + 1),
-            cfg.KERNELS,
-            key=block_key("kernel_sizes", i),
-            help=help_text("kernel_sizes"),
-            disabled=unused,
-            format_func=lambda k: f"{k}×{k}",
-            **PERSIST,
-        )
+        block_choice(column, "filters", i, disabled=unused)
+        block_choice(column, "kernel_sizes", i, disabled=unused)
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Stride"), "strides", cfg.STRIDES)
     _setting(middle, "selectbox", _("Padding"), "padding", cfg.PADDINGS)
-    _setting(
-        right,
-        "selectbox",
-        _("Pooling (2×2)"),
-        "pooling",
-        cfg.POOLINGS,
-        format_func=lambda pooling: _(OPTION_LABELS[pooling]),
-    )
+    _word_choice(right, _("Pooling (2×2)"), "pooling", cfg.POOLINGS)
     _setting(left, "selectbox", _("Activation"), "activation", cfg.ACTIVATIONS)
     _setting(
         middle,
@@ -326,14 +343,7 @@ def _training_settings(available: int) -> None:
     left, middle, right = st.columns(3)
     _setting(left, "selectbox", _("Optimizer"), "optimizer", cfg.OPTIMIZERS)
     _setting(middle, "select_slider", _("Learning rate"), "learning_rate", cfg.RATES)
-    _setting(
-        right,
-        "selectbox",
-        _("Schedule"),
-        "lr_schedule",
-        cfg.LR_SCHEDULES,
-        format_func=lambda schedule: _(OPTION_LABELS[schedule]),
-    )
+    _word_choice(right, _("Schedule"), "lr_schedule", cfg.LR_SCHEDULES)
     _setting(left, "select_slider", _("Batch size"), "batch_size", cfg.BATCHES)
     _ranged(middle, "slider", _("Epochs"), "epochs", spans["epochs"])
     _ranged(right, "number_input", _("Seed"), "seed", spans["seed"])

@@ -27,32 +27,25 @@ def histograms(epoch) -> go.Figure:
     )
     for i, layer in enumerate(layers, 1):
         centres = (layer.edges[:-1] + layer.edges[1:]) / 2
-        figure.add_trace(
-            go.Bar(
-                x=centres,
-                y=layer.counts,
-                marker_color=NOW_COLOUR,
-                name=_("after this epoch"),
-                showlegend=i == 1,
-                legendgroup="now",
-            ),
-            row=1,
-            col=i,
+        now = go.Bar(
+            x=centres,
+            y=layer.counts,
+            marker_color=NOW_COLOUR,
+            name=_("after this epoch"),
+            showlegend=i == 1,
+            legendgroup="now",
         )
-        figure.add_trace(
-            go.Scatter(
-                x=centres,
-                y=layer.initial_counts,
-                mode="lines",
-                line_shape="hvh",
-                line=dict(color=START_COLOUR, width=1.5, dash="dot"),
-                name=_("as initialised"),
-                showlegend=i == 1,
-                legendgroup="start",
-            ),
-            row=1,
-            col=i,
+        start = go.Scatter(
+            x=centres,
+            y=layer.initial_counts,
+            mode="lines",
+            line_shape="hvh",
+            line=dict(color=START_COLOUR, width=1.5, dash="dot"),
+            name=_("as initialised"),
+            showlegend=i == 1,
+            legendgroup="start",
         )
+        figure.add_traces([now, start], rows=1, cols=i)
     figure.update_layout(
         height=260,
         margin=dict(l=10, r=10, t=50, b=10),

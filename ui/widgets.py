@@ -283,3 +283,10 @@ def evidence_map(model, image: np.ndarray, target: int, caption: str) -> None:
         ).format(digit=target),
     )
     words.caption(_(saliency.HOW_TO_READ))
+
+
+def open_expander(label: str, icon: str, key: str) -> st.delta_generator.DeltaGenerator | None:
+    """An expander whose content is worked out only while it is open: its place while open,
+    None while closed (opening or closing it reruns the page, which then fills or skips it)."""
+    place = st.expander(label, icon=icon, key=key, on_change="rerun")
+    return place if place.open else None

@@ -6,7 +6,7 @@ processes of one machine. Servers on several machines share a PostgreSQL databas
 $DIGIT_LAB_BOARD_URL=postgresql://user:password@host:port/database (see board_postgres).
 `sqlite:///path/to/board.sqlite3` there names another SQLite file.
 
-The Board's SQL is the same on both; a store (`SqliteStore`, `PostgresStore`) supplies the
+The Board's SQL is the same on both; a store (board_sqlite, board_postgres) supplies the
 connections, the schema and the writer lock. Every operation opens its own connection, so any
 thread may call any method, and each write holds the board's one writer lock for its whole
 transaction, so the rate-limit check and the insert it allows cannot interleave with another
@@ -25,10 +25,9 @@ import math
 import numbers
 import os
 import re
-import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,29 +40,12 @@ MAX_NAME_CHARS = 30
 RATE_LIMIT = 3  # publications per publisher ...
 RATE_WINDOW = 60.0  # ... in this many seconds
 DEFAULT_LIMIT = 100
-_SCHEMA_VERSION = 2  # 2: entries.lesson
 _SQLITE_URL = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql", "postgres")  # the two libpq reads
 
 # Elements whose content is code, not text, and comments: removed whole.
 _HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")  # what a browser reads as a tag; "3 < 5" is not one
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    config TEXT NOT NULL,
-    parameters INTEGER NOT NULL,
-    accuracy REAL NOT NULL,
-    test_images INTEGER NOT NULL,
-    seconds REAL NOT NULL,
-    published_at REAL NOT NULL,
-    publisher TEXT NOT NULL,
-    lesson TEXT
-);
-CREATE INDEX IF NOT EXISTS entries_rank ON entries (accuracy DESC, parameters, published_at, id);
-CREATE INDEX IF NOT EXISTS entries_publisher ON entries (publisher, published_at);
-"""
 _COLUMNS = "id, name, config, parameters, accuracy, test_images, seconds, published_at, lesson"
 
 
@@ -257,15 +239,17 @@ class Board:
 def open_store(where: str | os.PathLike, busy_timeout: float = 30.0) -> BoardStore:
     """The store `where` names: a path, `sqlite:///path` or `postgresql://...` (BoardError for
     any other URL, rather than silently writing somewhere else)."""
+    # Imported here: each store module names this one's BoardError (and psycopg is imported only
+    # where PostgreSQL is used).
+    from mnist_core.classroom.board_sqlite import SqliteStore
+
     if not isinstance(where, str) or "://" not in where:
         return SqliteStore(where, busy_timeout)
     scheme = where.split("://", 1)[0].lower()
     if where.startswith(_SQLITE_URL):
         return SqliteStore(where.removeprefix(_SQLITE_URL), busy_timeout)
     if scheme in POSTGRES_SCHEMES:
-        from mnist_core.classroom.board_postgres import (
-            PostgresStore,  # psycopg only where it is used
-        )
+        from mnist_core.classroom.board_postgres import PostgresStore
 
         return PostgresStore(where, busy_timeout)
     raise BoardError(
@@ -274,93 +258,6 @@ def open_store(where: str | os.PathLike, busy_timeout: float = 30.0) -> BoardSto
             "or PostgreSQL (postgresql://user:password@host:port/database)."
         ).format(scheme=scheme, sqlite=_SQLITE_URL)
     )
-
-
-class SqliteStore:
-    """The board in one SQLite file, shared by the server processes of one machine."""
-
-    def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0) -> None:
-        self.path, self.busy_timeout = Path(path), busy_timeout
-        self.location = str(self.path)
-
-    def create(self) -> None:
-        """Make the folder, the file and its table, and switch it to WAL mode."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise BoardError(
-                _("Cannot make the board's folder {folder}: {error}").format(
-                    folder=self.path.parent, error=err
-                )
-            ) from err
-        with self.connection() as conn:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION:
-                return  # made already: opening it costs no write lock
-        self._use_wal()
-        with self.write() as conn:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            _add_lesson_column(conn)
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-
-    def _use_wal(self) -> None:
-        """Switch the file to WAL mode (kept by the file: once is enough).
-
-        SQLite answers "database is locked" at once, without waiting, when another process is
-        switching or creating the same file: so wait here, up to `busy_timeout`.
-        """
-        deadline = time.monotonic() + self.busy_timeout
-        while True:
-            try:
-                with self.connection() as conn:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except BoardError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """A new connection in autocommit mode, closed afterwards; sqlite errors as BoardError."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except sqlite3.Error as err:
-            raise BoardError(
-                _("Cannot open the board {path}: {error}").format(path=self.path, error=err)
-            ) from err
-        try:
-            yield conn
-        except sqlite3.Error as err:
-            raise BoardError(
-                _("The board {path} cannot be used right now: {error}").format(
-                    path=self.path, error=err
-                )
-            ) from err
-        finally:
-            conn.close()
-
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A connection holding the write lock; committed at the end, rolled back on error."""
-        with self.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:  # sqlite may have rolled back already
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-
-def _add_lesson_column(conn: sqlite3.Connection) -> None:
-    """Give a board made before lessons its nullable `lesson` column and index (standard SQL;
-    the columns are read from the cursor's DB-API description, not from SQLite's pragmas)."""
-    columns = [column[0] for column in conn.execute("SELECT * FROM entries LIMIT 0").description]
-    if "lesson" not in columns:
-        conn.execute("ALTER TABLE entries ADD COLUMN lesson TEXT")
-    conn.execute("CREATE INDEX IF NOT EXISTS entries_lesson ON entries (lesson, accuracy DESC)")
 
 
 def _check_numbers(parameters: int, accuracy: float, test_images: int, seconds: float) -> None:

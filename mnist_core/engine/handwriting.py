@@ -23,12 +23,13 @@ import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES
-from mnist_core.engine.preprocess import preprocess_steps
+from mnist_core.engine.preprocess import pad_square, preprocess_steps
 from mnist_core.i18n import _
 
 FORMAT_VERSION = 1
@@ -218,11 +219,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 def _fit_original(ink: np.ndarray) -> np.ndarray:
     """The ink centred on a black square and resized to ORIGINAL_SIDE, as uint8."""
-    height, width = ink.shape
-    side = max(height, width)
-    square = np.zeros((side, side), np.float32)
-    top, left = (side - height) // 2, (side - width) // 2
-    square[top : top + height, left : left + width] = ink
+    square = pad_square(ink.astype(np.float32))
     resized = Image.fromarray(square).resize(
         (ORIGINAL_SIDE, ORIGINAL_SIDE), Image.Resampling.LANCZOS
     )
@@ -279,7 +276,14 @@ def _check_container(data: bytes) -> None:
         )
 
 
-def _array_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], np.dtype]:
+class ArrayHeader(NamedTuple):
+    """What an .npy header says of its array."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def _array_header(archive: zipfile.ZipFile, key: str) -> ArrayHeader:
     """Shape and dtype of the array `key`, read from its .npy header without decompressing it."""
     with archive.open(f"{key}.npy") as f:
         version = np.lib.format.read_magic(f)
@@ -291,7 +295,7 @@ def _array_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], 
                 )
             )
         shape, _fortran_order, dtype = reader(f)
-    return shape, dtype
+    return ArrayHeader(shape, dtype)
 
 
 def _read_array(archive: zipfile.ZipFile, key: str) -> np.ndarray:
@@ -300,7 +304,7 @@ def _read_array(archive: zipfile.ZipFile, key: str) -> np.ndarray:
         return np.lib.format.read_array(f, allow_pickle=False)
 
 
-def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
+def _check_headers(headers: dict[str, ArrayHeader]) -> int:
     """Refuse wrong versions, shapes, dtypes, lengths or sizes; the number of digits."""
     shape, dtype = headers["version"]
     if shape != () or dtype.kind not in "iu":
@@ -326,7 +330,7 @@ def _check_headers(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
                 dtype=dtype, shape=shape
             )
         )
-    lengths = {key: headers[key][0][0] for key in ("x_test", "y_test", "originals")}
+    lengths = {key: headers[key].shape[0] for key in ("x_test", "y_test", "originals")}
     if max(lengths.values()) > MAX_DIGITS:
         raise HandwritingFileError(
             _("The file holds {n} digits; a handwriting set holds at most {limit}.").format(

@@ -99,6 +99,16 @@ def naive_resize(image: np.ndarray, *, drawing: bool = False) -> np.ndarray:
     return _resize(_ink(image, drawing)[0], IMAGE_SIDE, IMAGE_SIDE)
 
 
+def pad_square(image: np.ndarray) -> np.ndarray:
+    """Centre an image on a black square, so tiles of different shapes line up."""
+    h, w = image.shape
+    side = max(h, w)
+    out = np.zeros((side, side), image.dtype)
+    top, left = (side - h) // 2, (side - w) // 2
+    out[top : top + h, left : left + w] = image
+    return out
+
+
 def _ink(image: np.ndarray, drawing: bool) -> tuple[np.ndarray, bool]:
     """The ink, bright on zero, of a drawing or a photo; and whether it was inverted."""
     grey = _grey(image)

@@ -1,9 +1,9 @@
-"""Plotly figures, Draw's probability bars in HTML and image tiles for the dashboard (plain
-data in, figures out; no Streamlit)."""
+"""The dashboard's Plotly figures of data, training and evaluation, image tiles, and the style
+every chart shares (plain data in, figures out; no Streamlit). Draw's and Compare's own charts
+are in `draw_charts` and `compare_charts`."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +15,6 @@ from mnist_core.i18n import _
 
 if TYPE_CHECKING:  # annotations only: the Data page's charts need no TensorFlow
     from mnist_core.engine.progress import BatchProgress, EpochProgress
-    from mnist_core.engine.transforms import AccuracySweep, Sweep
 
 # Okabe and Ito's blue and vermilion: told apart with any colour vision, and at least 3:1
 # against the white page (WCAG's contrast for parts of graphics).
@@ -26,39 +25,21 @@ BAR_COLOUR, HIGHLIGHT_COLOUR = BLUE, ORANGE  # plain bars, and the one that wins
 DIGITS = [str(d) for d in range(NUM_CLASSES)]  # category labels for the x axes
 
 
-def _margin(top: int = 40) -> dict:
+def margin(top: int = 40) -> dict:
     """Tight margins, with room for a title of `top` px."""
     return dict(l=10, r=10, t=top, b=10)
 
 
-_LAYOUT = dict(margin=_margin(), height=320)
+LAYOUT = dict(margin=margin(), height=320)
 # Pages show the figures without Plotly's toolbar: on a phone it covered their titles.
 CONFIG = {"displayModeBar": False}
 # Labels on bars: hidden rather than shrunk below 10 px (hovering still tells the value).
-_READABLE_LABELS = dict(uniformtext=dict(minsize=10, mode="hide"))
-# Colour-blind safe (ColorBrewer's PuOr): orange for worse, white for no change, purple for better.
-BETTER_WORSE = [
-    [0.0, "#b35806"],
-    [0.25, "#f1a340"],
-    [0.5, "#f7f7f7"],
-    [0.75, "#998ec3"],
-    [1.0, "#542788"],
-]
+READABLE_LABELS = dict(uniformtext=dict(minsize=10, mode="hide"))
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement (grey or colour), so small digits stay crisp on screen."""
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
-def pad_square(image: np.ndarray) -> np.ndarray:
-    """Centre an image on a black square, so tiles of different shapes line up."""
-    h, w = image.shape
-    side = max(h, w)
-    out = np.zeros((side, side), image.dtype)
-    top, left = (side - h) // 2, (side - w) // 2
-    out[top : top + h, left : left + w] = image
-    return out
 
 
 def tile(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
@@ -94,7 +75,7 @@ def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
     )
     fig.update_xaxes(type="category")
     fig.update_layout(
-        barmode="group", title=_("Digits per class"), xaxis_title=_("digit"), **_LAYOUT
+        barmode="group", title=_("Digits per class"), xaxis_title=_("digit"), **LAYOUT
     )
     fig.update_yaxes(title=_("images"))
     return fig
@@ -114,7 +95,7 @@ def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(title=title, margin=_margin(), height=620)
+    fig.update_layout(title=title, margin=margin(), height=620)
     return fig
 
 
@@ -185,7 +166,7 @@ def training_curves(batches: list[BatchProgress], epochs: list[EpochProgress]) -
                 col=col,
             )
     fig.update_xaxes(title=_("epoch"), rangemode="tozero")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **_LAYOUT)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), uirevision="keep", **LAYOUT)
     return fig
 
 
@@ -199,7 +180,7 @@ def runs_overlay(runs: dict[str, list[EpochProgress]]) -> go.Figure:
             mode="lines+markers",
             name=name,
         )
-    fig.update_layout(title=_("Validation accuracy by run"), **_LAYOUT)
+    fig.update_layout(title=_("Validation accuracy by run"), **LAYOUT)
     fig.update_xaxes(title=_("epoch"))
     fig.update_yaxes(title=_("validation accuracy"), tickformat=".1%")
     return fig
@@ -222,7 +203,7 @@ def per_class_accuracy(rows: list[dict]) -> go.Figure:
     fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title=_("accuracy"))
     fig.update_xaxes(type="category")
     fig.update_layout(
-        title=_("Accuracy per digit"), xaxis_title=_("digit"), **_LAYOUT, **_READABLE_LABELS
+        title=_("Accuracy per digit"), xaxis_title=_("digit"), **LAYOUT, **READABLE_LABELS
     )
     return fig
 
@@ -259,53 +240,11 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
     fig.update_xaxes(constrain="domain")
     fig.update_yaxes(title=_("true digit"), dtick=1, range=[9.5, -0.5], scaleanchor="x")
     fig.update_yaxes(constrain="domain")
-    fig.update_layout(margin=_margin(top=60), height=520, clickmode="event+select")
+    fig.update_layout(margin=margin(top=60), height=520, clickmode="event+select")
     return fig
 
 
-def probability_bars(probabilities: np.ndarray, threshold: float) -> str:
-    """The ten class probabilities as bars in HTML, the winner highlighted, with the threshold's
-    dotted line: drawn by the browser at once (a Plotly figure took it ~90 ms per stroke, before
-    the frame that shows the prediction)."""
-    best = int(np.argmax(probabilities))
-    # Translated outside the f-strings below: Babel finds no message inside one.
-    title, below, axis = _("Probability of each digit"), _("not sure below"), _("digit")
-    bars, tips = [], []
-    for digit, p in enumerate(probabilities):
-        colour = HIGHLIGHT_COLOUR if digit == best else BAR_COLOUR
-        label = f"{p:.0%}" if p >= 0.01 else ""
-        tip = escape(_("digit {digit}: {probability}").format(digit=digit, probability=f"{p:.2%}"))
-        tips.append(tip)
-        bars.append(
-            f'<div title="{tip}" style="position:relative;flex:1;height:100%">'
-            f'<div style="position:absolute;bottom:0;left:12%;right:12%;height:{p:.2%};'
-            f'background:{colour};border-radius:2px 2px 0 0"></div>'
-            f'<div style="position:absolute;bottom:calc({p:.2%} + 2px);width:100%;'
-            f'text-align:center;{"font-weight:700" if digit == best else ""}">{label}</div></div>'
-        )
-    grid = "".join(
-        f'<div style="position:absolute;left:0;right:0;bottom:{level:.0%};'
-        f'border-top:1px solid currentColor;opacity:0.15"></div>'
-        for level in (0.25, 0.5, 0.75, 1.0)
-    )
-    line = (
-        f'<div style="position:absolute;left:0;right:0;bottom:{threshold:.2%};'
-        f'border-top:2px dotted currentColor;opacity:0.7"><span style="position:absolute;right:0;'
-        f'bottom:2px;font-size:0.75rem">{escape(below)}</span></div>'
-    )
-    digits = "".join(f'<div style="flex:1;text-align:center">{d}</div>' for d in DIGITS)
-    # Lower on a phone, where it sits under the canvas and both must fit on the screen at once.
-    return (
-        f'<div role="img" aria-label="{escape(title)}: {"; ".join(tips)}" '
-        f'style="font-size:0.8rem;padding-top:1.2rem">'
-        f'<div style="position:relative;height:clamp(130px,36vw,190px);display:flex;'
-        f'border-bottom:1px solid currentColor">{grid}{"".join(bars)}{line}</div>'
-        f'<div style="display:flex;padding-top:2px">{digits}</div>'
-        f'<div style="text-align:center;opacity:0.8">{escape(axis)}</div></div>'
-    )
-
-
-def _dotted_line(axis: str, at: float, text: str) -> tuple[dict, dict]:
+def dotted_line(axis: str, at: float, text: str) -> tuple[dict, dict]:
     """A dotted line across the plot at `at` on `axis` ("x": upright, "y": level) and its label,
     as `add_vline`/`add_hline` make them; built in one go with the figure, Draw's charts take
     3-8 ms of CPU instead of 22-26 ms (the same JSON)."""
@@ -336,8 +275,8 @@ def _dotted_line(axis: str, at: float, text: str) -> tuple[dict, dict]:
     return line, label
 
 
-def _marked(marks: list[tuple[dict, dict]]) -> dict:
-    """Layout entries for `_dotted_line`s."""
+def marked(marks: list[tuple[dict, dict]]) -> dict:
+    """Layout entries for `dotted_line`s."""
     return dict(shapes=[line for line, _label in marks], annotations=[a for _l, a in marks])
 
 
@@ -361,133 +300,8 @@ def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
     )
     fig.update_xaxes(title=_("epoch"), type="category")
     fig.update_yaxes(title=_("digit"), autorange="reversed", type="category")
-    fig.update_layout(title=_("Validation accuracy per digit"), margin=_margin(), height=360)
+    fig.update_layout(title=_("Validation accuracy per digit"), margin=margin(), height=360)
     return fig
-
-
-def compare_per_digit(rows_a: list[dict], rows_b: list[dict], names: tuple[str, str]) -> go.Figure:
-    """Two models' accuracy per digit side by side."""
-    fig = go.Figure(
-        [
-            go.Bar(
-                name=name,
-                x=DIGITS,
-                y=[r["accuracy"] for r in rows],
-                marker_color=colour,
-                text=[f"{r['accuracy']:.1%}" for r in rows],
-                hovertemplate=_("{name}, digit {x}: {y}").format(name=name, x="%{x}", y="%{y:.2%}")
-                + "<extra></extra>",
-            )
-            for name, rows, colour in zip(names, (rows_a, rows_b), (BLUE, ORANGE))
-        ]
-    )
-    low = min(r["accuracy"] for r in (*rows_a, *rows_b) if r["count"])
-    fig.update_yaxes(range=[max(0, low - 0.05), 1], tickformat=".0%", title=_("accuracy"))
-    fig.update_xaxes(type="category", title=_("digit"))
-    fig.update_layout(barmode="group", title=_("Accuracy per digit"), **_LAYOUT, **_READABLE_LABELS)
-    return fig
-
-
-def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> go.Figure:
-    """Confusion counts of B against A, each square coloured and signed by whether B does
-    better there: on the diagonal more read right, off it fewer of that mistake. Purple and
-    orange, "+" and "−", and the words on hover and on the scale tell better from worse."""
-    change = b - a
-    better = np.where(np.eye(NUM_CLASSES, dtype=bool), change, -change)
-    limit = max(1, int(np.abs(change).max()))
-    verdicts = {1: _("better with B"), -1: _("worse with B"), 0: _("no change")}
-    hover = [
-        [
-            _(
-                "true {true}, predicted {predicted}: {a} images with A, {b} with B: {verdict}"
-            ).format(
-                true=t,
-                predicted=p,
-                a=a[t, p],
-                b=b[t, p],
-                verdict=verdicts[int(np.sign(better[t, p]))],
-            )
-            for p in range(NUM_CLASSES)
-        ]
-        for t in range(NUM_CLASSES)
-    ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=better,
-            x=DIGITS,
-            y=DIGITS,
-            zmin=-limit,
-            zmax=limit,
-            colorscale=BETTER_WORSE,
-            text=[[f"{v:+d}".replace("-", "−") if v else "" for v in row] for row in better],
-            texttemplate="%{text}",
-            customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>",
-            textfont=dict(size=10),  # Plotly would shrink "+967" below 10 px on a phone
-            colorbar=dict(
-                orientation="h",
-                y=-0.02,
-                yanchor="top",
-                thickness=12,
-                len=0.9,
-                tickvals=[-limit, 0, limit],
-                ticktext=[_("− worse with B"), _("no change"), _("+ better with B")],
-            ),
-        )
-    )
-    fig.update_xaxes(title=_("predicted digit"), side="top", type="category", constrain="domain")
-    fig.update_yaxes(title=_("true digit"), autorange="reversed", type="category", scaleanchor="x")
-    fig.update_layout(margin=dict(l=10, r=10, t=60, b=50), height=520)
-    return fig
-
-
-def sweep_chart(sweep: Sweep, current: float) -> go.Figure:
-    """The untouched answer's probability across a rotation or scale range, and where the top
-    answer changes to another digit (its points labelled with that digit)."""
-    rotation = sweep.kind == "rotation"
-    other = sweep.top != sweep.label
-    line = go.Scatter(
-        x=sweep.values,
-        y=sweep.label_probability,
-        mode="lines+markers",
-        name=_("probability of {digit}").format(digit=sweep.label),
-        line=dict(color=BAR_COLOUR),
-        marker=dict(color=[HIGHLIGHT_COLOUR if o else BAR_COLOUR for o in other], size=7),
-        text=[str(t) for t in sweep.top],
-        textposition="top center",
-        hovertemplate=_("{x}: {digit} at {y}, top answer {top}").format(
-            x="%{x}", digit=sweep.label, y="%{y:.0%}", top="%{text}"
-        )
-        + "<extra></extra>",
-    )
-    breaks = go.Scatter(
-        x=sweep.values[other],
-        y=sweep.label_probability[other],
-        mode="text",
-        text=[str(t) for t in sweep.top[other]],
-        textposition="top center",
-        showlegend=False,
-        textfont=dict(color=HIGHLIGHT_COLOUR),
-        hoverinfo="skip",
-    )
-    return go.Figure(
-        [line, breaks],
-        layout=dict(
-            xaxis=dict(
-                title=dict(text=_("rotation (degrees)") if rotation else _("scale (× size)"))
-            ),
-            yaxis=dict(
-                range=[0, 1.12],
-                tickformat=".0%",
-                title=dict(text=_("probability of {digit}").format(digit=sweep.label)),
-            ),
-            title=dict(text=_("Turned") if rotation else _("Shrunk or grown")),
-            showlegend=False,
-            margin=_margin(),
-            height=300,
-            **_marked([_dotted_line("x", current, _("now"))]),
-        ),
-    )
 
 
 MET_COLOUR, MISSED_COLOUR = "#1a7f37", "#b3261e"  # green and red that pass 4.5:1 on white
@@ -523,52 +337,19 @@ def lesson_runs(
     marks = []
     if goal_accuracy is not None:
         marks.append(
-            _dotted_line(
+            dotted_line(
                 "y", goal_accuracy, _("goal: {goal:.4g} %").format(goal=100 * goal_accuracy)
             )
         )
     if goal_params is not None:
-        marks.append(_dotted_line("x", goal_params, _("goal: {goal:,}").format(goal=goal_params)))
+        marks.append(dotted_line("x", goal_params, _("goal: {goal:,}").format(goal=goal_params)))
     fig.update_layout(
-        **_LAYOUT,
-        **_marked(marks),
+        **LAYOUT,
+        **marked(marks),
         title=_("Every run of this lesson"),
         xaxis=dict(title=_("parameters"), rangemode="tozero"),
         yaxis=dict(title=_("test accuracy"), tickformat=".0%"),
         legend=dict(orientation="h", y=-0.25),
     )
-    fig.update_layout(margin=_margin(50), height=380)
-    return fig
-
-
-def accuracy_sweeps(
-    sweeps: tuple[AccuracySweep, AccuracySweep], names: tuple[str, str]
-) -> go.Figure:
-    """Two models' accuracy over the same turns or moves: where each stops reading digits."""
-    kind = sweeps[0].kind
-    unit = "°" if kind == "rotation" else _(" px")
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=sweep.values,
-                y=sweep.accuracy,
-                name=name,
-                mode="lines+markers",
-                line=dict(color=colour, dash=dash),
-                marker=dict(symbol=symbol, size=8),
-                hovertemplate=_("{name}, {value}: {accuracy}").format(
-                    name=name, value=f"%{{x}}{unit}", accuracy="%{y:.1%}"
-                )
-                + "<extra></extra>",
-            )
-            for sweep, name, colour, dash, symbol in zip(
-                sweeps, names, (BLUE, ORANGE), ("solid", "dash"), ("circle", "diamond")
-            )
-        ]
-    )
-    title = _("Turned") if kind == "rotation" else _("Moved sideways")
-    axis = _("turn (degrees, anticlockwise)") if kind == "rotation" else _("move (pixels, right)")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", title=_("accuracy"))
-    fig.update_xaxes(title=axis)
-    fig.update_layout(title=title, legend=dict(orientation="h", y=-0.3), **_LAYOUT)
+    fig.update_layout(margin=margin(50), height=380)
     return fig
