@@ -106,7 +106,7 @@ def breaking_points(model: keras.Model, image: np.ndarray, bends: dict) -> None:
     ):
         sweep = state.remembered(f"sweep_{kind}", transforms.sweep, model, image, kind)
         column.plotly_chart(
-            draw_charts.sweep_chart(sweep, now), width="stretch", config={"displayModeBar": False}
+            draw_charts.sweep_chart(sweep, now), width="stretch", config=charts.CONFIG
         )
         low, high = sweep.breaking_point()
         unit = "°" if kind == "rotation" else "×"

@@ -200,7 +200,7 @@ def _map_view(model, digit_map, job, key: str, drawing, mistakes: bool, was_wait
             key=f"{key}_chart_{method}",
             on_select="rerun",
             selection_mode="points",
-            config={"displayModeBar": False, "scrollZoom": True},
+            config=charts.CONFIG | {"scrollZoom": True},
         )
     with picked:
         _picked_digit(event, digit_map)

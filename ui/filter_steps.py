@@ -9,6 +9,7 @@ import streamlit as st
 
 from mnist_core.engine import convolution_steps
 from mnist_core.i18n import _
+from mnist_core.presentation import charts
 from ui import state, widgets
 
 ROW, COL, LAYER, FILTER, CHANNEL = (
@@ -274,30 +275,28 @@ def _section(model, image: np.ndarray) -> None:
             else _("The input: your drawing"),
         ),
         key="steps_input",
-        config={"displayModeBar": False},
+        config=charts.CONFIG,
     )
     window.plotly_chart(
         _grid(step.windows[:, :, channel], _("Window"), "Greys", signed=False, mask=step.inside),
         key="steps_window",
-        config={"displayModeBar": False},
+        config=charts.CONFIG,
     )
     weights.plotly_chart(
         _grid(step.weights[:, :, channel], _("× weights"), SIGNED, signed=True),
         key="steps_weights",
-        config={"displayModeBar": False},
+        config=charts.CONFIG,
     )
     products.plotly_chart(
         _grid(step.products[:, :, channel], _("= products"), SIGNED, signed=True),
         key="steps_products",
-        config={"displayModeBar": False},
+        config=charts.CONFIG,
     )
     words, filling = st.columns([3, 2])
     with words:
         st.markdown(_words(step, maps.layer, channel))
         _pooling(maps, step)
-    filling.plotly_chart(
-        _filling(maps, step), key="steps_filling", config={"displayModeBar": False}
-    )
+    filling.plotly_chart(_filling(maps, step), key="steps_filling", config=charts.CONFIG)
 
 
 def draw_section(model, image: np.ndarray) -> None:

@@ -64,7 +64,7 @@ def lesson_board(lesson: Lesson, entries: list[BoardEntry]) -> None:
         lesson.goal.accuracy,
         lesson.goal.params,
     )
-    st.plotly_chart(figure, key="lesson_runs", config={"displayModeBar": False})
+    st.plotly_chart(figure, key="lesson_runs", config=charts.CONFIG)
     st.caption(_scatter_text(entries, verdicts))
     _lesson_table(entries, verdicts)
 

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from mnist_core.classroom.jobs import JobView
 from mnist_core.i18n import _
+from mnist_core.presentation import charts
 
 NOW_COLOUR, START_COLOUR = "#0072B2", "#5A5A5A"  # both at least 4.5:1 on white
 
@@ -122,6 +123,6 @@ def show(view: JobView) -> None:
             ).format(n=sum(broken.values()), layers=", ".join(broken)),
             icon=":material/warning:",
         )
-    config = {"displayModeBar": False}
+    config = charts.CONFIG
     st.plotly_chart(histograms(shown.weights), key=f"weights_{view.name}", config=config)
     st.plotly_chart(changes(epochs), key=f"weight_changes_{view.name}", config=config)
