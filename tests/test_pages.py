@@ -859,17 +859,6 @@ def test_fine_tuning_on_the_set_is_a_run_with_before_and_after(mnist):
     assert not [c for c in at.text_input if c.key == "publish_name"], "not a run to publish"
 
 
-@pytest.fixture
-def empty_board(monkeypatch, tmp_path):
-    """A class board of its own in tmp_path, for this test only."""
-    from ui import state
-
-    monkeypatch.setenv("DIGIT_LAB_DATA_DIR", str(tmp_path))
-    state.board.clear()
-    yield
-    state.board.clear()
-
-
 def test_a_published_run_is_on_the_class_board(empty_board):
     at = _app("pages/board.py")
     assert any("No runs here yet" in i.value for i in at.info)
