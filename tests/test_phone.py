@@ -15,16 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 from conftest import running_app
-from test_browser import server_env, wait_idle
+
+# The browser tests' Playwright (imported once Chromium and Playwright are found), and helpers.
+from test_browser import expect, server_env, sync_api, wait_idle
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, WATCH_SCRIPT_RUNS
 
 pytestmark = pytest.mark.browser
-
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-expect = sync_api.expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
