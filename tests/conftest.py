@@ -24,16 +24,9 @@ os.environ["DIGIT_LAB_DATA_DIR"] = tempfile.mkdtemp(prefix="digit-lab-tests-")
 atexit.register(shutil.rmtree, os.environ["DIGIT_LAB_DATA_DIR"], ignore_errors=True)
 os.environ.pop("DIGIT_LAB_BOARD_URL", None)
 
-# A network and training small enough to run in a few seconds and still learn.
-TINY = TrainConfig(
-    filters=(8, 16),
-    kernel_sizes=(3, 3),
-    dense_units=32,
-    batch_size=64,
-    epochs=2,
-    train_size=1500,
-    val_size=300,
-    learning_rate=0.003,
+# A small network, and a training short enough to run in a few seconds and still learn.
+TINY = TrainConfig(filters=(8, 16), kernel_sizes=(3, 3), dense_units=32).replace(
+    batch_size=64, epochs=2, train_size=1500, val_size=300, learning_rate=0.003
 )
 
 
