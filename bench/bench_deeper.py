@@ -7,12 +7,11 @@ The weights' cost is put beside one epoch of the codelab preset timed in the sam
 of a whole run is what `python -m bench.bench_training` measures against a bare fit.
 """
 
-import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
+from bench.cli import bench_parser
 from mnist_core.config import PRESETS
 from mnist_core.data import evaluation_indices, load_mnist
 from mnist_core.engine import convolution_steps, digit_map, weight_watch
@@ -32,8 +31,7 @@ def _median_seconds(work, repeats: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     data = load_mnist(args.data)

@@ -15,7 +15,6 @@ moves it least.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,6 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 from bench.browser import launch_chromium, start_app, stop_app
+from bench.cli import bench_parser
 
 GOAL_MEDIAN_MS, GOAL_MAX_MS = 150, 250  # issue #9: mouse-up to new prediction on screen
 TIMEOUT_MS = 30_000  # one action: a busy host takes seconds; a lost stroke, forever
@@ -159,8 +159,7 @@ def open_page(browser, url: str, ready: str):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--strokes", type=int, default=15)
     p.add_argument("--moves", type=int, default=15)
     args = p.parse_args()

@@ -12,7 +12,6 @@ same noise. Times as in `bench_draw`: mouse-up to the prediction on screen, time
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from playwright.sync_api import sync_playwright
 
 from bench.bench_draw import Timed, open_page, stroke
 from bench.browser import ROOT, launch_chromium, start_app, stop_app
+from bench.cli import bench_parser
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--a", type=Path, required=True, help="the first version's project folder")
     p.add_argument("--b", type=Path, default=ROOT, help="the second's (default: this one)")
     p.add_argument("--strokes", type=int, default=25)

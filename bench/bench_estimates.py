@@ -34,17 +34,16 @@ and prints both tables for mnist_core/classroom/estimates.py. `--save` writes th
 together).
 """
 
-import argparse
 import contextlib
 import fcntl
 import json
 import math
-import os
 import time
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
+from bench.cli import bench_parser
 from mnist_core import config as cfg
 from mnist_core.classroom.estimates import (
     EPOCH_COSTS,
@@ -368,8 +367,7 @@ def print_fit(records: list[dict]) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--n", type=int, default=8, help="random configs per sample")
     p.add_argument("--bound", type=float, default=40.0, help="largest estimate sampled, seconds")
     p.add_argument("--seed", type=int, default=0, help="--fit: the random sample's seed")

@@ -10,11 +10,11 @@ with that many training slots): the peak resident memory, sampled every 0.2 s.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 
 from bench.bench_load import MemoryWatch, rss_mb
+from bench.cli import bench_parser
 from mnist_core.classroom.jobs import JobState, TrainingJob
 from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.config import PRESETS
@@ -22,8 +22,7 @@ from mnist_core.data import load_mnist
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--together", type=int, default=3)
     args = p.parse_args()

@@ -21,7 +21,6 @@ Chromium beside `python -m bench.bench_training --bare-once`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from bench import bench_app_vs_cli
 from bench.browser import ROOT
+from bench.cli import bench_parser
 
 # The quiet sitting, for goals written in seconds: a bare codelab fit took 4.35 s and the
 # TensorFlow.js codelab 37.2 s. Goals in seconds are checked as the same multiple of a bare fit.
@@ -219,8 +219,7 @@ SECTIONS = {
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("MNIST_NPZ"))
+    p = bench_parser(__doc__)
     p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     args = p.parse_args()
     data = str(Path(args.data).resolve())

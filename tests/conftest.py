@@ -1,14 +1,18 @@
-"""Shared fixtures: real MNIST where the machine has it ($MNIST_NPZ), else the shipped sample."""
+"""Shared fixtures: real MNIST where the machine has it ($MNIST_NPZ), else the shipped sample;
+a class board of a test's own; the browser tests' server, Chromium and screenshots folder."""
 
 import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_sample
 from mnist_core.engine.model import load_model
@@ -20,16 +24,9 @@ os.environ["DIGIT_LAB_DATA_DIR"] = tempfile.mkdtemp(prefix="digit-lab-tests-")
 atexit.register(shutil.rmtree, os.environ["DIGIT_LAB_DATA_DIR"], ignore_errors=True)
 os.environ.pop("DIGIT_LAB_BOARD_URL", None)
 
-# A network and training small enough to run in a few seconds and still learn.
-TINY = TrainConfig(
-    filters=(8, 16),
-    kernel_sizes=(3, 3),
-    dense_units=32,
-    batch_size=64,
-    epochs=2,
-    train_size=1500,
-    val_size=300,
-    learning_rate=0.003,
+# A small network, and a training short enough to run in a few seconds and still learn.
+TINY = TrainConfig(filters=(8, 16), kernel_sizes=(3, 3), dense_units=32).replace(
+    batch_size=64, epochs=2, train_size=1500, val_size=300, learning_rate=0.003
 )
 
 
@@ -66,3 +63,51 @@ def digits(mnist):
     """20 stratified test digits as float images in [0, 1], and their labels."""
     idx = evaluation_indices(mnist, 20, seed=0)
     return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+
+
+@pytest.fixture
+def empty_board(monkeypatch, tmp_path):
+    """A class board of its own in tmp_path, for this test only."""
+    from ui import state
+
+    monkeypatch.setenv("DIGIT_LAB_DATA_DIR", str(tmp_path))
+    state.board.clear()
+    yield
+    state.board.clear()
+
+
+# --- the browser tests ------------------------------------------------------------------------
+
+
+@contextmanager
+def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`streamlit run app.py` with `env` on a free port, its output in `log`: its base URL once
+    /_stcore/health says ok; the server is stopped on leaving."""
+    try:
+        process, url = start_app(env, log=log)
+    except RuntimeError as err:
+        pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
+    try:
+        yield url
+    finally:
+        stop_app(process)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one for each test module that uses it."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is missing")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: $DIGIT_LAB_SCREENSHOTS if set, else tmp_path."""
+    folder = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

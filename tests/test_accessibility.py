@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import test_browser as tb
+from conftest import running_app
 
-from bench.browser import WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
+from bench.browser import WATCH_SCRIPT_RUNS
 from mnist_core.classroom.board import BOARD_FILE, Board
 from mnist_core.config import TrainConfig
 
@@ -57,24 +58,9 @@ def server(tmp_path_factory) -> str:
     Board(board_dir / BOARD_FILE).publish(
         "Ada's net", TrainConfig(), 1_234, 0.987, 10_000, 12.5, publisher="test"
     )
-    env = tb._server_env() | {"DIGIT_LAB_DATA_DIR": str(board_dir)}
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    try:
-        process, url = start_app(env, log=log)
-    except RuntimeError as err:
-        pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
-    try:
+    with running_app(tb.server_env(str(board_dir)), log) as url:
         yield url
-    finally:
-        stop_app(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 def user(browser: Browser, server: str, language: str, **options) -> Page:
@@ -334,14 +320,12 @@ def wait_for_charts(page: Page, n: int) -> None:
     )
 
 
-def test_on_a_phone_train_is_on_the_first_screen(phone, tmp_path):
+def test_on_a_phone_train_is_on_the_first_screen(phone, shots):
     """390 × 844: the Train button shows without scrolling (the screenshot, phone-train.png,
     goes to $DIGIT_LAB_SCREENSHOTS, as docs/phone-train.png was made)."""
     open_page(phone, "/train")
     box = train_button(phone).bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"], box
-    shots = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=shots / "phone-train.png")
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import running_app
 
-from bench.browser import CHROMIUM, WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
+from bench.browser import CHROMIUM, WATCH_SCRIPT_RUNS
 
 pytestmark = pytest.mark.browser
 
@@ -54,12 +55,14 @@ BOARD_DIR = tempfile.mkdtemp(prefix="digit-lab-board-")
 atexit.register(shutil.rmtree, BOARD_DIR, ignore_errors=True)
 
 
-def _server_env() -> dict[str, str]:
+def server_env(data_dir: str = BOARD_DIR) -> dict[str, str]:
+    """A test server's environment: its class board in `data_dir`, full MNIST where the machine
+    has it."""
     env = {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DIGIT_LAB_ABANDON_SECONDS": str(ABANDON_SECONDS),
-        "DIGIT_LAB_DATA_DIR": BOARD_DIR,
+        "DIGIT_LAB_DATA_DIR": data_dir,
     }
     npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
     if Path(npz).is_file():
@@ -78,23 +81,8 @@ def server_log(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(server_log) -> str:
     """`streamlit run app.py` on a free port; its base URL once /_stcore/health says ok."""
-    log_path = server_log
-    try:
-        process, url = start_app(_server_env(), log=log_path)
-    except RuntimeError as err:
-        pytest.fail(f"{err}:\n{log_path.read_text()[-3000:]}")
-    try:
+    with running_app(server_env(), server_log) as url:
         yield url
-    finally:
-        stop_app(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @dataclass(frozen=True)
@@ -141,14 +129,6 @@ def page(browser, server, first_visit) -> Page:
     page = new_user(browser, server)
     yield page
     page.context.close()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """Where screenshots go: $DIGIT_LAB_SCREENSHOTS if set, else tmp_path."""
-    folder = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -590,15 +570,7 @@ def test_stop_ends_a_long_run_early(page, shots):
     name, text = download(page, "Download this run's history (CSV)")
     assert name == "run-1-custom-history.csv"
     rows = [line.split(",") for line in text.splitlines()]
-    assert rows[0][:7] == [
-        "epoch",
-        "complete",
-        "loss",
-        "accuracy",
-        "val_loss",
-        "val_accuracy",
-        "seconds",
-    ]
+    assert ",".join(rows[0][:7]) == "epoch,complete,loss,accuracy,val_loss,val_accuracy,seconds"
     complete = [row[1] for row in rows[1:]]
     # The stop lands within a batch: usually inside an epoch (its row says false), sometimes
     # on an epoch's last batch; either way the rows agree with the outcome's full epochs.
@@ -926,47 +898,47 @@ def test_own_digits_are_tested_and_a_published_run_reaches_another_user(
 @pytest.mark.parametrize("first", ["/evaluate", "click Draw at once"])
 def test_a_fresh_servers_first_visitor_gets_the_page_and_the_menu(browser, tmp_path, first):
     log = tmp_path / "server.log"
-    process, url = start_app(_server_env(), log=log)
-    context = new_context(browser, url)
-    try:
-        page = context.new_page()
-        if first == "/evaluate":
-            page.goto("/evaluate")
-            expect(page.get_by_role("heading", name="Evaluate the model")).to_be_visible(
-                timeout=SLOW
-            )
-        else:
-            page.goto("/")
-            nav_link(page, "Draw").click(timeout=SLOW)  # the moment the menu appears
-            expect(page.get_by_role("heading", name=DRAW_TITLE)).to_be_visible(timeout=SLOW)
-            expect(canvas(page)).to_be_visible(timeout=SLOW)
-        nav = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
-        names = [text.strip().splitlines()[-1] for text in nav.all_inner_texts()]
-        assert names == PAGE_NAMES
-        expect(page.get_by_test_id("stException")).to_have_count(0)
-    finally:
-        context.close()
-        stop_app(process)
+    with running_app(server_env(), log) as url:
+        context = new_context(browser, url)
+        try:
+            page = context.new_page()
+            if first == "/evaluate":
+                page.goto("/evaluate")
+                expect(page.get_by_role("heading", name="Evaluate the model")).to_be_visible(
+                    timeout=SLOW
+                )
+            else:
+                page.goto("/")
+                nav_link(page, "Draw").click(timeout=SLOW)  # the moment the menu appears
+                expect(page.get_by_role("heading", name=DRAW_TITLE)).to_be_visible(timeout=SLOW)
+                expect(canvas(page)).to_be_visible(timeout=SLOW)
+            nav = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+            names = [text.strip().splitlines()[-1] for text in nav.all_inner_texts()]
+            assert names == PAGE_NAMES
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+        finally:
+            context.close()
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
 def test_a_kept_drawing_is_confirmed_while_a_fresh_server_warms_up(browser, tmp_path):
     """The "Kept as" toast shows even while the server is busy (here: its warm-up measuring its
     speed). Sent in the keep's own run, which ends in a rerun of the page, it was lost then."""
-    process, url = start_app(_server_env(), log=tmp_path / "server.log")
-    context = new_context(browser, url)
-    try:
-        page = context.new_page()
-        page.goto("/draw")
-        expect(canvas(page)).to_be_visible(timeout=SLOW)
-        wait_idle(page)
-        draw_digit(page, "7", LARGE)
-        expect(page.get_by_text(re.compile(r"^What the model sees"))).to_be_visible(timeout=SLOW)
-        page.get_by_role("button", name="7", exact=True).click()
-        expect(page.get_by_text("Kept as a 7. Your set holds 1 digit.")).to_be_visible(timeout=SLOW)
-    finally:
-        context.close()
-        stop_app(process)
+    with running_app(server_env(), tmp_path / "server.log") as url:
+        context = new_context(browser, url)
+        try:
+            page = context.new_page()
+            page.goto("/draw")
+            expect(canvas(page)).to_be_visible(timeout=SLOW)
+            wait_idle(page)
+            draw_digit(page, "7", LARGE)
+            seen = page.get_by_text(re.compile(r"^What the model sees"))
+            expect(seen).to_be_visible(timeout=SLOW)
+            page.get_by_role("button", name="7", exact=True).click()
+            kept = page.get_by_text("Kept as a 7. Your set holds 1 digit.")
+            expect(kept).to_be_visible(timeout=SLOW)
+        finally:
+            context.close()
 
 
 # --- languages --------------------------------------------------------------------------------

@@ -30,15 +30,24 @@ def _cli(*args, check=True):
     return result
 
 
+def _save_mnist(path: Path, mnist, train: int | None = None, test: int | None = None) -> Path:
+    """`mnist` as an .npz in MNIST's layout: its first `train` training digits and first `test`
+    test digits (all by default)."""
+    np.savez(
+        path,
+        x_train=mnist.x_train[:train],
+        y_train=mnist.y_train[:train],
+        x_test=mnist.x_test[:test],
+        y_test=mnist.y_test[:test],
+    )
+    return path
+
+
 def _data_args(mnist, tmp_path):
     """The CLI reads the same data as the tests: $MNIST_NPZ, or the sample saved to a file."""
     if os.environ.get("MNIST_NPZ"):
         return ["--data", os.environ["MNIST_NPZ"]]
-    path = tmp_path / "sample.npz"
-    np.savez(
-        path, x_train=mnist.x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test
-    )
-    return ["--data", str(path)]
+    return ["--data", str(_save_mnist(tmp_path / "sample.npz", mnist))]
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +141,7 @@ def test_bad_input_gets_one_clear_line_and_exit_2(tmp_path, trained):
 def test_a_damaged_data_file_gives_exit_2_and_one_line(tmp_path, mnist, damage):
     path = tmp_path / "mnist.npz"
     if damage == "truncated":  # a download cut short
-        np.savez(
-            path,
-            x_train=mnist.x_train[:500],
-            y_train=mnist.y_train[:500],
-            x_test=mnist.x_test[:500],
-            y_test=mnist.y_test[:500],
-        )
+        _save_mnist(path, mnist, train=500, test=500)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     else:
         path.write_text("x_train,y_train\n1,2\n")
@@ -192,14 +195,8 @@ def test_a_tensorflow_that_dies_as_it_imports_still_says_why(tmp_path, level):
 def test_help_the_board_and_impossible_settings_answer_without_importing_tensorflow(
     tmp_path, mnist
 ):
-    small = tmp_path / "small.npz"  # 1,000 training digits: 5,000 is too many
-    np.savez(
-        small,
-        x_train=mnist.x_train[:1000],
-        y_train=mnist.y_train[:1000],
-        x_test=mnist.x_test[:100],
-        y_test=mnist.y_test[:100],
-    )
+    # 1,000 training digits: 5,000 is too many
+    small = _save_mnist(tmp_path / "small.npz", mnist, train=1000, test=100)
     code = """
 import contextlib, io, sys
 from mnist_core.__main__ import main

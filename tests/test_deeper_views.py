@@ -23,15 +23,9 @@ from test_browser import (
     wait_idle,
 )
 
-# The browser tests' fixtures: one server and one browser for this module, a user per test.
-server_log, server, browser, first_visit, page, shots = (
-    tb.server_log,
-    tb.server,
-    tb.browser,
-    tb.first_visit,
-    tb.page,
-    tb.shots,
-)
+# The browser tests' fixtures: one server for this module (and conftest.py's browser), a user
+# per test.
+server_log, server, first_visit, page = tb.server_log, tb.server, tb.first_visit, tb.page
 pytestmark = pytest.mark.browser
 
 

@@ -1,7 +1,6 @@
 """Lessons on the pages, through Streamlit's AppTest: a lesson link's Train page, a run judged
 against its goal and published to the lesson's board, and the codelab's steps on Home."""
 
-import pytest
 from conftest import TINY
 from test_i18n import (  # noqa: F401  # its autouse fixture too: format_funcs in Chinese
     _format_funcs_in_the_tested_sessions_language,
@@ -25,15 +24,6 @@ from ui import state
 
 QUICK = TINY.replace(filters=(4, 8), epochs=1, train_size=1000, val_size=200)
 QUICK_PARAMS = sum(layer.params for layer in network_layers(QUICK))
-
-
-@pytest.fixture
-def empty_board(monkeypatch, tmp_path):
-    """A class board of its own in tmp_path, for this test only."""
-    monkeypatch.setenv("DIGIT_LAB_DATA_DIR", str(tmp_path))
-    state.board.clear()
-    yield
-    state.board.clear()
 
 
 def _lesson_link(**lesson_params) -> dict:

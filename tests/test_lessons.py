@@ -10,36 +10,26 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import TINY
 
-# The browser tests' server, browser and helpers (their fixtures, used by name below).
+# The browser tests' server and helpers (their fixtures, used by name below).
 from test_browser import (  # noqa: F401
     SLOW,
-    browser,
     first_visit,
     page,
     screenshot,
     server,
     server_log,
-    shots,
     wait_idle,
 )
 
 from mnist_core.classroom.lessons import Goal, Lesson
-from mnist_core.config import TrainConfig, network_layers
+from mnist_core.config import network_layers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect = pytest.importorskip("playwright.sync_api").expect
 
-SETTINGS = TrainConfig(
-    filters=(4, 8),
-    kernel_sizes=(3, 3),
-    dense_units=32,
-    batch_size=64,
-    epochs=1,
-    train_size=2000,
-    val_size=200,
-    learning_rate=0.003,
-)
+SETTINGS = TINY.replace(filters=(4, 8), epochs=1, train_size=2000, val_size=200)
 PARAMS = sum(layer.params for layer in network_layers(SETTINGS))
 LESSON = Lesson(
     SETTINGS,

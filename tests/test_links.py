@@ -12,6 +12,18 @@ from mnist_core.config import PRESETS, ConfigError, TrainConfig, validate
 
 FULL, OFFLINE = 60_000, 5_000  # training digits of the full MNIST, and of the offline sample
 CODELAB = PRESETS["codelab"].fit_to(FULL)
+# The settings the Train page offers as a list of choices: a grid of numbers, or words.
+CHOICES = {
+    "strides": cfg.STRIDES,
+    "dense_units": cfg.DENSE,
+    "learning_rate": cfg.RATES,
+    "batch_size": cfg.BATCHES,
+    "padding": cfg.PADDINGS,
+    "pooling": cfg.POOLINGS,
+    "activation": cfg.ACTIVATIONS,
+    "optimizer": cfg.OPTIMIZERS,
+    "lr_schedule": cfg.LR_SCHEDULES,
+}
 
 
 def _random_config(rng: random.Random, available: int) -> TrainConfig:
@@ -22,8 +34,7 @@ def _random_config(rng: random.Random, available: int) -> TrainConfig:
         "kernel_sizes": tuple(rng.choice(cfg.KERNELS) for _ in range(blocks)),
         "batch_norm": rng.random() < 0.5,
     }
-    values |= {name: rng.choice(grid) for name, grid in _scalar_grids().items()}
-    values |= {name: rng.choice(words) for name, words in _words().items()}
+    values |= {name: rng.choice(choices) for name, choices in CHOICES.items()}
     for name, span in {**cfg.SPANS, **cfg.size_spans(available)}.items():
         if isinstance(span.low, int):
             values[name] = rng.randint(span.low, span.high)
@@ -33,33 +44,14 @@ def _random_config(rng: random.Random, available: int) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def _scalar_grids() -> dict:
-    return {
-        "strides": cfg.STRIDES,
-        "dense_units": cfg.DENSE,
-        "learning_rate": cfg.RATES,
-        "batch_size": cfg.BATCHES,
-    }
-
-
-def _words() -> dict:
-    return {
-        "padding": cfg.PADDINGS,
-        "pooling": cfg.POOLINGS,
-        "activation": cfg.ACTIVATIONS,
-        "optimizer": cfg.OPTIMIZERS,
-        "lr_schedule": cfg.LR_SCHEDULES,
-    }
-
-
 def _on_the_widgets(config: TrainConfig, available: int) -> None:
     """Assert every value is one the Train page's widgets can show."""
     assert 0 <= config.conv_blocks <= cfg.MAX_BLOCKS
     assert len(config.kernel_sizes) == config.conv_blocks
     assert set(config.filters) <= set(cfg.FILTERS)
     assert set(config.kernel_sizes) <= set(cfg.KERNELS)
-    for name, grid in {**_scalar_grids(), **_words()}.items():
-        assert getattr(config, name) in grid, name
+    for name, choices in CHOICES.items():
+        assert getattr(config, name) in choices, name
     for name, span in {**cfg.SPANS, **cfg.size_spans(available)}.items():
         value = getattr(config, name)
         assert span.low <= value <= span.high, name

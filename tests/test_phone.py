@@ -8,29 +8,24 @@ Run: MNIST_NPZ=/path/to/mnist.npz pytest tests/test_phone.py
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from conftest import running_app
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, WATCH_SCRIPT_RUNS, start_app, stop_app
+# The browser tests' Playwright (imported once Chromium and Playwright are found), and helpers.
+from test_browser import expect, server_env, sync_api, wait_idle
+
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, WATCH_SCRIPT_RUNS
 
 pytestmark = pytest.mark.browser
-
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-expect = sync_api.expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-REPO = Path(__file__).resolve().parents[1]
 PHONE = {  # a 390 × 844 phone held upright, touch only
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
@@ -49,23 +44,9 @@ LARGE = (0.2, 0.2, 0.6)  # left, top, size as fractions of the canvas
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> str:
     """`streamlit run app.py` on a free port, with a class board of its own."""
-    board = tempfile.mkdtemp(prefix="digit-lab-board-")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DIGIT_LAB_DATA_DIR": board}
-    npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
-    if Path(npz).is_file():
-        env["MNIST_NPZ"] = npz
-    else:  # the app then uses its offline sample
-        env.pop("MNIST_NPZ", None)
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    try:
-        process, url = start_app(env, log=log)
-    except RuntimeError as err:
-        pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
-    try:
+    env = server_env(str(tmp_path_factory.mktemp("board")))
+    with running_app(env, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
-    finally:
-        stop_app(process)
-        shutil.rmtree(board, ignore_errors=True)
 
 
 def paper_with(digit: np.ndarray, width: int = 640, height: int = 480) -> np.ndarray:
@@ -127,24 +108,7 @@ def phone(browser, server) -> Page:
     context.close()
 
 
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """Where screenshots go: $DIGIT_LAB_SCREENSHOTS if set, else tmp_path."""
-    folder = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def wait_idle(page: Page) -> None:
-    """Until no script run is going on."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stApp\"]')"
-        "?.dataset.testScriptState === 'notRunning'",
-        timeout=SLOW,
-    )
 
 
 def canvas(page: Page) -> Locator:

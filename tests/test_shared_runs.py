@@ -7,19 +7,19 @@ import os
 import re
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
+from conftest import running_app
 from streamlit.testing.v1 import AppTest
 
-from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
+# The page tests' helpers, and their autouse fixture: page runs as on a running server.
+from test_pages import _app, _navigation_as_on_a_running_server, _tiny  # noqa: F401
+
 from mnist_core.classroom.board import Board
 from mnist_core.classroom.jobs import JobState, RunLimits, StopReason, TrainingJob
 from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.classroom.shared_runs import SharedRuns
 from mnist_core.classroom.workspaces import Workspaces
-from ui import streamlit_workarounds
 
 # --- the registry -----------------------------------------------------------------------------
 
@@ -235,31 +235,10 @@ def test_each_joiner_publishes_the_run_as_their_own(mnist, tiny_config, tmp_path
 # --- the pages ---------------------------------------------------------------------------------
 
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture
-def on_a_running_server(monkeypatch):
-    """Streamlit's legacy pages/ layout off, as on a running server (see tests/test_pages.py)."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        streamlit_workarounds.navigation_only()
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 def _user_on_train(epochs: int) -> AppTest:
     """A new session on Train with a small network set, as a student would set it."""
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/train.py").run()
-    at.select_slider(key="hp_filters0").set_value(4)
-    at.select_slider(key="hp_filters1").set_value(8)
-    at.slider(key="hp_train_size").set_value(1000)
-    at.slider(key="hp_val_size").set_value(200)
-    at.select_slider(key="hp_batch_size").set_value(64)
-    at.slider(key="hp_epochs").set_value(epochs).run()
+    at = _app("pages/train.py")
+    _tiny(at, epochs)
     return at
 
 
@@ -281,7 +260,6 @@ def _joined_message(at: AppTest) -> str | None:
     return next((i.value for i in at.info if i.value.startswith("You joined a run")), None)
 
 
-@pytest.mark.usefixtures("on_a_running_server")
 def test_two_sessions_pressing_train_with_the_same_settings_get_one_training():
     ada, bo = _user_on_train(epochs=3), _user_on_train(epochs=3)
     ada_run, bo_run = _press_train(ada), _press_train(bo)
@@ -301,7 +279,6 @@ def test_two_sessions_pressing_train_with_the_same_settings_get_one_training():
     assert _joined_message(bo) is None  # it said so while the run went on
 
 
-@pytest.mark.usefixtures("on_a_running_server")
 def test_a_joiners_stop_on_the_page_leaves_the_run_going_for_the_other():
     ada, bo = _user_on_train(epochs=60), _user_on_train(epochs=60)
     ada_run, bo_run = _press_train(ada), _press_train(bo)
@@ -327,30 +304,22 @@ SMALL_CODELAB = "/train?train_size=3000&val_size=500"
 
 
 @pytest.fixture(scope="module")
-def two_users(tmp_path_factory):
+def two_users(browser, tmp_path_factory):
     """Two browser users (contexts of their own) of one fresh `streamlit run app.py` server."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (Debian's chromium package)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is missing")
+    from playwright.sync_api import expect
+
     env = {**os.environ, "DIGIT_LAB_DATA_DIR": str(tmp_path_factory.mktemp("board"))}
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    try:
-        process, url = start_app(env, log=log)
-    except RuntimeError as err:
-        pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            pages = []
-            for _ in range(2):
-                context = browser.new_context(
-                    viewport={"width": 1400, "height": 1000}, base_url=url, locale="en-US"
-                )
-                pages.append(context.new_page())
-            yield sync_api.expect, pages
-            browser.close()
-    finally:
-        stop_app(process)
+    with running_app(env, log) as url:
+        contexts = [
+            browser.new_context(
+                viewport={"width": 1400, "height": 1000}, base_url=url, locale="en-US"
+            )
+            for _ in range(2)
+        ]
+        yield expect, [context.new_page() for context in contexts]
+        for context in contexts:
+            context.close()
     assert "Traceback" not in log.read_text()
 
 

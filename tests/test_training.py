@@ -244,36 +244,27 @@ def test_only_a_run_that_trained_every_epoch_corrects_the_speed(mnist, tiny_conf
 def _grid_configs(available: int):
     """Valid configs from the extremes of every Train-page setting."""
     blocks = [((2,), (1,)), ((128,), (7,)), ((2, 128), (7, 1)), ((128, 128, 128), (3, 3, 3))]
-    for (
-        filters,
-        kernels,
-    ), strides, padding, pooling, bn, dense, batch, train_size, augment in itertools.product(
-        blocks,
-        (1, 3),
-        PADDINGS,
-        POOLINGS,
-        (False, True),
-        (0, 512),
-        (16, 2048),
-        (100, available - 1000),
-        (False, True),
+    extremes = {
+        "strides": (1, 3),
+        "padding": PADDINGS,
+        "pooling": POOLINGS,
+        "batch_norm": (False, True),
+        "dense_units": (0, 512),
+        "batch_size": (16, 2048),
+        "train_size": (100, available - 1000),
+    }
+    augmented = {"shift": 0.3, "rotation": 30, "zoom": 0.3}
+    for (filters, kernels), augment, *values in itertools.product(
+        blocks, (False, True), *extremes.values()
     ):
+        settings = dict(zip(extremes, values, strict=True)) | (augmented if augment else {})
         config = TrainConfig(
             filters=filters,
             kernel_sizes=kernels,
-            strides=strides,
-            padding=padding,
-            pooling=pooling,
-            batch_norm=bn,
-            dense_units=dense,
-            batch_size=batch,
             epochs=50,
-            train_size=train_size,
             val_size=1000,
-            shift=0.3 * augment,
-            rotation=30 * augment,
-            zoom=0.3 * augment,
-            activation="gelu" if bn else "relu",
+            activation="gelu" if settings["batch_norm"] else "relu",
+            **settings,
         )
         try:
             validate(config, available)

@@ -4,7 +4,6 @@ in Chromium with the network cut off, reads digits as the app does."""
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from test_pages import (
     downloads,  # noqa: F401  # the fixture
 )
 
-from bench.browser import CHROMIUM, launch_chromium
+from bench.browser import CHROMIUM
 from mnist_core import i18n
 from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.config import ACTIVATIONS, TrainConfig
@@ -183,17 +182,8 @@ def test_the_page_holds_the_library_its_licence_and_the_words_of_the_language_as
 # --- the page in Chromium, offline ----------------------------------------------------------
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+DESKTOP = {"viewport": {"width": 900, "height": 760}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
 
 class OfflinePage:
@@ -360,13 +350,11 @@ def _read(page, before: int) -> str:
 
 @needs_chromium
 @pytest.mark.browser
-def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(browser, default_model, tmp_path):
-    page = OfflinePage(
-        browser,
-        model_to_html(default_model, "Default model · Digit Lab"),
-        tmp_path,
-        viewport={"width": 900, "height": 760},
-    )
+def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(
+    browser, default_model, tmp_path, shots
+):
+    html = model_to_html(default_model, "Default model · Digit Lab")
+    page = OfflinePage(browser, html, tmp_path, **DESKTOP)
     try:
         assert page.page.locator("#prediction").inner_text().strip() == "–"
         _stroke(page.page, SEVEN)
@@ -378,8 +366,6 @@ def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(browser, default_
             float(text.strip().rstrip("%")) for text in bars.locator(".value").all_inner_texts()
         ]
         assert abs(sum(values) - 100) < 1.5 and values[7] == max(values)
-        shots = Path(os.environ.get("DIGIT_LAB_SCREENSHOTS") or tmp_path)
-        shots.mkdir(parents=True, exist_ok=True)
         page.page.screenshot(path=shots / "web-export.png", full_page=True)
         page.page.get_by_role("button", name="Clear").click()
         assert _read(page.page, 1) == "–"
@@ -390,14 +376,7 @@ def test_a_7_drawn_on_the_downloaded_page_offline_is_read_as_7(browser, default_
 @needs_chromium
 @pytest.mark.browser
 def test_a_finger_draws_on_the_page_too(browser, default_model, tmp_path):
-    page = OfflinePage(
-        browser,
-        model_to_html(default_model, "test"),
-        tmp_path,
-        viewport={"width": 390, "height": 844},
-        has_touch=True,
-        is_mobile=True,
-    )
+    page = OfflinePage(browser, model_to_html(default_model, "test"), tmp_path, **PHONE)
     try:
         _stroke(page.page, SEVEN, touch=True)
         assert _read(page.page, 0) == "7"
