@@ -8,6 +8,7 @@ import streamlit as st
 from mnist_core.classroom.fine_tune_job import FineTuneJob
 from mnist_core.classroom.jobs import JobState, JobView, StopReason, TrainingJob
 from mnist_core.classroom.shared_runs import Seat
+from mnist_core.engine.evaluation import Evaluation
 from mnist_core.engine.progress import BatchProgress
 from mnist_core.i18n import N_, _
 from mnist_core.presentation import charts
@@ -100,29 +101,37 @@ def _before_after(job: FineTuneJob, view: JobView) -> None:
     """What fine-tuning did: on the user's digits, and on MNIST's test digits (a finished job's
     own results, which no longer change)."""
     own, test, _unused = st.columns(3)
-    own.metric(
-        _("Your {n} digits").format(n=len(job.own)),
-        f"{job.own_after.accuracy:.0%}",
-        _("{change:+.0f} points (from {before:.0%})").format(
-            change=(job.own_after.accuracy - job.own_before.accuracy) * 100,
-            before=job.own_before.accuracy,
-        ),
-        border=True,
+    mnist = view.evaluation
+    _accuracy_change(
+        own, _("Your {n} digits").format(n=len(job.own)), job.own_after, job.own_before, 0
     )
-    test.metric(
-        _("MNIST's {n:,} test digits").format(n=len(view.evaluation.labels)),
-        f"{view.evaluation.accuracy:.2%}",
-        _("{change:+.2f} points (from {before:.2%})").format(
-            change=(view.evaluation.accuracy - job.test_before.accuracy) * 100,
-            before=job.test_before.accuracy,
-        ),
-        border=True,
+    _accuracy_change(
+        test, _("MNIST's {n:,} test digits").format(n=len(mnist.labels)), mnist, job.test_before, 2
     )
     st.caption(
         _(
             "The digits it was fine-tuned on are not a fair test of it: draw new ones to see "
             "whether it learned your handwriting or just those drawings."
         )
+    )
+
+
+# How far an accuracy moved, to as many decimals as it is shown with (by decimals).
+ACCURACY_CHANGE = {
+    0: N_("{change:+.0f} points (from {before:.0%})"),
+    2: N_("{change:+.2f} points (from {before:.2%})"),
+}
+
+
+def _accuracy_change(place, label: str, after: Evaluation, before: Evaluation, digits: int) -> None:
+    """`after`'s accuracy, and how many points it moved from `before`'s."""
+    place.metric(
+        label,
+        f"{after.accuracy:.{digits}%}",
+        _(ACCURACY_CHANGE[digits]).format(
+            change=(after.accuracy - before.accuracy) * 100, before=before.accuracy
+        ),
+        border=True,
     )
 
 
