@@ -160,23 +160,21 @@ class Student:
     error: str = ""
 
 
-async def open_train(browser, url: str) -> tuple:
-    """A new user with Train open and its button ready: (context, page)."""
+async def open_train(browser, url: str):
+    """A new user's page with Train open and its button ready."""
     context = await browser.new_context(
         viewport={"width": 1400, "height": 1000}, base_url=url, locale="en-US"
     )
     page = await context.new_page()
-    await page.goto("/train")
+    await page.goto("/train", timeout=SLOW)
     await expect(page.get_by_text("The codelab preset")).to_be_visible(timeout=SLOW)
     await expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=SLOW)
-    return context, page
+    return page
 
 
 async def press_train(page, student: Student) -> None:
     """Press Train; wait for the finished message, noting whether the page said 'joined'."""
-    joined = asyncio.create_task(
-        expect(page.get_by_text(JOINED)).to_be_visible(timeout=SLOW), name="joined"
-    )
+    joined = asyncio.create_task(expect(page.get_by_text(JOINED)).to_be_visible(timeout=SLOW))
     start = time.perf_counter()
     try:
         await page.get_by_role("button", name="Train", exact=True).click()
@@ -191,29 +189,39 @@ async def press_train(page, student: Student) -> None:
         raise RuntimeError(await problems.first.inner_text())
 
 
+async def student(browser, url: str, opened: asyncio.Event, go: asyncio.Event) -> Student:
+    """One user: opens Train, waits for the class's signal, presses Train."""
+    result = Student()
+    try:
+        try:
+            page = await open_train(browser, url)
+        finally:
+            opened.set()
+        await go.wait()
+        await press_train(page, result)
+    except Exception as err:
+        result.error = f"{type(err).__name__}: {err}".splitlines()[0]
+    return result
+
+
 async def one_class(url: str, users: int) -> list[Student]:
     """`users` users open Train two seconds apart, then all press Train at once."""
-    students = [Student() for _ in range(users)]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
         # The teacher's visit first: the server has loaded MNIST and measured its speed.
-        warm, page = await open_train(browser, url)
+        page = await open_train(browser, url)
         await expect(page.get_by_text(re.compile(r"s per epoch"))).to_be_visible(timeout=SLOW)
-        await warm.close()
-        opening = []
+        await page.context.close()
+        go, everyone, ready = asyncio.Event(), [], []
         for _ in range(users):
-            opening.append(asyncio.create_task(open_train(browser, url)))
+            ready.append(asyncio.Event())
+            everyone.append(asyncio.create_task(student(browser, url, ready[-1], go)))
             await asyncio.sleep(STAGGER)
-        opened = await asyncio.gather(*opening)
-        pressed = await asyncio.gather(
-            *(press_train(page, s) for (_, page), s in zip(opened, students)),
-            return_exceptions=True,
-        )
-        for student, outcome in zip(students, pressed):
-            if outcome is not None:
-                student.error = f"{type(outcome).__name__}: {outcome}".splitlines()[0]
+        await asyncio.gather(*(opened.wait() for opened in ready))
+        go.set()  # every page is open (or failed to): all press Train now
+        students = await asyncio.gather(*everyone)
         await browser.close()
     return students
 
@@ -276,11 +284,12 @@ def class_bench(args: argparse.Namespace, env: dict[str, str]) -> None:
             started = time.perf_counter()
             result = run_class(env, users, args.pin, log)
             print(f"{users} users: {time.perf_counter() - started:.0f} s", flush=True)
-            for n, student in enumerate(result.students, 1):
-                if student.error:
-                    print(f"  user {n}: {student.error}")
+            for n, one in enumerate(result.students, 1):
+                if one.error:
+                    print(f"  user {n}: {one.error}")
             for line in result.log_problems[:20]:
                 print(f"  server log: {line}")
+            print(result.row(), flush=True)
             results.append(result)
     where = "server on CPU 0, browsers on CPU 1" if args.pin else "not pinned"
     print(f"\nA class pressing Train on `codelab` within a second ({where}):\n")
