@@ -177,7 +177,7 @@ async def press_train(page, student: Student) -> None:
     joined = asyncio.create_task(expect(page.get_by_text(JOINED)).to_be_visible(timeout=SLOW))
     start = time.perf_counter()
     try:
-        await page.get_by_role("button", name="Train", exact=True).click()
+        await page.get_by_role("button", name="Train", exact=True).click(timeout=SLOW)
         await expect(page.get_by_text(FINISHED)).to_be_visible(timeout=SLOW)
         student.seconds = time.perf_counter() - start
     finally:
