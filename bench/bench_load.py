@@ -12,7 +12,8 @@ the first page, and the median and p95 time from each click to its result on scr
 A class pressing Train together, once per number of users, each on a fresh server: after one
 warm-up visit (the teacher's), the users open Train two seconds apart, then all press Train on
 the `codelab` preset within a second. Printed per class: users, runs finished, how many pages
-said they joined a run with these settings, click → finished median, p95 and max, errors (on
+said they joined a run with these settings, click → finished median, p95 and max, the fit's
+own time as the finished message gives it (median), errors (on
 any page, or a traceback in the server's log) and the server's peak memory. `--pin` puts the
 server on CPU 0 and the browsers on CPU 1, as a one-CPU server with its users elsewhere.
 """
@@ -146,6 +147,7 @@ async def drive(url: str, users: int, pid: int) -> tuple[int, list[str], list[fl
 
 JOINED = "You joined a run with exactly these settings"
 FINISHED = "It is now the current model"
+FIT_SECONDS = re.compile(r"full epoch\(s\) in ([\d,.]+) s")
 STAGGER = 2.0  # seconds between two users opening Train
 # A line of the server's log that means something went wrong (Streamlit logs exceptions there).
 LOG_PROBLEM = re.compile(r"Traceback|Error|Exception")
@@ -156,6 +158,7 @@ class Student:
     """One user of a class: what their page showed."""
 
     seconds: float | None = None  # click → finished message on screen
+    fit: float | None = None  # the training's own seconds, as the finished message says
     joined: bool = False  # the page said they joined a run with these settings
     error: str = ""
 
@@ -178,8 +181,11 @@ async def press_train(page, student: Student) -> None:
     start = time.perf_counter()
     try:
         await page.get_by_role("button", name="Train", exact=True).click(timeout=SLOW)
-        await expect(page.get_by_text(FINISHED)).to_be_visible(timeout=SLOW)
+        outcome = page.get_by_text(FINISHED)
+        await expect(outcome).to_be_visible(timeout=SLOW)
         student.seconds = time.perf_counter() - start
+        if fit := FIT_SECONDS.search(await outcome.first.inner_text()):
+            student.fit = float(fit[1].replace(",", ""))
     finally:
         await asyncio.sleep(0)
         student.joined = joined.done() and joined.exception() is None
@@ -243,8 +249,10 @@ class ClassResult:
         )
         median, p95, longest = (f"{x:.1f} s" for x in figures)
         joined = sum(s.joined for s in self.students)
+        fits = [s.fit for s in self.students if s.fit is not None]
+        fit = f"{statistics.median(fits):.1f} s" if fits else "-"
         return (
-            f"| {self.users} | {len(times)} | {joined} | {median} | {p95} | {longest} | "
+            f"| {self.users} | {len(times)} | {joined} | {median} | {p95} | {longest} | {fit} | "
             f"{errors} | {self.peak_mb:,.0f} |"
         )
 
@@ -293,8 +301,8 @@ def class_bench(args: argparse.Namespace, env: dict[str, str]) -> None:
             results.append(result)
     where = "server on CPU 0, browsers on CPU 1" if args.pin else "not pinned"
     print(f"\nA class pressing Train on `codelab` within a second ({where}):\n")
-    print("| users | finished | joined | median | p95 | max | errors | server peak MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| users | finished | joined | median | p95 | max | fit | errors | server peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
 
