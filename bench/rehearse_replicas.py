@@ -125,15 +125,21 @@ def open_train(page, timeout: float) -> None:
     main.get_by_role("button", name="Train", exact=True).wait_for(timeout=timeout * 1000)
 
 
-def board_names(browser, url: str, expect_api, timeout: float) -> str:
-    """The class board's text as a new visitor of `url` sees it."""
-    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 1000})
+def board_names(browser, url: str, names: list[str], expect_api, timeout: float) -> str:
+    """The class board's text as a new visitor of `url` sees it, once it lists every one of
+    `names` or `timeout` seconds have passed (the grid fills its rows after it shows)."""
+    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 1600})
     try:
         page = context.new_page()
         page.goto("/board")
         frame = page.get_by_test_id("stDataFrame")
         expect_api(frame).to_be_visible(timeout=timeout * 1000)
-        return frame_text(frame)
+        deadline = time.monotonic() + timeout
+        text = frame_text(frame)
+        while any(n not in text for n in names) and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+            text = frame_text(frame)
+        return text
     finally:
         context.close()
 
@@ -218,7 +224,8 @@ def rehearse(args: argparse.Namespace, work: Path) -> bool:
             # 2. Each server's own board shows every run.
             names = [u.name for u in users]
             boards_before = {
-                f"app{n}": board_names(browser, url, expect, step) for n, url in enumerate(apps, 1)
+                f"app{n}": board_names(browser, url, names, expect, step)
+                for n, url in enumerate(apps, 1)
             }
             log_before = requests_by_user(work / "haproxy.log")
 
@@ -249,7 +256,7 @@ def rehearse(args: argparse.Namespace, work: Path) -> bool:
                 except AssertionError:
                     user.kept_run = False
                 user.server_after = server_cookie(user.page)
-            board_after = board_names(browser, proxy_url, expect, step)
+            board_after = board_names(browser, proxy_url, names, expect, step)
             browser.close()
     finally:
         for process in reversed(processes):
@@ -298,6 +305,10 @@ def report(users, names, boards_before, board_after, log_before, started) -> boo
     print()
     for check, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {check}")
+    boards = {**boards_before, "the board through HAProxy after app1 stopped": board_after}
+    for board, text in boards.items():
+        if missing := [n for n in names if n not in text]:
+            print(f"  {board} lacks {', '.join(missing)}; it read: {text[:600]}")
     print(f"\n{len(users)} users, {time.monotonic() - started:.0f} s in all")
     return all(checks.values())
 

@@ -15,11 +15,15 @@ from streamlit.testing.v1 import AppTest
 # The page tests' helpers, and their autouse fixture: page runs as on a running server.
 from test_pages import _app, _navigation_as_on_a_running_server, _tiny  # noqa: F401
 
+from mnist_core import i18n
 from mnist_core.classroom.board import Board
-from mnist_core.classroom.jobs import JobState, RunLimits, StopReason, TrainingJob
+from mnist_core.classroom.jobs import JobState, JobView, RunLimits, StopReason, TrainingJob
 from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.classroom.shared_runs import SharedRuns
 from mnist_core.classroom.workspaces import Workspaces
+from mnist_core.engine.progress import BatchProgress
+from mnist_core.presentation import charts
+from ui import shared_figures
 
 # --- the registry -----------------------------------------------------------------------------
 
@@ -385,3 +389,50 @@ def test_two_browsers_train_the_same_settings_once_and_a_joiners_stop_leaves_the
     assert bo.get_by_text(re.compile(r"Epoch \d+/40")).count() == 0  # Bo's page left it
     ada.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
     expect(ada.get_by_text(re.compile(r"Run 2 \(\w+\) stopped after"))).to_be_visible(timeout=SLOW)
+
+
+# --- the live charts of a shared run -----------------------------------------------------------
+
+
+def _report(step: int) -> BatchProgress:
+    return BatchProgress(
+        epoch=1,
+        epochs=2,
+        batch=step,
+        batches=10,
+        step=step,
+        loss=1.0 / step,
+        accuracy=0.1 * step,
+        images_per_s=1000.0,
+        elapsed=float(step),
+        eta=20.0 - step,
+    )
+
+
+def test_pages_on_one_run_see_its_newest_step_each_in_their_own_language(tiny_config):
+    """The figures of a run are built once per step for all its pages (thirty on one run would
+    otherwise starve its training): each page still sees the newest report, in its language."""
+    builds = []
+
+    def curves(view):
+        builds.append(view.name)
+        return charts.training_curves(view.batches, view.epochs)
+
+    reports = [_report(1)]
+    starter = JobView("Run 1 (codelab)", tiny_config, JobState.TRAINING, list(reports), [])
+    joiner = dataclasses.replace(starter, name="Run 3 (codelab)", batches=list(reports))
+    first = shared_figures.figure(starter, "curves", lambda: curves(starter))
+    assert shared_figures.figure(joiner, "curves", lambda: curves(joiner)) is first
+    assert builds == ["Run 1 (codelab)"]
+
+    previous = i18n.set_language_source(lambda: "zh")
+    try:
+        chinese = shared_figures.figure(joiner, "curves", lambda: curves(joiner))
+    finally:
+        i18n.set_language_source(previous)
+    assert [a.text for a in chinese.layout.annotations] == ["损失", "准确率"]
+    assert [a.text for a in first.layout.annotations] == ["Loss", "Accuracy"]
+
+    reports.append(_report(2))
+    later = dataclasses.replace(joiner, batches=list(reports))
+    assert len(shared_figures.figure(later, "curves", lambda: curves(later)).data[0].x) == 2

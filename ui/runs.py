@@ -9,10 +9,10 @@ from mnist_core.classroom.fine_tune_job import FineTuneJob
 from mnist_core.classroom.jobs import JobState, JobView, StopReason, TrainingJob
 from mnist_core.classroom.shared_runs import Seat
 from mnist_core.engine.evaluation import Evaluation
-from mnist_core.engine.progress import BatchProgress
+from mnist_core.engine.progress import BatchProgress, EpochProgress
 from mnist_core.i18n import N_, _
 from mnist_core.presentation import charts
-from ui import accessibility, run_history, state, weights_view, widgets
+from ui import accessibility, run_history, shared_figures, state, weights_view, widgets
 
 
 def _progress_text(last: BatchProgress) -> str:
@@ -220,6 +220,9 @@ def _joined(job: TrainingJob, view: JobView) -> None:
 # Seconds. Progress is light; the charts cost the training CPU to draw (2 cores), so they
 # redraw less often.
 PROGRESS_EVERY, CHARTS_EVERY = 1.0, 3.0
+# Pages on one shared run that redraw at those rates. More pages on it redraw it less often, in
+# proportion, so that a class on one run costs the server's CPU what this many pages do.
+PAGES_AT_FULL_RATE = 10
 
 
 RUN_HEADING = '[data-testid="stMain"] h3'  # a run's heading (its text is the run's name)
@@ -236,11 +239,13 @@ def live_run(job: TrainingJob) -> None:
     elif job.name in watched:  # it ended while shown: the outcome takes the keyboard focus
         watched.discard(job.name)
         accessibility.focus('[data-testid="stMain"] [data-testid="stAlertContainer"]', job.name)
-    st.fragment(_live_progress, run_every=PROGRESS_EVERY if running else None)(job, running)
-    st.fragment(_live_charts, run_every=CHARTS_EVERY if running else None)(job)
+    slower = max(1.0, _sharers(job) / PAGES_AT_FULL_RATE)
+    tick = PROGRESS_EVERY * slower
+    st.fragment(_live_progress, run_every=tick if running else None)(job, running, tick)
+    st.fragment(_live_charts, run_every=CHARTS_EVERY * slower if running else None)(job)
 
 
-def _live_progress(job: TrainingJob, was_running: bool) -> None:
+def _live_progress(job: TrainingJob, was_running: bool, tick: float) -> None:
     # Timers redraw only the fragments, never the training thread.
     job.seen()
     view = job.view()
@@ -251,28 +256,31 @@ def _live_progress(job: TrainingJob, was_running: bool) -> None:
         _outcome(job, view)
     else:
         _progress(job, view)
-    if _ends_within_a_tick(view):
-        job.join(PROGRESS_EVERY)  # so the outcome shows the moment the run ends
+    if _ends_within_a_tick(view, tick):
+        job.join(tick)  # so the outcome shows the moment the run ends
         view = job.view()
     if view.finished and was_running:
         st.rerun()  # the whole page at once: the outcome, the final charts, the run history
 
 
-def _ends_within_a_tick(view: JobView) -> bool:
+def _ends_within_a_tick(view: JobView, tick: float) -> bool:
     """True when the run should end before the next tick: only then is waiting for it worth
     holding the page (a click waits for the wait to end)."""
     if view.finished or view.state is JobState.WAITING:
         return False
     last = view.batches[-1] if view.batches else None
-    return view.state is JobState.TESTING or (last is not None and last.eta < PROGRESS_EVERY)
+    return view.state is JobState.TESTING or (last is not None and last.eta < tick)
 
 
 def _live_charts(job: TrainingJob) -> None:
     view = job.view()
     if view.state is JobState.WAITING:
         return
+    curves = shared_figures.figure(
+        view, "curves", lambda: charts.training_curves(view.batches, view.epochs)
+    )
     st.plotly_chart(
-        charts.training_curves(view.batches, view.epochs),
+        curves,
         key=f"curves_{job.name}",
         config=charts.CONFIG,
     )
@@ -304,14 +312,26 @@ def _digit_learning(job: TrainingJob, view: JobView) -> None:
         shown = next(e for e in epochs if e.epoch == number)
     learning, confusion = st.columns(2)
     learning.plotly_chart(
-        charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
+        shared_figures.figure(
+            view,
+            "learning",
+            lambda: charts.digit_learning([e for e in epochs if e.epoch <= shown.epoch]),
+        ),
         key=f"learning_{job.name}",
         config=charts.CONFIG,
     )
-    figure = charts.confusion_heatmap(shown.val_confusion, normalize=True)
+    confusion.plotly_chart(
+        shared_figures.figure(view, "confusion", lambda: _confusion(shown)),
+        key=f"confusion_{job.name}",
+        config=charts.CONFIG,
+    )
+
+
+def _confusion(epoch: EpochProgress):
+    figure = charts.confusion_heatmap(epoch.val_confusion, normalize=True)
     figure.update_layout(
-        title=_("Validation confusion after epoch {epoch}").format(epoch=shown.epoch),
+        title=_("Validation confusion after epoch {epoch}").format(epoch=epoch.epoch),
         height=400,
         margin=dict(t=110),
     )
-    confusion.plotly_chart(figure, key=f"confusion_{job.name}", config=charts.CONFIG)
+    return figure

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from mnist_core.classroom.jobs import JobView
 from mnist_core.i18n import _
 from mnist_core.presentation import charts
+from ui import shared_figures
 
 NOW_COLOUR, START_COLOUR = "#0072B2", "#5A5A5A"  # both at least 4.5:1 on white
 
@@ -124,5 +125,13 @@ def show(view: JobView) -> None:
             icon=":material/warning:",
         )
     config = charts.CONFIG
-    st.plotly_chart(histograms(shown.weights), key=f"weights_{view.name}", config=config)
-    st.plotly_chart(changes(epochs), key=f"weight_changes_{view.name}", config=config)
+    st.plotly_chart(
+        shared_figures.figure(view, "weights", lambda: histograms(shown.weights)),
+        key=f"weights_{view.name}",
+        config=config,
+    )
+    st.plotly_chart(
+        shared_figures.figure(view, "weight changes", lambda: changes(epochs)),
+        key=f"weight_changes_{view.name}",
+        config=config,
+    )
