@@ -73,7 +73,7 @@ def test_freed_pages_go_back_to_the_system():
 # hold the arenas they took; one run after another, each on a new thread or on heap's workers.
 RUNS = """
 import sys, threading
-from mnist_core import heap
+from mnist_core.classroom import heap
 def rss():
     status = open("/proc/self/status").read()
     return next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line) // 1024
