@@ -160,3 +160,19 @@ def test_work_at_the_same_time_gets_a_worker_each_and_errors_reach_the_caller():
     with pytest.raises(ZeroDivisionError):
         heap.run_on_worker(lambda: 1 / 0)
     assert heap.run_on_worker(lambda: "still serving") == "still serving"
+
+
+def test_a_worker_lets_go_of_its_work_and_result_once_done():
+    """An idle worker holding its last result would keep a dropped run's model alive."""
+    import gc
+    import weakref
+
+    class Model:
+        pass
+
+    def train() -> Model:
+        return Model()
+
+    result = weakref.ref(heap.run_on_worker(train))
+    gc.collect()
+    assert result() is None

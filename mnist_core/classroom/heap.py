@@ -62,6 +62,8 @@ class _Worker:
                 done.set_result(work())
             except BaseException as err:  # raised again in the caller's thread
                 done.set_exception(err)
+            # Held while idle, the last work and its result would keep a dropped run's model.
+            del work, done
 
 
 _idle: list[_Worker] = []  # the most recently used last
