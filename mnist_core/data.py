@@ -249,7 +249,9 @@ def evaluation_indices(data: MnistData, n: int, seed: int = 0) -> np.ndarray:
 
 def to_model_input(x: np.ndarray) -> np.ndarray:
     """uint8 (n, 28, 28) digits as float32 (n, 28, 28, 1) in [0, 1], the models' input."""
-    return (x.astype(np.float32) / 255.0)[..., np.newaxis]
+    images = x.astype(np.float32)
+    images /= 255.0  # in place: one float copy of the digits, not two
+    return images[..., np.newaxis]
 
 
 def class_means(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -66,3 +67,112 @@ def test_freed_pages_go_back_to_the_system():
     run = subprocess.run([sys.executable, "-c", FREED], capture_output=True, text=True, check=True)
     before, after = map(int, run.stdout.split())
     assert before - after > 100  # MB
+
+
+# Runs that each free 45 MB, as a training does, while the page threads of a Streamlit server
+# hold the arenas they took; one run after another, each on a new thread or on heap's workers.
+RUNS = """
+import sys, threading
+from mnist_core.classroom import heap
+def rss():
+    status = open("/proc/self/status").read()
+    return next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line) // 1024
+ready = threading.Barrier(8)
+def page():
+    ready.wait()
+    block = bytearray(1000)
+    ready.wait()
+pages = [threading.Thread(target=page) for _ in range(8)]
+for t in pages: t.start()
+for t in pages: t.join()
+heap.limit_arenas()  # too late for the arenas those threads took, as in the server
+big = bytearray(31 << 20)  # once freed, glibc serves blocks up to 31 MB from arenas
+del big
+def training():
+    blocks = [bytearray(9 << 20) for _ in range(5)]
+    del blocks
+if sys.argv[1] == "workers":
+    run = lambda: heap.run_on_worker(training)
+else:
+    run = training
+held, after = [], []
+for _ in range(6):
+    shown = threading.Event()  # a page shows the run meanwhile, on a thread of its own
+    threading.Thread(target=lambda: (bytearray(1000), shown.wait()), daemon=True).start()
+    held.append(shown)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    heap.release_freed()
+    after.append(rss())
+print(after[0], after[-1])
+for shown in held: shown.set()
+"""
+
+
+def growth(mode: str) -> int:
+    """MB the process grew between the first and the last of six runs."""
+    run = subprocess.run(
+        [sys.executable, "-c", RUNS, mode], capture_output=True, text=True, check=True
+    )
+    first, last = map(int, run.stdout.split())
+    return last - first
+
+
+def test_runs_on_the_workers_hold_their_freed_memory_once():
+    assert growth("threads") > 80  # each new thread's arena kept the run's freed 45 MB
+    assert growth("workers") < 15
+
+
+def test_work_one_after_another_goes_to_one_long_lived_thread():
+    ran_on, results = [], []
+
+    def work(n: int) -> int:
+        ran_on.append(threading.current_thread())
+        return n * 2
+
+    for n in range(3):  # from a new thread each time, as each training job has its own
+        caller = threading.Thread(
+            target=lambda n=n: results.append(heap.run_on_worker(lambda: work(n)))
+        )
+        caller.start()
+        caller.join()
+    assert results == [0, 2, 4]
+    assert ran_on[0] is ran_on[1] is ran_on[2] and ran_on[0].is_alive()
+
+
+def test_work_at_the_same_time_gets_a_worker_each_and_errors_reach_the_caller():
+    both = threading.Barrier(2, timeout=10)  # broken if the two never run at once
+    errors = []
+
+    def meet():
+        try:
+            heap.run_on_worker(both.wait)
+        except threading.BrokenBarrierError as err:
+            errors.append(err)
+
+    callers = [threading.Thread(target=meet) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert errors == []
+    with pytest.raises(ZeroDivisionError):
+        heap.run_on_worker(lambda: 1 / 0)
+    assert heap.run_on_worker(lambda: "still serving") == "still serving"
+
+
+def test_a_worker_lets_go_of_its_work_and_result_once_done():
+    """An idle worker holding its last result would keep a dropped run's model alive."""
+    import gc
+    import weakref
+
+    class Model:
+        pass
+
+    def train() -> Model:
+        return Model()
+
+    result = weakref.ref(heap.run_on_worker(train))
+    gc.collect()
+    assert result() is None

@@ -358,3 +358,25 @@ def test_model_files_leave_the_optimizer_out_and_old_files_still_load(tmp_path):
     assert new.stat().st_size < old.stat().st_size * 0.5
     for path in (old, new):
         assert np.allclose(predict(load_model(path), x), predict(model, x), atol=1e-6)
+
+
+def test_testing_the_10000_digits_never_holds_them_all_as_floats(default_model, mnist):
+    """As floats the test digits are 31 MB, which glibc keeps once freed in the arena of the
+    thread that tested (a page's, often a new one): the test goes a chunk at a time, and gives
+    what one pass over all of them gives."""
+    import tracemalloc
+
+    from mnist_core.data import to_model_input
+    from mnist_core.engine.model import evaluate
+
+    x, y = mnist.x_test, mnist.y_test
+    evaluate(default_model, x[:2], y[:2])  # traced before tracemalloc watches
+    tracemalloc.start()
+    try:
+        result = evaluate(default_model, x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(result.labels) == 10_000
+    assert peak < 8 * 2**20, f"{peak / 2**20:.1f} MB"  # one float copy alone is 31 MB
+    np.testing.assert_array_equal(result.probabilities, predict(default_model, to_model_input(x)))

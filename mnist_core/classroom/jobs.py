@@ -242,12 +242,13 @@ class TrainingJob:
         try:
             self._training_since = time.monotonic()
             self._set_state(JobState.TRAINING)
-            self.result = self._train()
+            # On a long-lived thread, whose heap arena holds the run's freed churn only once.
+            self.result = heap.run_on_worker(self._train)
             trained = time.monotonic() - self._training_since
             if self.speed is not None and not self.result.stopped:
                 self.speed.record(self.config, trained)
             self._set_state(JobState.TESTING)
-            self._test(self.result.model)
+            heap.run_on_worker(lambda: self._test(self.result.model))
             self._set_state(JobState.STOPPED if self.result.stopped else JobState.DONE)
         except Exception as err:  # shown to the user; the thread must not die silently
             with self._lock:

@@ -131,7 +131,8 @@ class ServerWarmup:
                 self.error = STOPPED_DURING
                 return
             try:
-                self.speed = ServerSpeed(measure_speed(data))
+                # On the trainings' worker thread: the heap arena it warms serves their runs.
+                self.speed = ServerSpeed(heap.run_on_worker(lambda: measure_speed(data)))
             finally:
                 slots.release(self)
                 heap.release_freed()  # the probe's freed heap
