@@ -14,7 +14,7 @@ import gc
 import os
 
 from bench.bench_load import MemoryWatch, rss_mb
-from bench.cli import bench_parser
+from bench.cli import bench_parser, print_growth
 from mnist_core.classroom.jobs import JobState, TrainingJob
 from mnist_core.classroom.queue import TrainingSlots
 from mnist_core.config import PRESETS
@@ -37,12 +37,8 @@ def main() -> None:
         kept.append(job)
         gc.collect()
         series.append(rss_mb(pid))
-    growth = series[-1] - series[0]
-    print(f"{args.runs} codelab runs in a row, all kept: resident MB after each run")
-    print("  " + " ".join(f"{mb:.0f}" for mb in series))
-    print(
-        f"after run 1: {series[0]:,.0f} MB, after run {args.runs}: {series[-1]:,.0f} MB, "
-        f"growth {growth:+,.0f} MB ({growth / max(args.runs - 1, 1):+.1f} MB a run; target ≤ 100)"
+    print_growth(
+        f"{args.runs} codelab runs in a row, all kept: resident MB after each run", series, "≤ 100"
     )
     slots = TrainingSlots(args.together)
     watch = MemoryWatch(pid)

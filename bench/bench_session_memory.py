@@ -26,6 +26,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from bench.bench_load import rss_mb
 from bench.browser import launch_chromium, start_app, stop_app
+from bench.cli import print_growth
 
 SLOW = 300_000  # ms: a run, on a busy machine
 
@@ -112,13 +113,10 @@ def main() -> None:
             held = [line.split() for line in _lines(probes)]
         finally:
             stop_app(server)
-    growth = series[-1] - series[0]
-    print(f"{args.runs} codelab runs in one browser session: server MB after each run")
-    print("  " + " ".join(f"{mb:.0f}" for mb in series))
-    print(
-        f"after run 1: {series[0]:,.0f} MB, after run {args.runs}: {series[-1]:,.0f} MB, "
-        f"growth {growth:+,.0f} MB ({growth / max(args.runs - 1, 1):+.1f} MB a run; "
-        "target ≤ +50 MB in all)"
+    print_growth(
+        f"{args.runs} codelab runs in one browser session: server MB after each run",
+        series,
+        "≤ +50 MB in all",
     )
     if held:
         print("after each run: resident / after gc / after handing freed heap pages back, MB")
