@@ -105,8 +105,10 @@ def test_stopping_mid_epoch_keeps_a_usable_model_and_the_partial_history(
 
 def test_steps_run_several_per_call_alone_only_when_a_step_is_costly(mnist, tiny_config):
     # Several steps per call save the codelab's fit a sixth of its time; a costly step runs
-    # alone, so that Stop and the live progress still answer within a step.
-    assert steps_per_execution(PRESETS["codelab"]) > 1 and steps_per_execution(PRESETS["best"]) > 1
+    # alone, so that Stop and the live progress still answer within a step, and so does a
+    # network with random layers, whose training would change.
+    assert steps_per_execution(PRESETS["codelab"]) > 1
+    assert steps_per_execution(PRESETS["best"]) == steps_per_execution(PRESETS["fast"]) == 1
     costly = TrainConfig(filters=(64, 128), kernel_sizes=(7, 7), padding="same", batch_size=1024)
     assert steps_per_execution(costly) == 1
     config = tiny_config.replace(epochs=1)
