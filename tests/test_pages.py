@@ -580,6 +580,10 @@ def test_a_session_waits_for_a_training_slot_with_a_message_once_both_are_taken(
     for at, epochs in ((first, 50), (second, 49)):  # other settings: the same would join
         _tiny(at, epochs=epochs)
         next(b for b in at.button if b.label == "Train").click().run()
+    deadline = time.monotonic() + 60
+    while not all(at.session_state["workspace"].jobs[0].view().batches for at in (first, second)):
+        assert time.monotonic() < deadline, "both runs report progress"
+        time.sleep(0.05)  # then their time left, and so the wait, is known
     _tiny(third, epochs=1)
     next(b for b in third.button if b.label == "Train").click().run()
     assert not third.exception
