@@ -60,7 +60,6 @@ def _server_env() -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DIGIT_LAB_ABANDON_SECONDS": str(ABANDON_SECONDS),
         "DIGIT_LAB_DATA_DIR": BOARD_DIR,
-        "DIGIT_LAB_MAX_TRAININGS": "1",  # one user's run fills the server: the next one queues
     }
     npz = os.environ.get("MNIST_NPZ") or str(REPO.parent / "shared" / "data" / "mnist.npz")
     if Path(npz).is_file():

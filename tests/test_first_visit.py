@@ -66,12 +66,10 @@ def test_home_data_train_and_the_sidebar_show_without_importing_tensorflow():
 
 @pytest.fixture
 def gated_warmup(monkeypatch):
-    """The server's warm-up, held in its speed measurement (holding the training slot of a
-    one-slot server) until the test opens the gate; pages see both as the server's own."""
+    """The server's warm-up, held in its speed measurement (holding the training slot) until
+    the test opens the gate; pages see it as the server's own."""
     measuring, gate = threading.Event(), threading.Event()
     measure = estimates.measure_speed
-    one_slot = TrainingSlots(1)
-    monkeypatch.setattr(state, "training_slots", lambda: one_slot)
 
     def gated(data):
         measuring.set()

@@ -47,8 +47,8 @@ def mnist() -> MnistData:
 
 @st.cache_resource(show_spinner=False)
 def training_slots() -> TrainingSlots:
-    """How many trainings may run at once on this server ($DIGIT_LAB_MAX_TRAININGS, default 2)."""
-    return TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", TrainingSlots.DEFAULT_LIMIT)))
+    """How many trainings may run at once on this server ($DIGIT_LAB_MAX_TRAININGS, default 1)."""
+    return TrainingSlots(int(_env_number("DIGIT_LAB_MAX_TRAININGS", 1)))
 
 
 def run_limits() -> RunLimits:

@@ -9,12 +9,7 @@ from collections.abc import Callable
 class TrainingSlots:
     """A server-wide limit on trainings running at once, served first come, first served."""
 
-    # Two at once empty a queue of codelab runs sooner than one at a time: on two cores in
-    # 0.57-0.65 of the time (a small run alone gains nothing from the second core), on one in
-    # 0.79-0.97 (bench/bench_queue.py).
-    DEFAULT_LIMIT = 2
-
-    def __init__(self, limit: int = DEFAULT_LIMIT):
+    def __init__(self, limit: int = 1):
         self.limit = limit
         self._changed = threading.Condition()
         self._waiting: list[object] = []  # holders in arrival order

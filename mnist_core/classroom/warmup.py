@@ -69,8 +69,8 @@ class ServerWarmup:
     of `slots()`.
 
     The measurement trains, so it holds a training slot like any run: a run started meanwhile
-    takes the other slot or waits in the queue behind it (one beside it slows the measurement,
-    and the first estimates err on the long side until finished runs correct them).
+    waits in the queue behind it like behind any other (or, on a server with more slots, trains
+    beside it, slowing the measurement until finished runs correct the speed).
 
     With `activity`, it begins once no page has run for `QUIET` seconds (or after `MAX_WAIT`):
     TensorFlow's import holds the CPU and Python's lock for seconds, and a visitor's next page,
