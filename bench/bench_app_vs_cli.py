@@ -120,7 +120,7 @@ def main() -> None:
         ("bare fit", None),
         ("CLI fit", 1.05),
         ("app fit", None),
-        ("click → finished", 1.3),
+        ("click → finished", 1.05),
     ):
         m = statistics.median(times[name])
         goal = f"   (target ≤ {target})" if target else ""

@@ -566,6 +566,10 @@ def test_a_second_session_waits_for_the_training_slot_with_a_message():
     first, second = _app("pages/train.py"), _app("pages/train.py")
     _tiny(first, epochs=50)
     next(b for b in first.button if b.label == "Train").click().run()
+    running, deadline = first.session_state["workspace"].jobs[0], time.monotonic() + 60
+    while not running.view().batches:  # its first call into TensorFlow trains several steps
+        assert time.monotonic() < deadline, "the first run reports its progress"
+        time.sleep(0.05)  # then its time left, and so the second one's wait, is known
     _tiny(second, epochs=1)
     next(b for b in second.button if b.label == "Train").click().run()
     assert not second.exception

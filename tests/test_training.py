@@ -25,7 +25,15 @@ from mnist_core.config import (
     TrainConfig,
     validate,
 )
-from mnist_core.engine.model import build_model, evaluate, load_model, predict, save_model
+from mnist_core.engine.model import (
+    build_model,
+    compile_model,
+    evaluate,
+    load_model,
+    predict,
+    save_model,
+    steps_per_execution,
+)
 from mnist_core.engine.progress import BatchProgress, EpochProgress
 from mnist_core.engine.training import fit_arrays, train
 
@@ -48,18 +56,23 @@ def test_a_tiny_run_learns_far_above_chance(mnist, tiny_config):
 
 
 def test_progress_is_throttled_but_always_closes_each_epoch(mnist, tiny_config):
-    _, every = _run(tiny_config, mnist, report_every=0.0)
-    batches = [e for e in every if isinstance(e, BatchProgress)]
+    calls = steps_per_execution(tiny_config)  # steps per call into TensorFlow
     per_epoch = -(-tiny_config.train_size // tiny_config.batch_size)
-    assert len(batches) == 2 * per_epoch
-    assert [b.step for b in batches] == list(range(1, 2 * per_epoch + 1))
+    assert 1 < calls < per_epoch  # a report can come within an epoch, and after several steps
+    result, every = _run(tiny_config, mnist, report_every=0.0)
+    batches = [e for e in every if isinstance(e, BatchProgress)]
+    # After every call, and at each epoch's end though its last call runs fewer steps.
+    ends = [*range(calls, per_epoch, calls), per_epoch]
+    assert [b.batch for b in batches] == ends * 2
+    assert [b.step for b in batches] == ends + [per_epoch + end for end in ends]
     first = batches[0]
-    assert (first.epoch, first.batch, first.batches) == (1, 1, per_epoch)
+    assert (first.epoch, first.batches) == (1, per_epoch)
     assert first.images_per_s > 0 and first.eta > 0 and batches[-1].eta == 0
+    assert result.images_seen == 2 * tiny_config.train_size
     # Window means over a whole epoch add back up to Keras's epoch mean.
-    sizes = np.minimum(tiny_config.batch_size, tiny_config.train_size - np.arange(per_epoch) * 64)
+    images = np.minimum(np.array(ends) * tiny_config.batch_size, tiny_config.train_size)
     epoch1 = next(e for e in every if isinstance(e, EpochProgress))
-    mean = np.average([b.loss for b in batches[:per_epoch]], weights=sizes)
+    mean = np.average([b.loss for b in batches[: len(ends)]], weights=np.diff(images, prepend=0))
     assert mean == pytest.approx(epoch1.loss, rel=1e-3)
 
     _, throttled = _run(tiny_config, mnist, report_every=3600)
@@ -88,6 +101,41 @@ def test_stopping_mid_epoch_keeps_a_usable_model_and_the_partial_history(
     path = save_model(result.model, tmp_path / "stopped.keras")
     x = mnist.x_test[:5].astype(np.float32) / 255
     assert np.allclose(predict(load_model(path), x), predict(result.model, x), atol=1e-6)
+
+
+def test_steps_run_several_per_call_alone_only_when_a_step_is_costly(mnist, tiny_config):
+    # Several steps per call save the codelab's fit a sixth of its time; a costly step runs
+    # alone, so that Stop and the live progress still answer within a step, and so does a
+    # network with random layers, whose training would change.
+    assert steps_per_execution(PRESETS["codelab"]) > 1
+    assert steps_per_execution(PRESETS["best"]) == steps_per_execution(PRESETS["fast"]) == 1
+    costly = TrainConfig(filters=(64, 128), kernel_sizes=(7, 7), padding="same", batch_size=1024)
+    assert steps_per_execution(costly) == 1
+    config = tiny_config.replace(epochs=1)
+    assert build_model(config).steps_per_execution == steps_per_execution(config)
+    # The same run, one step per call or several: the same training, step for step.
+    alone = build_model(config)
+    compile_model(alone, alone.optimizer, alone.loss)  # Keras's default: one step per call
+    one = train(alone, config, mnist).history[0]
+    several = _run(config, mnist)[0].history[0]
+    assert several.loss == pytest.approx(one.loss, rel=1e-4)
+    assert several.val_accuracy == pytest.approx(one.val_accuracy, abs=1e-6)
+
+
+def test_two_runs_at_once_train_as_each_would_alone(mnist, tiny_config):
+    config = tiny_config.replace(epochs=1)
+    alone = [_run(config.replace(seed=seed), mnist)[0].history[0] for seed in (1, 2)]
+    slots = TrainingSlots(2)
+    jobs = [
+        TrainingJob(f"seed {seed}", config.replace(seed=seed), mnist, slots).start()
+        for seed in (1, 2)
+    ]
+    for job, solo in zip(jobs, alone):
+        job.join(120)
+        assert job.state == "done", job.error
+        beside = job.view().epochs[0]
+        assert beside.loss == pytest.approx(solo.loss, rel=1e-4)
+        assert beside.val_accuracy == pytest.approx(solo.val_accuracy, abs=1e-6)
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics(mnist, tiny_config):

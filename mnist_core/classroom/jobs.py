@@ -155,7 +155,11 @@ class TrainingJob:
             return 0.0
         with self._lock:
             last = self._batches[-1] if self._batches else None
-        return last.eta if last is not None else self.estimated_seconds
+        if last is not None:
+            return last.eta
+        if self.speed is not None:  # at the server's pace now: the runs since it was queued
+            return self.speed.estimate(self.config)  # corrected it
+        return self.estimated_seconds
 
     def _should_stop(self) -> bool:
         """True once stopped; stops the run itself when abandoned or over its time limit."""

@@ -68,9 +68,9 @@ class ServerWarmup:
     in a background thread, then measures this server's training speed on that data, holding one
     of `slots()`.
 
-    The measurement trains, reseeding Keras's global random generator and taking the CPUs, so
-    it holds a training slot: it never runs beside a user's run, and a run started meanwhile
-    waits in the queue behind it like behind any other.
+    The measurement trains, so it holds a training slot like any run: a run started meanwhile
+    waits in the queue behind it like behind any other (or, on a server with more slots, trains
+    beside it, slowing the measurement until finished runs correct the speed).
 
     With `activity`, it begins once no page has run for `QUIET` seconds (or after `MAX_WAIT`):
     TensorFlow's import holds the CPU and Python's lock for seconds, and a visitor's next page,

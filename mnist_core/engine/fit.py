@@ -17,6 +17,10 @@ from mnist_core.engine.progress import BatchProgress, EpochProgress, Progress, T
 from mnist_core.engine.weight_watch import WeightWatch
 
 ProgressCallback = Callable[[Progress], None]
+# Keras shuffles the training data from TensorFlow's global seed, read when fit makes its
+# dataset: a training beside this one must not reseed it in between, or a run's result would
+# depend on what trained beside it.
+_SEEDING = threading.Lock()
 
 
 def fit(
@@ -34,7 +38,9 @@ def fit(
     watch_weights: bool = True,
 ) -> TrainResult:
     """Fit a compiled `model` on model inputs `x` and one-hot `y`, reporting at most every
-    `report_every` s and stopping after the batch in which `stop` is set.
+    `report_every` s and stopping after the call into TensorFlow (the model's
+    steps_per_execution batches) in which `stop` is set; Keras's random state is seeded with
+    `seed`, and no other fit reseeds it until this one has seeded its data's shuffling.
 
     `validation`, model inputs and their digits, is predicted after each epoch; `watch_weights`
     adds each layer's weight histogram to every epoch's report.
@@ -42,9 +48,14 @@ def fit(
     reporter = _Reporter(
         len(y), batch_size, epochs, on_progress, stop, report_every, validation, watch_weights
     )
-    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[reporter], verbose=0)
+    _SEEDING.acquire()
+    reporter.seeding = _SEEDING.release  # called when training begins
+    try:
+        keras.utils.set_random_seed(seed)
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[reporter], verbose=0)
+    finally:
+        reporter.release_seeding()  # when fit failed before training began
     # The traced train and test steps only serve to train this model again (Keras retraces
     # then); kept, every finished run would hold its graphs.
     model.train_function = model.test_function = model.predict_function = None
@@ -71,8 +82,20 @@ class _Reporter(keras.callbacks.Callback):
         self.watch = watch
         self.history: list[EpochProgress] = []
         self.images_seen = 0
+        self.seeding: Callable[[], None] | None = None  # releases _SEEDING once
+
+    def release_seeding(self) -> None:
+        if self.seeding is not None:
+            release, self.seeding = self.seeding, None
+            release()
+
+    def honour_stop(self) -> None:
+        """End the fit before its next call into TensorFlow if a stop was asked for."""
+        if self.stop is not None and self.stop.is_set():
+            self.model.stop_training = True
 
     def on_train_begin(self, logs=None):
+        self.release_seeding()  # fit has made its dataset: its shuffling is seeded
         self.start = time.perf_counter()
         self.weights = WeightWatch(self.model) if self.watch else None
 
@@ -83,11 +106,13 @@ class _Reporter(keras.callbacks.Callback):
         self.last_report = self.epoch_start
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.stop is not None and self.stop.is_set():
-            self.model.stop_training = True
-        self.done = batch + 1
-        images = min(self.done * self.batch_size, self.n_train)
-        self.images_seen += images - min(batch * self.batch_size, self.n_train)
+        self.honour_stop()
+        # Called once per call into TensorFlow (the model's steps_per_execution steps), with
+        # its last step's index: past the epoch's end when the epoch's last call runs fewer.
+        done = min(batch + 1, self.batches)
+        images = min(done * self.batch_size, self.n_train)
+        self.images_seen += images - min(self.done * self.batch_size, self.n_train)
+        self.done = done
         now = time.perf_counter()
         due = now - self.last_report >= self.report_every
         if not (due or self.done == self.batches or self.model.stop_training):
@@ -115,6 +140,7 @@ class _Reporter(keras.callbacks.Callback):
                 eta=elapsed / step * (self.epochs * self.batches - step),
             )
         )
+        self.honour_stop()  # asked for during the report: the next call runs several steps
 
     def on_epoch_end(self, epoch, logs=None):
         val_loss = val_accuracy = confusion = None
@@ -142,6 +168,7 @@ class _Reporter(keras.callbacks.Callback):
         self.history.append(progress)
         if self.on_progress is not None:
             self.on_progress(progress)
+        self.honour_stop()
 
 
 def _validate(model: keras.Model, x_val: np.ndarray, y_val: np.ndarray) -> tuple:
