@@ -192,10 +192,11 @@ def test_a_shared_run_goes_on_while_any_page_shows_it_and_stops_when_none_does(
     mnist, tiny_config, busy_slots
 ):
     runs = SharedRuns()
-    make = _maker(tiny_config, mnist, busy_slots, limits=RunLimits(abandon_after=0.5))
+    # A page looks every 0.1 s, far inside the abandon time even on a starved machine.
+    make = _maker(tiny_config, mnist, busy_slots, limits=RunLimits(abandon_after=2.0))
     watched = runs.join("Run 1", tiny_config, mnist, make)
     closed_tab = runs.join("Run 1", tiny_config, mnist, make)  # never seen again
-    until = time.monotonic() + 1.5  # three times the abandon time
+    until = time.monotonic() + 4.0  # twice the abandon time
     while time.monotonic() < until:
         watched.seen()  # one user's page still shows the run
         time.sleep(0.1)
