@@ -71,7 +71,7 @@ def _run_status(job: TrainingJob) -> None:
 
 
 def _current_model_picker(entries: dict[str, ModelEntry]) -> None:
-    entry = state.current_model()
+    entry = entries[state.workspace().current_model]  # select_current_model picked it
     # The workspace holds the choice (another tab, a finished run may change it); the picker
     # shows it, and writes the user's pick back.
     if st.session_state.get(MODEL_PICKER) != entry.name:
