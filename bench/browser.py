@@ -26,37 +26,57 @@ CHROMIUM_ARGS = [
 ]
 
 
-# An init script counting script runs started, from stApp's [data-test-script-state]. Each
-# change is read from its own mutation record (with its old value), so a run that starts and
-# ends within one batch of records still counts. It also counts the page's requests for a run
-# (a BackMsg whose first field is rerun_script, field 11: byte 0x5a), sent as a widget changes:
-# until the script state changes after a request, the page has not settled.
+# An init script reading the app's WebSocket traffic. It counts the page's requests for a run (a
+# BackMsg whose first field is rerun_script, field 11: byte 0x5a), sent as a widget changes,
+# and the runs the server starts (a ForwardMsg holding new_session, field 4). A request stays
+# pending until a run ends other than early for a rerun (script_finished, field 6, status != 2).
+# The socket is read rather than stApp's [data-test-script-state]: a fast run's start and end
+# reach React in one batch and that attribute never changes.
 WATCH_SCRIPT_RUNS = """
 (() => {
   window.__digitLabStarts = 0;
   window.__digitLabRequests = 0;
   window.__digitLabPending = false;
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    if (ArrayBuffer.isView(data) && data.byteLength && new Uint8Array(
-      data.buffer, data.byteOffset, 1)[0] === 0x5a) {
-      window.__digitLabRequests += 1;
-      window.__digitLabPending = true;
+  const EARLY_FOR_RERUN = 2;
+  const readTopFields = (buffer, onField) => {
+    const bytes = new Uint8Array(buffer);
+    let i = 0;
+    const varint = () => {
+      let value = 0, scale = 1, byte;
+      do { byte = bytes[i++]; value += (byte & 127) * scale; scale *= 128; } while (byte & 128);
+      return value;
+    };
+    while (i < bytes.length) {
+      const tag = varint(), wireType = tag & 7;
+      if (wireType === 0) onField(tag >> 3, varint());
+      else if (wireType === 2) { const length = varint(); onField(tag >> 3, null); i += length; }
+      else if (wireType === 1) i += 8;
+      else if (wireType === 5) i += 4;
+      else return;
     }
-    return send.call(this, data);
   };
-  new MutationObserver((records) => {
-    window.__digitLabPending = false;
-    records.forEach((record, i) => {
-      // A record holds the old value; the new one is the next record's old value, or the current.
-      const next = records.slice(i + 1).find((r) => r.target === record.target);
-      const value = next ? next.oldValue : record.target.getAttribute("data-test-script-state");
-      if (value === "running" && record.oldValue !== "running") window.__digitLabStarts += 1;
+  const onMessage = (event) => {
+    if (!(event.data instanceof ArrayBuffer)) return;
+    readTopFields(event.data, (field, value) => {
+      if (field === 4) window.__digitLabStarts += 1;
+      if (field === 6 && value !== EARLY_FOR_RERUN) window.__digitLabPending = false;
     });
-  }).observe(document, {
-    subtree: true, attributes: true, attributeOldValue: true,
-    attributeFilter: ["data-test-script-state"],
-  });
+  };
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", onMessage);
+    }
+    send(data) {
+      if (ArrayBuffer.isView(data) && data.byteLength && new Uint8Array(
+        data.buffer, data.byteOffset, 1)[0] === 0x5a) {
+        window.__digitLabRequests += 1;
+        window.__digitLabPending = true;
+      }
+      return super.send(data);
+    }
+  };
 })();
 """
 

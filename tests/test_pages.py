@@ -566,6 +566,9 @@ def test_a_model_file_can_be_loaded_and_a_bad_one_is_explained(tmp_path):
 
 
 def test_a_second_session_waits_for_the_training_slot_with_a_message():
+    from ui import state
+
+    state.training_slots.clear()  # a queue of its own: an earlier test's run may still hold one
     first, second = _app("pages/train.py"), _app("pages/train.py")
     _tiny(first, epochs=50)
     next(b for b in first.button if b.label == "Train").click().run()
