@@ -6,7 +6,9 @@
 Rounds alternate app, CLI, bare fit, so machine noise hits all three alike. The CLI and the bare
 fit each run in a fresh process (both trace the model once, as the app does for every run).
 Printed, as medians and ratios to the bare fit:
-- app click → finished: from the click on Train to the finished message on screen;
+- app click → finished: from the click on Train to the finished message in the page, by the
+  page's own clock (the click event's time, the message's first appearance); and the same by
+  this process's clock, which adds Playwright's checks before a click and its polling;
 - app fit and CLI fit: the seconds inside `mnist_core.train` each one reports.
 With --pin, the server, the CLI and the bare fit all train on CPU 0 and Chromium draws on
 CPU 1: on a real server the charts are drawn by the visitor's own computer, so this measures
@@ -23,30 +25,43 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.browser import ROOT, launch_chromium, start_app, stop_app
+from bench.browser import ROOT, launch_chromium, start_app, stop_app, watch_click_to
 
 FINISHED = re.compile(r"finished 10 full epoch\(s\) in ([\d.,]+) s")
+ESTIMATE = re.compile(r"s per epoch")
 
 
-def app_run(browser, url: str) -> tuple[float, float]:
-    """Train the codelab preset on the Train page: (click → finished message s, fit s)."""
+WATCH = watch_click_to({"finished": "full epoch(s) in"})
+
+
+@dataclass(frozen=True)
+class AppRun:
+    page_clock: float  # click → finished message, by the page's own clock
+    test_clock: float  # the same by this process's: with Playwright's click checks and polling
+    fit: float  # the fit's seconds, as the finished message says
+
+
+def app_run(browser, url: str) -> AppRun:
+    """Train the codelab preset on the Train page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page.add_init_script(WATCH)
     page.goto(f"{url}/train")
-    train = page.get_by_role("button", name="Train", exact=True)
-    train.wait_for(timeout=120_000)
-    page.wait_for_timeout(1000)  # the page settles: estimate shown, no script running
+    page.get_by_text(ESTIMATE).wait_for(timeout=120_000)  # the page has settled
+    page.evaluate("window.__marks.armed = true")
     start = time.perf_counter()
-    train.click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("() => window.__marks.finished", polling=100, timeout=300_000)
+    test_clock = time.perf_counter() - start
+    marks = page.evaluate("window.__marks")
     done = page.get_by_text(FINISHED)
-    done.wait_for(timeout=300_000, state="attached")
-    wall = time.perf_counter() - start
     fit = float(FINISHED.search(done.inner_text()).group(1).replace(",", ""))
     page.close()
-    return wall, fit
+    return AppRun((marks["finished"] - marks["clicked"]) / 1000, test_clock, fit)
 
 
 TRAINING_CPUS: set[int] | None = None  # --pin: where every training runs
@@ -82,14 +97,21 @@ def measure(data: str, repeats: int = 3, pin: bool = False) -> dict[str, list[fl
     server, url = start_app(env)
     if pin:
         os.sched_setaffinity(0, {1})  # Playwright's driver and Chromium inherit this
-    times = {"click → finished": [], "app fit": [], "CLI fit": [], "bare fit": []}
+    times = {
+        "click → finished": [],
+        "  by the test's clock": [],
+        "app fit": [],
+        "CLI fit": [],
+        "bare fit": [],
+    }
     try:
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             for _ in range(repeats):
-                click, fit = app_run(browser, url)
-                times["click → finished"].append(click)
-                times["app fit"].append(fit)
+                run = app_run(browser, url)
+                times["click → finished"].append(run.page_clock)
+                times["  by the test's clock"].append(run.test_clock)
+                times["app fit"].append(run.fit)
                 times["CLI fit"].append(
                     fit_seconds(
                         "mnist_core", "train", "--preset", "codelab", "--data", data, env=env
@@ -121,6 +143,7 @@ def main() -> None:
         ("CLI fit", 1.05),
         ("app fit", None),
         ("click → finished", 1.05),
+        ("  by the test's clock", None),
     ):
         m = statistics.median(times[name])
         goal = f"   (target ≤ {target})" if target else ""

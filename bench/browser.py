@@ -81,6 +81,40 @@ WATCH_SCRIPT_RUNS = """
 """
 
 
+def watch_click_to(messages: dict[str, str]) -> str:
+    """An init script noting, by the page's own clock, in `window.__marks`: `clicked`, the
+    time of the first click once `armed` is set, and under each name in `messages`, when its
+    text is first painted (the first task after the frame that follows its insertion: a page
+    busy drawing charts paints late). It reads only the nodes that change: Playwright's text
+    locators scan the whole page several times a second, which on many pages sharing one core
+    slows what is measured."""
+    checks = "\n".join(
+        f"        if (!seen.has({name!r}) && text.includes({text!r})) painted({name!r});"
+        for name, text in messages.items()
+    )
+    return f"""
+(() => {{
+  const marks = window.__marks = {{}}, seen = new Set();
+  const painted = (name) => {{
+    seen.add(name);
+    requestAnimationFrame(() => setTimeout(() => {{ marks[name] = performance.now(); }}));
+  }};
+  document.addEventListener("click", (event) => {{
+    if (marks.armed && !marks.clicked) marks.clicked = event.timeStamp;
+  }}, true);
+  new MutationObserver((records) => {{
+    for (const record of records) {{
+      const nodes = record.type === "characterData" ? [record.target] : record.addedNodes;
+      for (const node of nodes) {{
+        const text = node.textContent || "";
+{checks}
+      }}
+    }}
+  }}).observe(document, {{subtree: true, childList: true, characterData: true}});
+}})();
+"""
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:
