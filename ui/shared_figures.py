@@ -34,7 +34,7 @@ def figure(view: JobView, name: str, make: Callable[[], go.Figure]) -> go.Figure
     key = (id(newest), len(view.epochs), name, language())
     with _lock:  # one page builds it; the others on the run wait for it, then reuse it
         kept = _kept.get(key)
-        if kept is None or kept[0] is not newest:
+        if kept is None:  # a kept entry holds its report, so its id names no other
             kept = _kept[key] = (newest, make())
             while len(_kept) > KEEP:
                 del _kept[next(iter(_kept))]
