@@ -40,8 +40,16 @@ ESTIMATE_POLL = 1.0  # seconds between looks at the speed calibration, until it 
 
 def _estimate(config: TrainConfig, params: int, was_waiting: bool) -> None:
     warmup = state.warmup()
-    if warmup.done and was_waiting:
+    # Read once: the speed is set a moment before the warm-up is done, and an estimate shown
+    # then, followed by the rerun below, would redraw the page under a keyboard user's focus.
+    done = warmup.done
+    if done and was_waiting:
         st.rerun()  # the whole page, so that this stops polling
+    if not done:
+        st.markdown(
+            _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
+        )
+        return
     if warmup.error is not None:
         st.markdown(_("**{params:,} parameters**").format(params=params))
         st.warning(
@@ -49,11 +57,6 @@ def _estimate(config: TrainConfig, params: int, was_waiting: bool) -> None:
                 error=warmup.error
             ),
             icon=":material/warning:",
-        )
-        return
-    if warmup.speed is None:
-        st.markdown(
-            _("**{params:,} parameters** · estimating this server's speed…").format(params=params)
         )
         return
     seconds = warmup.speed.estimate_epoch(config)
