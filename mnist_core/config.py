@@ -284,6 +284,26 @@ def network_layers(config: TrainConfig) -> list[LayerInfo]:
     return rows
 
 
+# Each call from Keras into TensorFlow costs milliseconds of Python and dispatch: a sixth of a
+# small network's fit (the codelab's). A call may run several training steps, up to about this
+# many multiply-accumulates (forward pass): half a second on one core, so that Stop and the
+# live progress, which answer between calls, stay prompt. A costlier step runs alone.
+EXECUTION_MACS = 2_000_000_000
+MAX_STEPS_PER_EXECUTION = 16
+
+
+def steps_per_execution(config: TrainConfig) -> int:
+    """Training steps Keras runs in one call into TensorFlow for `config`'s network."""
+    if config.augmented or config.dropout:
+        # Their random layers draw otherwise in a multi-step loop: one step per call keeps
+        # `fast` and `best` training as they were tuned.
+        return 1
+    weighted = (layer for layer in network_layers(config) if layer.kind in ("Conv2D", "Dense"))
+    # A layer's weights are each used once per position of its output map.
+    macs = sum(layer.params * math.prod(layer.output_shape[1:-1]) for layer in weighted)
+    return min(max(EXECUTION_MACS // (macs * config.batch_size), 1), MAX_STEPS_PER_EXECUTION)
+
+
 def validate(config: TrainConfig, available: int | None = None) -> None:
     """Raise ConfigError naming the first impossible setting."""
     c = config

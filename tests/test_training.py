@@ -23,6 +23,7 @@ from mnist_core.config import (
     PRESETS,
     ConfigError,
     TrainConfig,
+    steps_per_execution,
     validate,
 )
 from mnist_core.engine.model import (
@@ -32,7 +33,6 @@ from mnist_core.engine.model import (
     load_model,
     predict,
     save_model,
-    steps_per_execution,
 )
 from mnist_core.engine.progress import BatchProgress, EpochProgress
 from mnist_core.engine.training import fit_arrays, train
@@ -215,6 +215,15 @@ def test_the_estimate_grows_with_what_costs(base):
     assert start > 0 and two - one == pytest.approx(base.epochs * estimate_epoch_seconds(base, 1.0))
     # A slower server (a longer probe epoch) takes proportionally longer.
     assert estimate_seconds(base, 3.0) == pytest.approx(3 * one)
+
+
+def test_a_network_with_a_random_layer_is_estimated_at_one_call_per_step():
+    # Dropout keeps one training step per call into TensorFlow, and each call costs its own
+    # Python and dispatch: the same network takes longer per epoch with it.
+    codelab = PRESETS["codelab"]
+    dropout = codelab.replace(dropout=0.05)
+    assert steps_per_execution(codelab) > 1 == steps_per_execution(dropout)
+    assert estimate_epoch_seconds(codelab, 1.0) < estimate_epoch_seconds(dropout, 1.0)
 
 
 def test_each_activation_is_estimated_at_its_own_measured_cost():

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
-from mnist_core.config import PRESETS, TrainConfig, layer_shapes, network_layers
+from mnist_core.config import (
+    PRESETS,
+    TrainConfig,
+    layer_shapes,
+    network_layers,
+    steps_per_execution,
+)
 from mnist_core.data import IMAGE_SIDE, NUM_CLASSES, MnistData
 
 
@@ -57,6 +64,9 @@ def cost_features(config: TrainConfig) -> dict[str, float]:
     images, steps = config.train_size, config.batches_per_epoch
     return {
         "epoch": 1,  # Keras's own work around an epoch: a new data iterator, callbacks
+        # Each call into TensorFlow (one or several steps) costs Python and dispatch; each step
+        # its own optimizer update and batch copy.
+        "call": math.ceil(steps / steps_per_execution(config)),
         "step": steps,
         "image": images,  # shuffling, copying each batch in, the loss and metrics per image
         # The first conv has one input channel: few MACs for the memory it reads.
@@ -86,29 +96,29 @@ def setup_features(config: TrainConfig) -> dict[str, float]:
 
 
 # The cost of one unit of each feature, in SPEED_PROBE epochs, so that they hold on a faster or
-# slower machine once its probe epoch is timed. Fitted on this project's 2-core machine (busy:
-# a robust fit, where a run slowed by other work counts less) by
+# slower machine once its probe epoch is timed. Fitted on this project's 2-core machine (a
+# robust fit, where a run slowed by other work counts less) by
 # `python -m bench.bench_estimates --fit --n 14 --bound 20 --save fit.json` (it prints both
-# tables; `--refit fit.json more.json` fits again from saved runs: these come from 85 runs of
-# two fits and two bench runs on 2026-11-27). A 0 is a cost too small to tell from that
-# machine's noise; features that fitted 0 (a cost per weight and batch, per augmented image,
-# tanh's and sigmoid's own cost) were dropped.
+# tables; `--refit fit.json more.json` fits again from saved runs): 36 runs on 2026-12-05, once
+# training ran several steps per call. Features that fitted 0 before (a cost per weight and
+# batch, per augmented image, tanh's and sigmoid's own cost) were dropped.
 EPOCH_COSTS = {
-    "epoch": 0.0672,
-    "step": 0.00588,
-    "image": 6.95e-05,
-    "first_conv_mac": 7.93e-10,
-    "conv_mac": 7.28e-11,
-    "dense_mac": 2.09e-10,
-    "map_value": 1.2e-08,
-    "batch_norm_value": 2.41e-09,
-    "elu_value": 5.42e-09,
-    "gelu_value": 2.27e-08,
-    "val_image": 9.67e-06,
-    "val_mac": 8.13e-11,
-    "val_map_value": 7.17e-09,
+    "epoch": 0.211,
+    "call": 0.0118,
+    "step": 0.00686,
+    "image": 0.000183,
+    "first_conv_mac": 3.32e-10,
+    "conv_mac": 2.2e-10,
+    "dense_mac": 5.32e-10,
+    "map_value": 8.47e-09,
+    "batch_norm_value": 2.17e-08,
+    "elu_value": 3.63e-09,
+    "gelu_value": 2.57e-08,
+    "val_image": 7.72e-06,
+    "val_mac": 1.7e-10,
+    "val_map_value": 4.23e-09,
 }
-SETUP_COSTS = {"run": 0.943, "layer": 0.143, "augmentation": 0.459, "validation": 0.34}
+SETUP_COSTS = {"run": 4.92, "layer": 0.401, "augmentation": 0.38, "validation": 1.11}
 # A short run timed once per server: seconds of one of its epochs after the first.
 SPEED_PROBE = PRESETS["codelab"].replace(train_size=2048, val_size=0, batch_size=128, epochs=5)
 

@@ -15,7 +15,7 @@ from mnist_core.config import (
     ONE_CYCLE_WARMUP,
     ModelFileError,
     TrainConfig,
-    network_layers,
+    steps_per_execution,
     validate,
 )
 from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES, to_model_input
@@ -57,26 +57,6 @@ def learning_rate(config: TrainConfig) -> float | keras.optimizers.schedules.Lea
             rate / 10, decay_steps=steps - warmup, warmup_target=rate, warmup_steps=warmup
         )
     return rate
-
-
-# Each call from Keras into TensorFlow costs milliseconds of Python and dispatch: a sixth of a
-# small network's fit (the codelab's). A call may run several training steps, up to about this
-# many multiply-accumulates (forward pass): half a second on one core, so that Stop and the
-# live progress, which answer between calls, stay prompt. A costlier step runs alone.
-EXECUTION_MACS = 2_000_000_000
-MAX_STEPS_PER_EXECUTION = 16
-
-
-def steps_per_execution(config: TrainConfig) -> int:
-    """Training steps Keras runs in one call into TensorFlow for `config`'s network."""
-    if config.augmented or config.dropout:
-        # Their random layers drew otherwise in the multi-step loop: `best` seed 0 tested
-        # 99.47 % instead of 99.55 %. One step per call keeps their training as measured.
-        return 1
-    weighted = (layer for layer in network_layers(config) if layer.kind in ("Conv2D", "Dense"))
-    # A layer's weights are each used once per position of its output map.
-    macs = sum(layer.params * int(np.prod(layer.output_shape[1:-1])) for layer in weighted)
-    return int(np.clip(EXECUTION_MACS // (macs * config.batch_size), 1, MAX_STEPS_PER_EXECUTION))
 
 
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
