@@ -223,7 +223,7 @@ def test_the_script_holds_only_what_the_settings_use():
     assert "layers.RandomTranslation(0.1, 0.1" in best and "RandomRotation" not in best
     assert "warmup_target=0.003" in best and "label_smoothing=0.1" in best
     assert best.count("strides=2,") == 3 and "MaxPooling2D" not in best
-    assert "batch_size = 128" in best and "epochs = 10" in best
+    assert "batch_size = 128" in best and "epochs = 13" in best
     # A value a link set between the sliders' steps is written exactly, not rounded.
     assert "layers.Dropout(0.1234567," in script_for(PRESETS["codelab"].replace(dropout=0.1234567))
     no_validation = script_for(PRESETS["codelab"].replace(val_size=0))

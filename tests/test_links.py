@@ -90,7 +90,7 @@ def test_every_kind_of_field_is_written_as_the_issue_says():
     assert params["filters"] == "32,64,128"  # tuples comma-separated
     assert params["batch_norm"] == "true" and to_params(CODELAB)["batch_norm"] == "false"
     assert params["padding"] == "same" and params["lr_schedule"] == "one-cycle"
-    assert params["epochs"] == "10" and params["learning_rate"] == "0.003"
+    assert params["epochs"] == "13" and params["learning_rate"] == "0.003"
     assert params["shift"] == "0.1" and params["rotation"] == "0" and params["zoom"] == "0"
 
 

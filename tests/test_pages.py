@@ -136,7 +136,7 @@ def test_choosing_a_preset_sets_the_widgets_and_touching_one_makes_it_custom():
     at.slider(key="hp_epochs").set_value(3).run()
     assert any(c.value == "Custom settings" for c in at.caption)
     assert at.slider(key="hp_epochs").value == 3
-    at.slider(key="hp_epochs").set_value(10).run()  # back to the preset's value
+    at.slider(key="hp_epochs").set_value(PRESETS["best"].epochs).run()  # back to the preset's
     assert any("The **best** preset" in c.value for c in at.caption)
 
 
@@ -163,7 +163,7 @@ def test_train_shows_the_code_of_the_current_settings_and_it_follows_the_sliders
     assert any("python digit_lab_custom.py" in c.value for c in at.caption)
     at.button(key="preset_best").click().run()
     best = _scripts(at)[0]
-    assert "python digit_lab_best.py" in best and "epochs = 10" in best
+    assert "python digit_lab_best.py" in best and "epochs = 13" in best
 
 
 def test_an_impossible_configuration_names_the_layer_and_disables_train():

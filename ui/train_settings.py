@@ -27,7 +27,7 @@ PRESET_HELP = {
     "best": N_(
         "The most accurate: 99.5% test accuracy in a few minutes: three conv layers that stride "
         "instead of pooling, batch normalisation, shifted training images and softened answers, "
-        "10 epochs with a one-cycle learning rate"
+        "13 epochs with a one-cycle learning rate"
     ),
     "dense": N_(
         "Why convolution: no filters at all, every pixel wired to 8 neurons, about as many "
