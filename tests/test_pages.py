@@ -136,7 +136,7 @@ def test_choosing_a_preset_sets_the_widgets_and_touching_one_makes_it_custom():
     at.slider(key="hp_epochs").set_value(3).run()
     assert any(c.value == "Custom settings" for c in at.caption)
     assert at.slider(key="hp_epochs").value == 3
-    at.slider(key="hp_epochs").set_value(PRESETS["best"].epochs).run()  # back to the preset's
+    at.slider(key="hp_epochs").set_value(PRESETS["best"].epochs).run()  # back to the preset
     assert any("The **best** preset" in c.value for c in at.caption)
 
 

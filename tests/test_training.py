@@ -222,7 +222,7 @@ def test_a_network_with_a_random_layer_is_estimated_at_one_call_per_step():
     # Python and dispatch: the same network takes longer per epoch with it.
     codelab = PRESETS["codelab"]
     dropout = codelab.replace(dropout=0.05)
-    assert steps_per_execution(codelab) > 1 == steps_per_execution(dropout)
+    assert steps_per_execution(codelab) > 1 and steps_per_execution(dropout) == 1
     assert estimate_epoch_seconds(codelab, 1.0) < estimate_epoch_seconds(dropout, 1.0)
 
 

@@ -3,7 +3,7 @@
 Integrated Gradients (Sundararajan et al., 2017) averages the gradient along the straight path
 from a baseline to the image and multiplies by (image - baseline). The baseline is the all-black
 canvas: black is "no ink", MNIST's natural absence of evidence. Two of its properties matter here:
-completeness, the attributions add up to score(image) - score(black) (to a few % with 32 steps),
+completeness, the attributions add up to score(image) - score(black) (to a few % with 64 steps),
 so the map is a budget of the answer, and sensitivity, any pixel whose ink changes the score gets
 a share. A plain gradient has neither: it tells what a tiny nudge at this very image would do, not
 what the ink contributed, and it is speckled (on the default model 56 to 87 % of its magnitude
@@ -28,7 +28,7 @@ from mnist_core.data import IMAGE_SIDE, INPUT_SHAPE, NUM_CLASSES
 from mnist_core.engine.backend import keras, tf
 from mnist_core.i18n import N_
 
-DEFAULT_STEPS = 32
+DEFAULT_STEPS = 64
 HOW_TO_READ = N_(  # translated with _() where shown
     "Red pixels pushed the network towards its answer and blue pixels pushed it away, the "
     "brighter the harder; black pixels hold no ink, so they cannot push either way."
