@@ -58,11 +58,16 @@ def default_model():
     return load_model(DEFAULT_MODEL)
 
 
+def stratified_digits(mnist: MnistData, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` stratified test digits as float images in [0, 1], and their labels."""
+    idx = evaluation_indices(mnist, count, seed=0)
+    return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+
+
 @pytest.fixture(scope="session")
 def digits(mnist):
     """20 stratified test digits as float images in [0, 1], and their labels."""
-    idx = evaluation_indices(mnist, 20, seed=0)
-    return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+    return stratified_digits(mnist, 20)
 
 
 @pytest.fixture

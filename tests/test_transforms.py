@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from conftest import stratified_digits
 
-from mnist_core.data import evaluation_indices
 from mnist_core.engine import transforms
 from mnist_core.engine.model import predict
 from mnist_core.engine.transforms import (
@@ -207,8 +207,7 @@ def test_a_sweep_makes_exactly_one_predict_call(model, digits, monkeypatch):
 
 def test_an_accuracy_sweep_untouched_is_the_plain_accuracy_and_falls_off_far_out(model, mnist):
     # 200 digits: the shipped model reads all of 20 digits shifted 6 px.
-    idx = evaluation_indices(mnist, 200, seed=0)
-    images, labels = mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+    images, labels = stratified_digits(mnist, 200)
     plain = (predict(model, images).argmax(axis=1) == labels).mean()
     for kind in ("rotation", "shift"):
         result = transforms.accuracy_sweep(model, images, labels, kind)
