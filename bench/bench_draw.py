@@ -24,13 +24,11 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
-from bench.browser import launch_chromium, start_app, stop_app
+from bench.browser import IDLE, launch_chromium, start_app, stop_app
 from bench.cli import bench_parser
 
 GOAL_MEDIAN_MS, GOAL_MAX_MS = 150, 250  # issue #9: mouse-up to new prediction on screen
 TIMEOUT_MS = 30_000  # one action: a busy host takes seconds; a lost stroke, forever
-STATE = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
-IDLE = f"() => {STATE} === 'notRunning'"
 
 # Times one action in the page's own clock. `__armLatency(label)` arms it; the next mouse-up or
 # key press starts it. The metric `label` is shown at the next frame after its element stops
@@ -102,7 +100,7 @@ class Timed:
 
     def measure(self, page, label: str, act) -> None:
         """Arm the page's clock for metric `label`, `act()`, and wait for the run to end."""
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+        page.wait_for_function(f"() => {IDLE}", timeout=TIMEOUT_MS)
         cpu = cpu_seconds(self.pid)
         page.evaluate("label => window.__armLatency(label)", label)
         act()
@@ -115,7 +113,7 @@ class Timed:
             self.lost += 1  # the app never answered (a stroke the canvas missed, say)
             print(f"{self.name}: no answer in {TIMEOUT_MS / 1000:.0f} s", file=sys.stderr)
             return
-        page.wait_for_function(IDLE, timeout=TIMEOUT_MS)
+        page.wait_for_function(f"() => {IDLE}", timeout=TIMEOUT_MS)
         self.cpu += cpu_seconds(self.pid) - cpu
         timing = page.evaluate("window.__latency")
         if timing["shown"] is None:  # the metric was never stale: count the run's end
@@ -154,7 +152,7 @@ def open_page(browser, url: str, ready: str):
     page.add_init_script(LATENCY)
     page.goto(url)
     expect(page.locator(ready).first).to_be_visible(timeout=120_000)
-    page.wait_for_function(IDLE, timeout=120_000)
+    page.wait_for_function(f"() => {IDLE}", timeout=120_000)
     return page
 
 

@@ -32,11 +32,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from bench.browser import ROOT, launch_chromium, start_app, stop_app
+from bench.browser import IDLE, ROOT, launch_chromium, start_app, stop_app
 from bench.rehearse_deploy import tree_rss_mb
 
 TIMEOUT = 180_000  # ms
-SETTLED = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
 TRIVIAL_APP = 'import streamlit as st\n\nst.title("Hello")\n'
 GOALS = {"home": 3.0, "table": 3.0, "mb": 800.0}
 
@@ -67,7 +66,7 @@ def trivial_first_visit(browser, home: Path) -> tuple[float, float]:
         page.goto(url)
         expect(page.get_by_role("heading", name="Hello")).to_be_visible(timeout=TIMEOUT)
         seconds = time.perf_counter() - start
-        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        page.wait_for_function(f"() => {IDLE}", timeout=TIMEOUT, polling=20)
         time.sleep(2)  # idle, as Digit Lab's server is measured
         mb = tree_rss_mb(server.pid)
         page.close()
@@ -85,7 +84,7 @@ def digit_lab_first_visit(browser, home: Path) -> dict[str, float]:
         page.goto(f"{url}/?lang=en")
         expect(page.get_by_role("heading", name="Digit Lab")).to_be_visible(timeout=TIMEOUT)
         home_shown = time.perf_counter() - start
-        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        page.wait_for_function(f"() => {IDLE}", timeout=TIMEOUT, polling=20)
         start = time.perf_counter()
         nav = page.get_by_test_id("stSidebarNav")
         nav.get_by_role("link", name="Train", exact=True).click()
@@ -95,7 +94,7 @@ def digit_lab_first_visit(browser, home: Path) -> dict[str, float]:
         estimate = time.perf_counter() - start
         if page.get_by_test_id("stException").count():
             raise RuntimeError(page.get_by_test_id("stException").first.inner_text())
-        page.wait_for_function(f"() => {SETTLED}", timeout=TIMEOUT, polling=20)
+        page.wait_for_function(f"() => {IDLE}", timeout=TIMEOUT, polling=20)
         time.sleep(2)  # idle: the first visit over
         mb = tree_rss_mb(server.pid)
         page.close()

@@ -26,6 +26,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+# A JavaScript expression, true while the app is idle: no script run going on, every element
+# drawn. An element whose code is still loading shows a skeleton, and can outlast the run that
+# sent it (on a busy machine the Train button did, and a Tab press skipped it).
+IDLE = (
+    "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
+    " && !document.querySelector('[data-testid=stElementContainer] > [data-testid=stSkeleton]')"
+)
+
 # An init script reading the app's WebSocket traffic. It counts the page's requests for a run (a
 # BackMsg whose first field is rerun_script, field 11: byte 0x5a), sent as a widget changes,
 # and the runs the server starts (a ForwardMsg holding new_session, field 4). A request stays

@@ -34,11 +34,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from bench.browser import ROOT, WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
+from bench.browser import IDLE, ROOT, WATCH_SCRIPT_RUNS, launch_chromium, start_app, stop_app
 
 SLOW = 300_000  # ms: one CPU, a cold TensorFlow import and a training
 SERVER_CPU = 0
-SETTLED = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
 SOURCE = re.compile(r"^(Offline|Full MNIST):")
 FINISHED = re.compile(r"finished \d+ full epoch\(s\) in .*? on [\d,]+ digits")
 DOWNLOADED = re.compile(r"Downloading \S+ \(([\d.]+) (kB|MB|GB)\)")
@@ -218,7 +217,7 @@ def walk(page, url: str, watch: TreeMemoryWatch) -> tuple[list[tuple], str, floa
         action()
         expect(key).to_be_visible(timeout=SLOW)
         seconds = time.perf_counter() - start
-        page.wait_for_function(f"() => {started}{SETTLED}", timeout=SLOW, polling=20)
+        page.wait_for_function(f"() => {started}{IDLE}", timeout=SLOW, polling=20)
         settled = time.perf_counter() - start
         if page.get_by_test_id("stException").count():
             raise RuntimeError(f"{name}: {page.get_by_test_id('stException').first.inner_text()}")

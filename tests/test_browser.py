@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import running_app
 
-from bench.browser import CHROMIUM, WATCH_SCRIPT_RUNS
+from bench.browser import CHROMIUM, IDLE, WATCH_SCRIPT_RUNS
 
 pytestmark = pytest.mark.browser
 
@@ -145,12 +145,9 @@ def runs_requested(page: Page) -> int:
 
 
 def wait_idle(page: Page, timeout: float = SLOW) -> None:
-    """Until no script run is going on, nor asked for and not yet begun."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stApp\"]')"
-        "?.dataset.testScriptState === 'notRunning' && !window.__digitLabPending",
-        timeout=timeout,
-    )
+    """Until no script run is going on, nor asked for and not yet begun, and every element is
+    drawn."""
+    page.wait_for_function(f"() => {IDLE} && !window.__digitLabPending", timeout=timeout)
 
 
 def nav_link(page: Page, name: str) -> Locator:
