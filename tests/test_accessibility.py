@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import test_browser as tb
-from conftest import running_app
+from conftest import contrast, running_app
 
 from bench.browser import WATCH_SCRIPT_RUNS
 from mnist_core.classroom.board import BOARD_FILE, Board
@@ -240,18 +240,6 @@ def page(browser, server) -> Page:
     page = user(browser, server, "en")
     yield page
     page.context.close()
-
-
-def contrast(first: list[float], second: list[float]) -> float:
-    """WCAG's contrast ratio of two sRGB colours (0-255 channels)."""
-
-    def luminance(rgb: list[float]) -> float:
-        c = [v / 255 for v in rgb]
-        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
-        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def rgb(css: str) -> list[float]:

@@ -280,6 +280,19 @@ def marked(marks: list[tuple[dict, dict]]) -> dict:
     return dict(shapes=[line for line, _label in marks], annotations=[a for _l, a in marks])
 
 
+# Viridis's lighter half: lightness alone tells better from worse (in greyscale, and with no red
+# against green), and black text keeps at least 4.5:1 on every cell (Plotly's automatic text
+# colour does not).
+LIGHTER_IS_BETTER = [
+    [0.0, "#22908c"],
+    [0.2, "#28a883"],
+    [0.4, "#46be6f"],
+    [0.6, "#7cd14f"],
+    [0.8, "#bcdf2a"],
+    [1.0, "#fde725"],
+]
+
+
 def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
     """Validation accuracy of each digit after each epoch: which digits are learned first."""
     with_val = [e for e in epochs if e.val_confusion is not None]
@@ -291,9 +304,10 @@ def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
             y=DIGITS,
             zmin=0,
             zmax=1,
-            colorscale="RdYlGn",
+            colorscale=LIGHTER_IS_BETTER,
             text=[[f"{v:.0%}" for v in row] for row in z],
             texttemplate="%{text}",
+            textfont=dict(color="#000000"),
             colorbar=dict(tickformat=".0%", len=0.8),
             hovertemplate=_("epoch %{x}, digit %{y}: %{z:.1%} right") + "<extra></extra>",
         )
