@@ -81,22 +81,6 @@ def empty_board(monkeypatch, tmp_path):
     state.board.clear()
 
 
-# --- colours (WCAG 2.1) -----------------------------------------------------------------------
-
-
-def luminance(rgb: list[float]) -> float:
-    """WCAG's relative luminance of an sRGB colour (0-255 channels)."""
-    c = [v / 255 for v in rgb]
-    c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
-    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-
-
-def contrast(first: list[float], second: list[float]) -> float:
-    """WCAG's contrast ratio of two sRGB colours (0-255 channels)."""
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
 # --- the browser tests ------------------------------------------------------------------------
 
 

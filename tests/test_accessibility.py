@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 import test_browser as tb
-from conftest import contrast, running_app
+from conftest import running_app
 
 from bench.browser import WATCH_SCRIPT_RUNS
 from mnist_core.classroom.board import BOARD_FILE, Board
 from mnist_core.config import TrainConfig
+from mnist_core.presentation.charts import contrast
 
 pytestmark = pytest.mark.browser
 

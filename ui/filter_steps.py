@@ -37,13 +37,13 @@ def _grid(values: np.ndarray, title: str, colours: str, signed: bool, mask=None)
     limit = float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0
     limit = limit or 1.0
     figure = go.Figure(
-        go.Heatmap(
+        charts.labelled_heatmap(
+            [["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in shown],
             z=shown,
             colorscale=colours,
             zmin=-limit if signed else 0,
             zmax=limit,
             showscale=False,
-            texttemplate="%{z:.2f}",
             textfont=dict(size=11),
             hovertemplate="%{z:.4f}<extra></extra>",
             xgap=1,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from mnist_core.data import NUM_CLASSES
@@ -35,6 +36,67 @@ LAYOUT = dict(margin=margin(), height=320)
 CONFIG = {"displayModeBar": False}
 # Labels on bars: hidden rather than shrunk below 10 px (hovering still tells the value).
 READABLE_LABELS = dict(uniformtext=dict(minsize=10, mode="hide"))
+
+
+BLACK, WHITE = "#000000", "#ffffff"
+CLEAR = [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]]
+
+
+def labelled_heatmap(text: list[list[str]], **heatmap) -> list[go.Heatmap]:
+    """A heatmap with `text` in its cells, each label black or white, whichever has more
+    contrast with its cell (at least 4.58:1, WCAG AA). Plotly writes all of a heatmap's text
+    in one colour, or picks by brightness and leaves mid-tones under 4.5:1: so the heatmap
+    writes the black labels and a see-through twin on top the white ones. Each writes the other's
+    as spaces, so that both size their text alike."""
+    colours = go.Heatmap(**heatmap)  # resolves the scale's name
+    z = np.asarray(colours.z, dtype=float)
+    low = np.nanmin(z) if colours.zmin is None else colours.zmin
+    high = np.nanmax(z) if colours.zmax is None else colours.zmax
+    at = np.nan_to_num(np.clip((z - low) / ((high - low) or 1), 0, 1)).ravel().tolist()
+    black, white = hex_to_rgb(BLACK), hex_to_rgb(WHITE)
+    cells = sample_colorscale([list(stop) for stop in colours.colorscale], at)
+    dark = np.array(
+        [contrast(rgb, white) > contrast(rgb, black) for rgb in map(unlabel_rgb, cells)],
+        dtype=bool,
+    ).reshape(z.shape)
+
+    def only(keep: np.ndarray) -> list[list[str]]:
+        return [
+            [label if kept else " " * len(label) for label, kept in zip(row, kept_row)]
+            for row, kept_row in zip(text, keep)
+        ]
+
+    twin = {
+        key: value
+        for key, value in heatmap.items()
+        if key in ("x", "y", "z", "xgap", "ygap", "textfont", "zmin", "zmax")
+    }
+    return [
+        go.Heatmap(**heatmap, text=only(~dark), texttemplate="%{text}").update(
+            textfont_color=BLACK
+        ),
+        go.Heatmap(
+            **twin,
+            text=only(dark),
+            texttemplate="%{text}",
+            colorscale=CLEAR,
+            showscale=False,
+            hoverinfo="skip",
+        ).update(textfont_color=WHITE),
+    ]
+
+
+def luminance(rgb: tuple[float, ...]) -> float:
+    """WCAG's relative luminance of an sRGB colour (0-255 channels)."""
+    c = [v / 255 for v in rgb]
+    c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+
+def contrast(first: tuple[float, ...], second: tuple[float, ...]) -> float:
+    """WCAG's contrast ratio of two sRGB colours (0-255 channels)."""
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -84,10 +146,9 @@ def class_distribution(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
 def pixel_heatmap(image: np.ndarray, title: str) -> go.Figure:
     """A 28x28 image as a heatmap with each pixel's value written in it."""
     fig = go.Figure(
-        go.Heatmap(
+        labelled_heatmap(
+            [[str(v) for v in row] for row in image.tolist()],
             z=image,
-            text=image,
-            texttemplate="%{text}",
             textfont=dict(size=10),
             colorscale="gray",
             showscale=False,
@@ -214,12 +275,11 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
     text = [[f"{v:.1%}" if normalize else str(v) for v in row] for row in values]
     digits = list(range(NUM_CLASSES))
     fig = go.Figure(
-        go.Heatmap(
+        labelled_heatmap(
+            text,
             z=values,
             x=digits,
             y=digits,
-            text=text,
-            texttemplate="%{text}",
             colorscale="Blues",
             customdata=matrix,
             showscale=False,
@@ -280,34 +340,19 @@ def marked(marks: list[tuple[dict, dict]]) -> dict:
     return dict(shapes=[line for line, _label in marks], annotations=[a for _l, a in marks])
 
 
-# Viridis's lighter half: lightness alone tells better from worse (in greyscale, and with no red
-# against green), and black text keeps at least 4.5:1 on every cell (Plotly's automatic text
-# colour does not).
-LIGHTER_IS_BETTER = [
-    [0.0, "#22908c"],
-    [0.2, "#28a883"],
-    [0.4, "#46be6f"],
-    [0.6, "#7cd14f"],
-    [0.8, "#bcdf2a"],
-    [1.0, "#fde725"],
-]
-
-
 def digit_learning(epochs: list[EpochProgress]) -> go.Figure:
     """Validation accuracy of each digit after each epoch: which digits are learned first."""
     with_val = [e for e in epochs if e.val_confusion is not None]
     z = np.array([e.val_per_digit for e in with_val]).T if with_val else np.zeros((10, 0))
     fig = go.Figure(
-        go.Heatmap(
+        labelled_heatmap(
+            [[f"{v:.0%}" for v in row] for row in z],
             z=z,
             x=[e.epoch for e in with_val],
             y=DIGITS,
             zmin=0,
             zmax=1,
-            colorscale=LIGHTER_IS_BETTER,
-            text=[[f"{v:.0%}" for v in row] for row in z],
-            texttemplate="%{text}",
-            textfont=dict(color="#000000"),
+            colorscale="Viridis",  # lighter is better: no red against green to tell apart
             colorbar=dict(tickformat=".0%", len=0.8),
             hovertemplate=_("epoch %{x}, digit %{y}: %{z:.1%} right") + "<extra></extra>",
         )

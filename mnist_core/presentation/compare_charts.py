@@ -74,15 +74,14 @@ def confusion_difference(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -
         for t in range(NUM_CLASSES)
     ]
     fig = go.Figure(
-        go.Heatmap(
+        charts.labelled_heatmap(
+            [[f"{v:+d}".replace("-", "−") if v else "" for v in row] for row in better],
             z=better,
             x=charts.DIGITS,
             y=charts.DIGITS,
             zmin=-limit,
             zmax=limit,
             colorscale=BETTER_WORSE,
-            text=[[f"{v:+d}".replace("-", "−") if v else "" for v in row] for row in better],
-            texttemplate="%{text}",
             customdata=hover,
             hovertemplate="%{customdata}<extra></extra>",
             textfont=dict(size=10),  # Plotly would shrink "+967" below 10 px on a phone
