@@ -1,4 +1,5 @@
-"""Draw's charts are built in one go: the same lines and labels Plotly's own helpers draw."""
+"""Charts: Draw's are built in one go (the same lines and labels Plotly's own helpers draw), and
+the numbers written in heatmaps stay readable on every cell."""
 
 import itertools
 
@@ -9,6 +10,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 
 from mnist_core.engine.progress import EpochProgress
 from mnist_core.presentation import charts, compare_charts
+from ui import filter_steps
 
 
 def test_dotted_lines_are_the_ones_add_hline_and_add_vline_draw():
@@ -41,7 +43,19 @@ def test_the_per_digit_heatmap_reads_by_lightness_alone():
 
 
 def epoch(number: int, confusion: np.ndarray) -> EpochProgress:
-    return EpochProgress(number, 3, 1.0, 0.5, 1.0, 0.5, 1.0, 1.0, 1.0, False, confusion)
+    return EpochProgress(
+        epoch=number,
+        epochs=3,
+        loss=1.0,
+        accuracy=0.5,
+        val_loss=1.0,
+        val_accuracy=0.5,
+        seconds=1.0,
+        elapsed=1.0,
+        eta=1.0,
+        partial=False,
+        val_confusion=confusion,
+    )
 
 
 def labelled_heatmaps() -> dict[str, go.Figure]:
@@ -56,11 +70,11 @@ def labelled_heatmaps() -> dict[str, go.Figure]:
             [epoch(n, counts + np.diag(rng.integers(0, 800 * n, 10))) for n in (1, 2, 3)]
         ),
         "compare": compare_charts.confusion_difference(counts, counts.T, ("A", "B")),
-        "signed": go.Figure(
+        "a filter's weights": go.Figure(
             charts.labelled_heatmap(
                 [[f"{v:.2f}" for v in np.linspace(-1, 1, 41)]],
                 z=[np.linspace(-1, 1, 41)],
-                colorscale="RdBu",
+                colorscale=filter_steps.SIGNED,
             )
         ),
     }
