@@ -7,7 +7,7 @@ import streamlit as st
 from mnist_core.classroom.workspaces import ModelEntry
 from mnist_core.data import NUM_CLASSES
 from mnist_core.engine.evaluation import Evaluation
-from mnist_core.i18n import _
+from mnist_core.i18n import _, ngettext
 from mnist_core.presentation import charts, export
 from ui import digit_map, handwriting, lessons, navigation, state, streamlit_workarounds, widgets
 
@@ -243,9 +243,17 @@ true, predicted = cell_picker(ev, confusion_matrix(ev, stem))
 in_cell = ev.cell(true, predicted)
 st.markdown(
     (
-        _("**{n} drawings of a {true} predicted as {predicted}**, most confident first")
+        ngettext(
+            "**{n} drawing of a {true} predicted as {predicted}**",
+            "**{n} drawings of a {true} predicted as {predicted}**, most confident first",
+            len(in_cell),
+        )
         if own
-        else _("**{n} test images of a {true} predicted as {predicted}**, most confident first")
+        else ngettext(
+            "**{n} test image of a {true} predicted as {predicted}**",
+            "**{n} test images of a {true} predicted as {predicted}**, most confident first",
+            len(in_cell),
+        )
     ).format(n=f"{len(in_cell):,}", true=true, predicted=predicted)
 )
 widgets.digit_gallery(

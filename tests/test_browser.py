@@ -545,6 +545,29 @@ def test_evaluate_downloads_its_tables_as_csv_files(page):
     assert sum(int(cell) for row in rows[1:] for cell in row[1:]) == 500
 
 
+def test_a_click_on_a_confusion_cell_shows_that_cells_images(page):
+    """Evaluate: a click on the confusion matrix's cell for true 3, predicted 3 chooses it, and
+    the gallery below says it holds as many images as the cell shows."""
+    page.goto("/evaluate")
+    hint = page.get_by_text("Click a cell to see the images behind it.")
+    expect(hint).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    matrix = page.get_by_test_id("stPlotlyChart").filter(has_text="predicted digit")
+    labels = matrix.locator("g.heatmap-label text").all_text_contents()
+    black, white = labels[:100], labels[100:]  # the two layers of labels, row by row
+    shown = (black[33] + white[33]).strip()
+    marker = matrix.locator("g.scatterlayer path.point").nth(33)  # one per cell, row by row
+    marker.scroll_into_view_if_needed()
+    box = marker.bounding_box()
+    middle = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(*middle)  # as a pointer does: Plotly clicks the point it hovers
+    expect(matrix.locator(".hoverlayer")).to_contain_text("true 3, predicted 3")
+    page.mouse.click(*middle)
+    expect(page.get_by_text(f"{shown} test images of a 3 predicted as 3")).to_be_visible(
+        timeout=SLOW
+    )
+
+
 def test_stop_ends_a_long_run_early(page, shots):
     page.goto("/train")
     expect(page.get_by_role("heading", name=TRAIN_TITLE)).to_be_visible(timeout=SLOW)

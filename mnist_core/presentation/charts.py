@@ -281,18 +281,19 @@ def confusion_heatmap(matrix: np.ndarray, normalize: bool) -> go.Figure:
             x=digits,
             y=digits,
             colorscale="Blues",
-            customdata=matrix,
             showscale=False,
-            hovertemplate=_("true %{y}, predicted %{x}: %{customdata} images") + "<extra></extra>",
+            hoverinfo="skip",
         )
     )
-    # Plotly heatmaps cannot be selected by a click; scatter markers can.
+    # Plotly heatmaps cannot be selected by a click; scatter markers can, if they answer the
+    # pointer (a trace that skips hovering gets no clicks either).
     ys, xs = np.mgrid[0:NUM_CLASSES, 0:NUM_CLASSES]
     fig.add_scatter(
         x=xs.ravel(),
         y=ys.ravel(),
+        customdata=matrix.ravel(),
         mode="markers",
-        hoverinfo="skip",
+        hovertemplate=_("true %{y}, predicted %{x}: %{customdata} images") + "<extra></extra>",
         showlegend=False,
         marker=dict(size=28, opacity=0, symbol="square"),
     )
