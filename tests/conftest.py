@@ -3,6 +3,7 @@ a class board of a test's own; the browser tests' server, Chromium and screensho
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -108,6 +109,17 @@ def browser():
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+def press_stop(page, name: str | re.Pattern = "Stop") -> None:
+    """Press the main area's Stop button (or the one called `name`). The run's progress redraws
+    it every second; on a busy machine that outlasts Playwright's wait for a steady button, so
+    the click is dispatched to it at once."""
+    from playwright.sync_api import expect
+
+    stop = page.get_by_test_id("stMain").get_by_role("button", name=name)
+    expect(stop).to_be_enabled()
+    stop.dispatch_event("click")
 
 
 @pytest.fixture

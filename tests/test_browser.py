@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import running_app
+from conftest import press_stop, running_app
 
 from bench.browser import CHROMIUM, IDLE, WATCH_SCRIPT_RUNS
 
@@ -192,14 +192,6 @@ TRAIN_TITLE = "Build and train a network"
 
 def progress(page: Page) -> Locator:
     return page.get_by_test_id("stProgress")
-
-
-def press_stop(page: Page) -> None:
-    """Stop the run shown. Its progress redraws the button every second; on a busy machine that
-    outlasts Playwright's wait for a steady button, so the click is dispatched to it at once."""
-    stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop")
-    expect(stop).to_be_enabled()
-    stop.dispatch_event("click")
 
 
 def curve_points(page: Page) -> int:

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import running_app
+from conftest import press_stop, running_app
 from streamlit.testing.v1 import AppTest
 
 # The page tests' helpers, and their autouse fixture: page runs as on a running server.
@@ -377,8 +377,7 @@ def test_two_browsers_train_the_same_settings_once_and_a_joiners_stop_leaves_the
     _train(expect, ada)
     _train(expect, bo)
     expect(bo.get_by_text(JOINED)).to_be_visible()
-    main = bo.get_by_test_id("stMain")
-    main.get_by_role("button", name=re.compile(r"^(Stop|Cancel)$")).click()
+    press_stop(bo, re.compile(r"^(Stop|Cancel)$"))
     expect(bo.get_by_text(re.compile(r"You left Run 2"))).to_be_visible(timeout=SLOW)
     at_leaving = _epoch_on_screen(ada)
     ada.wait_for_function(  # Ada's run trains on: two more epochs show
@@ -388,7 +387,7 @@ def test_two_browsers_train_the_same_settings_once_and_a_joiners_stop_leaves_the
         timeout=SLOW,
     )
     assert bo.get_by_text(re.compile(r"Epoch \d+/40")).count() == 0  # Bo's page left it
-    ada.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
+    press_stop(ada)
     expect(ada.get_by_text(re.compile(r"Run 2 \(\w+\) stopped after"))).to_be_visible(timeout=SLOW)
 
 
