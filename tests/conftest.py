@@ -17,6 +17,7 @@ from bench.browser import CHROMIUM, launch_chromium, start_app, stop_app
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, evaluation_indices, load_mnist, load_sample
 from mnist_core.engine.model import load_model
+from mnist_core.engine.progress import EpochProgress
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.keras"
 # Tests publish to a class board of their own, never to the user's (in their cache folder or an
@@ -63,6 +64,25 @@ def stratified_digits(mnist: MnistData, count: int) -> tuple[np.ndarray, np.ndar
     """`count` stratified test digits as float images in [0, 1], and their labels."""
     idx = evaluation_indices(mnist, count, seed=0)
     return mnist.x_test[idx].astype(np.float32) / 255, mnist.y_test[idx]
+
+
+def epoch_progress(epoch: int, confusion=None, partial=False, val=True) -> EpochProgress:
+    """An epoch's progress as training reports it, its metrics drawn at random (seeded by the
+    epoch), validated (with `confusion`, if given) unless `val` is False."""
+    rng = np.random.default_rng(epoch)
+    return EpochProgress(
+        epoch=epoch,
+        epochs=3,
+        loss=float(rng.random()),
+        accuracy=float(rng.random()),
+        val_loss=float(rng.random()) if val else None,
+        val_accuracy=float(rng.random()) if val else None,
+        seconds=float(rng.random() * 10),
+        elapsed=0.0,
+        eta=0.0,
+        partial=partial,
+        val_confusion=confusion,
+    )
 
 
 @pytest.fixture(scope="session")

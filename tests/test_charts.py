@@ -6,9 +6,9 @@ import itertools
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from conftest import epoch_progress
 from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 
-from mnist_core.engine.progress import EpochProgress
 from mnist_core.presentation import charts, compare_charts
 from ui import filter_steps
 
@@ -42,22 +42,6 @@ def test_the_per_digit_heatmap_reads_by_lightness_alone():
     assert all(a < b for a, b in itertools.pairwise(lightness)), lightness
 
 
-def epoch(number: int, confusion: np.ndarray) -> EpochProgress:
-    return EpochProgress(
-        epoch=number,
-        epochs=3,
-        loss=1.0,
-        accuracy=0.5,
-        val_loss=1.0,
-        val_accuracy=0.5,
-        seconds=1.0,
-        elapsed=1.0,
-        eta=1.0,
-        partial=False,
-        val_confusion=confusion,
-    )
-
-
 def labelled_heatmaps() -> dict[str, go.Figure]:
     """Every kind of heatmap the app writes numbers in, over its whole colour range."""
     rng = np.random.default_rng(0)
@@ -67,7 +51,7 @@ def labelled_heatmaps() -> dict[str, go.Figure]:
         "confusion": charts.confusion_heatmap(counts, normalize=False),
         "confusion, normalised": charts.confusion_heatmap(counts, normalize=True),
         "per digit": charts.digit_learning(
-            [epoch(n, counts + np.diag(rng.integers(0, 800 * n, 10))) for n in (1, 2, 3)]
+            [epoch_progress(n, counts + np.diag(rng.integers(0, 800 * n, 10))) for n in (1, 2, 3)]
         ),
         "compare": compare_charts.confusion_difference(counts, counts.T, ("A", "B")),
         "a filter's weights": go.Figure(

@@ -5,9 +5,9 @@ import io
 
 import numpy as np
 import pandas as pd
+from conftest import epoch_progress
 
 from mnist_core.engine.evaluation import Evaluation
-from mnist_core.engine.progress import EpochProgress
 from mnist_core.presentation.export import confusion_csv, file_stem, history_csv, per_digit_csv
 
 # A history's first columns, in every download (then one per digit, when it was validated).
@@ -18,23 +18,6 @@ def _rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def _epoch(epoch: int, confusion=None, partial=False, val=True) -> EpochProgress:
-    rng = np.random.default_rng(epoch)
-    return EpochProgress(
-        epoch=epoch,
-        epochs=3,
-        loss=float(rng.random()),
-        accuracy=float(rng.random()),
-        val_loss=float(rng.random()) if val else None,
-        val_accuracy=float(rng.random()) if val else None,
-        seconds=float(rng.random() * 10),
-        elapsed=0.0,
-        eta=0.0,
-        partial=partial,
-        val_confusion=confusion,
-    )
-
-
 def _confusion(seed: int) -> np.ndarray:
     matrix = np.random.default_rng(seed).integers(0, 30, (10, 10))
     matrix[5] = 0  # no validation images of a 5
@@ -42,7 +25,11 @@ def _confusion(seed: int) -> np.ndarray:
 
 
 def test_history_has_a_row_per_epoch_and_its_numbers_read_back_exactly():
-    history = [_epoch(1, _confusion(1)), _epoch(2, _confusion(2)), _epoch(3, _confusion(3), True)]
+    history = [
+        epoch_progress(1, _confusion(1)),
+        epoch_progress(2, _confusion(2)),
+        epoch_progress(3, _confusion(3), True),
+    ]
     rows = _rows(history_csv(history))
     header, body = rows[0], rows[1:]
     assert ",".join(header) == HISTORY_HEADER + "".join(f",val_accuracy_{d}" for d in range(10))
@@ -63,14 +50,14 @@ def test_history_has_a_row_per_epoch_and_its_numbers_read_back_exactly():
 
 
 def test_history_without_validation_has_empty_cells_and_no_digit_columns():
-    rows = _rows(history_csv([_epoch(1, val=False), _epoch(2, val=False)]))
+    rows = _rows(history_csv([epoch_progress(1, val=False), epoch_progress(2, val=False)]))
     assert ",".join(rows[0]) == HISTORY_HEADER
     assert [(r[4], r[5]) for r in rows[1:]] == [("", ""), ("", "")]
     assert _rows(history_csv([])) == [rows[0]], "no epochs yet: the header alone"
 
 
 def test_a_spreadsheet_reads_the_history_as_numbers():
-    history = [_epoch(1, _confusion(1)), _epoch(2, _confusion(2))]
+    history = [epoch_progress(1, _confusion(1)), epoch_progress(2, _confusion(2))]
     table = pd.read_csv(io.StringIO(history_csv(history)))
     assert table["epoch"].tolist() == [1, 2]
     assert table["complete"].tolist() == [True, True]
