@@ -48,13 +48,13 @@ def labelled_heatmap(text: list[list[str]], **heatmap) -> list[go.Heatmap]:
     in one colour, or picks by brightness and leaves mid-tones under 4.5:1: so the heatmap
     writes the black labels and a see-through twin on top the white ones. Each writes the other's
     as spaces, so that both size their text alike."""
-    colours = go.Heatmap(**heatmap)  # resolves the scale's name
-    z = np.asarray(colours.z, dtype=float)
-    low = np.nanmin(z) if colours.zmin is None else colours.zmin
-    high = np.nanmax(z) if colours.zmax is None else colours.zmax
+    painted = go.Heatmap(**heatmap, texttemplate="%{text}").update(textfont_color=BLACK)
+    z = np.asarray(painted.z, dtype=float)
+    low = np.nanmin(z) if painted.zmin is None else painted.zmin
+    high = np.nanmax(z) if painted.zmax is None else painted.zmax
     at = np.nan_to_num(np.clip((z - low) / ((high - low) or 1), 0, 1)).ravel().tolist()
     black, white = hex_to_rgb(BLACK), hex_to_rgb(WHITE)
-    cells = sample_colorscale([list(stop) for stop in colours.colorscale], at)
+    cells = sample_colorscale([list(stop) for stop in painted.colorscale], at)  # names resolved
     dark = np.array(
         [contrast(rgb, white) > contrast(rgb, black) for rgb in map(unlabel_rgb, cells)],
         dtype=bool,
@@ -66,15 +66,14 @@ def labelled_heatmap(text: list[list[str]], **heatmap) -> list[go.Heatmap]:
             for row, kept_row in zip(text, keep)
         ]
 
+    painted.text = only(~dark)
     twin = {
         key: value
         for key, value in heatmap.items()
         if key in ("x", "y", "z", "xgap", "ygap", "textfont", "zmin", "zmax")
     }
     return [
-        go.Heatmap(**heatmap, text=only(~dark), texttemplate="%{text}").update(
-            textfont_color=BLACK
-        ),
+        painted,
         go.Heatmap(
             **twin,
             text=only(dark),
